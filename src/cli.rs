@@ -1,0 +1,52 @@
+//! The command line, as clap parses it. Nothing here touches tmux.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::{down, ps, restart, start, stop, up};
+
+/// Run a fleet of long-lived AI coding agents in detached tmux sessions,
+/// durably, observably, and safe to take over.
+#[derive(Debug, Parser)]
+#[command(name = "fleet", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The fleet file [default: fleet.toml found upward from the current
+    /// directory, else $FLEET_FILE]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// The fleet's own tmux socket (never the default server)
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "MOSAIC_TMUX_SOCKET",
+        default_value = "mosaic-fleet"
+    )]
+    pub socket: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every declared agent that is not running; leave healthy ones alone
+    Up(up::UpArgs),
+    /// Stop declared agents (all, or the named); never sessions fleet did not start
+    Down(down::DownArgs),
+    /// Start one agent; says `already running` when it is
+    Start(start::StartArgs),
+    /// Stop one agent
+    Stop(stop::StopArgs),
+    /// Stop and start one agent again
+    Restart(restart::RestartArgs),
+    /// One row per agent: name, host, runtime, model, effort, status, uptime
+    Ps(ps::PsArgs),
+}

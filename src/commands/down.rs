@@ -1,0 +1,58 @@
+use clap::Args;
+
+use crate::agent::AgentName;
+use crate::commands::{Report, print_reports};
+use crate::context::{Context, agent_name};
+use crate::error::CliError;
+use crate::reconcile::{self, StopStep};
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Agents to stop [default: every agent the fleet file declares]
+    pub names: Vec<String>,
+}
+
+pub fn cmd_down(ctx: &Context, args: &DownArgs) -> Result<i32, CliError> {
+    let names = args
+        .names
+        .iter()
+        .map(|n| agent_name(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fleet = if names.is_empty() {
+        ctx.require_fleet("down")?
+    } else {
+        ctx.fleet()?
+    };
+    let _lock = ctx.lock()?;
+    let sessions = ctx.observe()?;
+    let targets: Vec<AgentName> = if names.is_empty() {
+        fleet.local_agents().map(|a| a.spec.name.clone()).collect()
+    } else {
+        for name in &names {
+            let managed = sessions.get(name.as_str()).is_some_and(|s| s.is_managed());
+            if !fleet.agents.contains_key(name) && !managed {
+                return Err(CliError::user(format!(
+                    "no agent named {name}: it is neither declared nor running (see fleet ps)"
+                )));
+            }
+        }
+        names
+    };
+
+    let mut kill = Vec::new();
+    let mut reports = Vec::new();
+    for name in &targets {
+        match reconcile::plan_stop(sessions.get(name.as_str())) {
+            StopStep::Kill => kill.push(name),
+            StopStep::NotRunning => reports.push(Report::ok(name.as_str(), "not running")),
+            StopStep::Conflict => reports.push(Report::ok(
+                name.as_str(),
+                "left alone: this session was not started by fleet",
+            )),
+        }
+    }
+    reconcile::stop(&ctx.tmux, &kill)?;
+    reports.extend(kill.iter().map(|n| Report::ok(n.as_str(), "stopped")));
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(print_reports(&reports))
+}

@@ -1,0 +1,157 @@
+//! One module per subcommand: each parses its arguments, asks the core, and
+//! prints. Shared here: launching a set of agents and reporting on each.
+
+pub mod down;
+pub mod ps;
+pub mod restart;
+pub mod start;
+pub mod stop;
+pub mod up;
+
+use std::collections::BTreeMap;
+
+use crate::agent::AgentSpec;
+use crate::cli::{Cli, Command};
+use crate::context::Context;
+use crate::error::CliError;
+use crate::fleetfile::Fleet;
+use crate::launch;
+use crate::observe::ObservedSession;
+use crate::reconcile::{self, Step};
+
+/// Runs the parsed command line; returns the exit code.
+pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
+    let ctx = Context::new(&cli.global)?;
+    match cli.command {
+        Command::Up(args) => up::cmd_up(&ctx, &args),
+        Command::Down(args) => down::cmd_down(&ctx, &args),
+        Command::Start(args) => start::cmd_start(&ctx, &args),
+        Command::Stop(args) => stop::cmd_stop(&ctx, &args),
+        Command::Restart(args) => restart::cmd_restart(&ctx, &args),
+        Command::Ps(args) => ps::cmd_ps(&ctx, &args),
+    }
+}
+
+/// What happened to one agent, for the line printed about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub name: String,
+    pub message: String,
+    pub ok: bool,
+}
+
+impl Report {
+    pub fn ok(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            message: message.into(),
+            ok: true,
+        }
+    }
+
+    pub fn failed(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            message: message.into(),
+            ok: false,
+        }
+    }
+}
+
+/// Prints `name  message` lines, aligned; returns the exit code they add up to.
+pub fn print_reports(reports: &[Report]) -> i32 {
+    let width = reports.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for r in reports {
+        text.push_str(&format!("{:width$}  {}\n", r.name, r.message));
+    }
+    crate::output::print(&text);
+    if reports.iter().all(|r| r.ok) {
+        0
+    } else {
+        crate::error::EXIT_FAILED
+    }
+}
+
+/// Checks that every agent about to launch has its workdir: all are checked
+/// before any is launched, so bad input starts nothing.
+pub fn check_workdirs(fleet: &Fleet, plans: &[(&AgentSpec, Step)]) -> Result<(), CliError> {
+    for (spec, step) in plans {
+        if !step.launches() || spec.workdir.is_dir() {
+            continue;
+        }
+        let declared = fleet.agents.get(&spec.name);
+        let location = match (&fleet.path, declared.and_then(|d| d.workdir_line)) {
+            (Some(path), Some(line)) => format!("{}:{line}: ", path.display()),
+            _ => String::new(),
+        };
+        let fix = if declared.is_some() {
+            "create it or change workdir in the fleet file"
+        } else {
+            "create it or pass --workdir"
+        };
+        return Err(CliError::user(format!(
+            "{location}agent {}: workdir {} does not exist: {fix}",
+            spec.name,
+            spec.workdir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Launches every plan whose step launches, in batched tmux calls, and
+/// reports on every plan. `verb` names a successful launch ("started").
+pub fn launch_and_report(
+    ctx: &Context,
+    plans: &[(&AgentSpec, Step)],
+    sessions: &BTreeMap<String, ObservedSession>,
+    verb: &str,
+) -> Result<Vec<Report>, CliError> {
+    let launching: Vec<(&AgentSpec, Step)> = plans
+        .iter()
+        .filter(|(_, step)| step.launches())
+        .cloned()
+        .collect();
+    let outcomes = if launching.is_empty() {
+        BTreeMap::new()
+    } else {
+        ctx.tmux.check_version()?;
+        // Derived once per run: `npm config get prefix` alone costs ~0.2 s.
+        let prefix = launch::runtime_bin_prefix(ctx.home_dir.as_deref());
+        reconcile::launch(&ctx.tmux, &prefix, &launching)?
+    };
+    let mut reports = Vec::new();
+    for (spec, step) in plans {
+        let name = spec.name.as_str();
+        let report = match step {
+            Step::Create | Step::Respawn { .. } => match outcomes.get(&spec.name) {
+                Some(Ok(())) => {
+                    let before = sessions
+                        .get(name)
+                        .and_then(ObservedSession::exit_code)
+                        .map(|code| format!(" (it had exited {code})"))
+                        .unwrap_or_default();
+                    Report::ok(name, format!("{verb}{before}"))
+                }
+                Some(Err(e)) => Report::failed(name, format!("failed: {e}")),
+                None => Report::failed(name, "failed: tmux did not run it"),
+            },
+            Step::AlreadyRunning => Report::ok(name, "already running"),
+            Step::Drift { in_front } => Report::ok(
+                name,
+                format!(
+                    "drift: {in_front:?} is in front, not the runtime (fleet restart {name} relaunches it)"
+                ),
+            ),
+            Step::Conflict => Report::failed(
+                name,
+                format!(
+                    "left alone: a session named {name} exists that fleet did not start (rename the agent or end that session with tmux -L {} kill-session -t ={name})",
+                    ctx.tmux.socket()
+                ),
+            ),
+        };
+        reports.push(report);
+    }
+    Ok(reports)
+}

@@ -1,0 +1,74 @@
+use clap::Args;
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::observe::Status;
+use crate::output::{self, Color};
+use crate::reconcile::unix_now;
+use crate::status::{self, AgentRow};
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Print one JSON array (a stable interface for scripts and other hosts)
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn cmd_ps(ctx: &Context, args: &PsArgs) -> Result<i32, CliError> {
+    let fleet = ctx.fleet()?;
+    let sessions = ctx.observe()?;
+    let rows = status::rows(Some(&fleet), &sessions, &ctx.host, unix_now());
+    if args.json {
+        let text = serde_json::to_string_pretty(&rows)
+            .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
+        output::print(&format!("{text}\n"));
+    } else {
+        output::print(&render_table(&rows, output::color_enabled()));
+    }
+    Ok(0)
+}
+
+const HEADER: [&str; 9] = [
+    "NAME", "HOST", "RUNTIME", "MODEL", "EFFORT", "STATUS", "ACTIVITY", "UPTIME", "RESTARTS",
+];
+
+pub fn render_table(rows: &[AgentRow], color: bool) -> String {
+    if rows.is_empty() {
+        return "no agents: declare some in fleet.toml and run fleet up, or fleet start NAME\n"
+            .to_string();
+    }
+    let dash = || "-".to_string();
+    let cells: Vec<Vec<(String, Option<Color>)>> = rows
+        .iter()
+        .map(|r| {
+            let status = match (r.status, r.exit_code) {
+                (Status::Exited, Some(code)) => format!("exited {code}"),
+                (s, _) => s.word().to_string(),
+            };
+            let status_color = match r.status {
+                Status::Running => Color::Green,
+                Status::Drift => Color::Yellow,
+                Status::Exited | Status::Unreachable => Color::Red,
+                Status::Missing => Color::Dim,
+                Status::Unmanaged => Color::Magenta,
+            };
+            vec![
+                (r.name.clone(), None),
+                (r.host.clone(), None),
+                (r.runtime.clone().unwrap_or_else(dash), None),
+                (r.model.clone().unwrap_or_else(dash), None),
+                (r.effort.clone().unwrap_or_else(dash), None),
+                (status, Some(status_color)),
+                (r.activity.clone().unwrap_or_else(dash), None),
+                (
+                    r.uptime_seconds
+                        .map(status::short_duration)
+                        .unwrap_or_else(dash),
+                    None,
+                ),
+                (r.restarts.to_string(), None),
+            ]
+        })
+        .collect();
+    output::table(&HEADER, &cells, color)
+}

@@ -1,0 +1,32 @@
+use clap::Args;
+
+use crate::commands::{Report, print_reports};
+use crate::context::{Context, agent_name};
+use crate::error::CliError;
+use crate::reconcile::{self, StopStep};
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The agent to stop
+    pub name: String,
+}
+
+pub fn cmd_stop(ctx: &Context, args: &StopArgs) -> Result<i32, CliError> {
+    let name = agent_name(&args.name)?;
+    let _lock = ctx.lock()?;
+    let sessions = ctx.observe()?;
+    let report = match reconcile::plan_stop(sessions.get(name.as_str())) {
+        StopStep::Kill => {
+            reconcile::stop(&ctx.tmux, &[&name])?;
+            Report::ok(name.as_str(), "stopped")
+        }
+        StopStep::NotRunning => Report::ok(name.as_str(), "not running"),
+        StopStep::Conflict => {
+            return Err(CliError::failed(format!(
+                "session {name} was not started by fleet, so fleet leaves it alone (end it yourself with tmux -L {} kill-session -t ={name})",
+                ctx.tmux.socket()
+            )));
+        }
+    };
+    Ok(print_reports(&[report]))
+}

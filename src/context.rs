@@ -1,0 +1,134 @@
+//! What every command starts from: the checked global options, turned into
+//! handles on the fleet file, the tmux server and the state directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::agent::AgentName;
+use crate::cli::GlobalArgs;
+use crate::error::CliError;
+use crate::fleetfile::Fleet;
+use crate::observe::{self, ObservedSession};
+use crate::state::{FleetHome, FleetLock};
+use crate::tmux::Tmux;
+
+pub struct Context {
+    pub tmux: Tmux,
+    pub home_dir: Option<PathBuf>,
+    pub fleet_home: Option<FleetHome>,
+    /// The fleet file in use, if any.
+    pub file: Option<PathBuf>,
+    pub cwd: PathBuf,
+    pub host: String,
+}
+
+impl Context {
+    /// Checks the global options; touches neither tmux nor the state dir.
+    pub fn new(global: &GlobalArgs) -> Result<Self, CliError> {
+        check_socket_name(&global.socket)?;
+        let home_dir = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        let cwd = std::env::current_dir()
+            .map_err(|e| CliError::user(format!("the current directory is unusable: {e}")))?;
+        let file = find_fleet_file(global.file.as_deref(), &cwd)?;
+        Ok(Self {
+            tmux: Tmux::new(global.socket.clone()),
+            fleet_home: FleetHome::from_env(home_dir.as_deref()),
+            home_dir,
+            file,
+            cwd,
+            host: crate::hostname::local().to_string(),
+        })
+    }
+
+    /// The fleet file's desired state, or built-ins only when there is none.
+    pub fn fleet(&self) -> Result<Fleet, CliError> {
+        match &self.file {
+            Some(path) => Ok(Fleet::load(path, self.home_dir.clone())?),
+            None => Ok(Fleet::empty(self.cwd.clone(), self.home_dir.clone())),
+        }
+    }
+
+    /// The fleet file's desired state; an error when there is no file.
+    pub fn require_fleet(&self, command: &str) -> Result<Fleet, CliError> {
+        if self.file.is_none() {
+            return Err(CliError::user(format!(
+                "no fleet.toml here or in any parent directory: create one, pass --file PATH, or set FLEET_FILE (fleet {command} needs a fleet file)"
+            )));
+        }
+        self.fleet()
+    }
+
+    /// Every session on the fleet socket, in one tmux call.
+    pub fn observe(&self) -> Result<BTreeMap<String, ObservedSession>, CliError> {
+        Ok(observe::sessions(self.tmux.list_panes()?))
+    }
+
+    /// The fleet-wide lock for changing agents on this socket.
+    pub fn lock(&self) -> Result<FleetLock, CliError> {
+        let home = self.fleet_home.as_ref().ok_or_else(|| {
+            CliError::user("cannot tell where to keep state: set HOME or FLEET_HOME")
+        })?;
+        home.lock(self.tmux.socket()).map_err(|e| {
+            CliError::failed(format!(
+                "cannot take the fleet lock in {}: {e} (check FLEET_HOME is writable)",
+                home.root().display()
+            ))
+        })
+    }
+}
+
+/// Checks an agent name before anything touches tmux.
+pub fn agent_name(name: &str) -> Result<AgentName, CliError> {
+    AgentName::parse(name).map_err(|e| CliError::user(e.to_string()))
+}
+
+fn check_socket_name(socket: &str) -> Result<(), CliError> {
+    let ok = !socket.is_empty()
+        && socket.len() <= 100
+        && socket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !socket.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::user(format!(
+            "socket name {socket:?} is invalid: use letters, digits, '-', '_' and '.'"
+        )))
+    }
+}
+
+/// `--file`, else `fleet.toml` upward from `cwd`, else `$FLEET_FILE`.
+fn find_fleet_file(flag: Option<&Path>, cwd: &Path) -> Result<Option<PathBuf>, CliError> {
+    if let Some(path) = flag {
+        if !path.is_file() {
+            return Err(CliError::user(format!(
+                "fleet file {} does not exist: check the path given to --file",
+                path.display()
+            )));
+        }
+        return Ok(Some(path.to_path_buf()));
+    }
+    for dir in cwd.ancestors() {
+        let candidate = dir.join("fleet.toml");
+        if candidate.is_file() {
+            return Ok(Some(candidate));
+        }
+    }
+    match std::env::var_os("FLEET_FILE").filter(|v| !v.is_empty()) {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            if path.is_file() {
+                Ok(Some(path))
+            } else {
+                Err(CliError::user(format!(
+                    "FLEET_FILE={} does not exist: fix or unset FLEET_FILE",
+                    path.display()
+                )))
+            }
+        }
+        None => Ok(None),
+    }
+}

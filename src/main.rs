@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(mosaic_fleet::run(std::env::args_os()));
+}

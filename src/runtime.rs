@@ -1,0 +1,217 @@
+//! Runtimes: how to launch a kind of agent, and which foreground processes
+//! count as that agent being in front.
+//!
+//! A command template is split into words the way a shell would (quotes
+//! group), and only then are `{model}` and `{effort}` filled in, word by word:
+//! a model name with spaces or `$` in it stays one literal argument.
+
+use std::collections::BTreeMap;
+
+/// A kind of agent: built in, or declared in `[runtimes.NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    pub command: String,
+    pub processes: Vec<String>,
+    /// Defaults for agents of this runtime that set no model / effort.
+    pub model: Option<String>,
+    pub effort: Option<String>,
+}
+
+/// The runtimes every fleet has, before its file adds or overrides any.
+pub fn builtins() -> BTreeMap<String, Runtime> {
+    let rt = |command: &str, processes: &[&str]| Runtime {
+        command: command.to_string(),
+        processes: processes.iter().map(ToString::to_string).collect(),
+        model: None,
+        effort: None,
+    };
+    let mut map = BTreeMap::new();
+    // pi is a node program: tmux names its pane `node` unless pi retitles itself.
+    map.insert(
+        "pi".into(),
+        rt("pi --model {model}:{effort}", &["pi", "node"]),
+    );
+    // The npm-installed codex is a node launcher in front of the native binary.
+    map.insert(
+        "codex".into(),
+        rt(
+            "codex --model {model} -c model_reasoning_effort={effort}",
+            &["codex", "node"],
+        ),
+    );
+    map.insert(
+        "claude".into(),
+        rt("claude --model {model}", &["claude", "node"]),
+    );
+    map.insert("shell".into(), rt("bash -i", &["bash"]));
+    let mut stub = rt(
+        &format!("{} --model {{model}} --effort {{effort}}", stub_program()),
+        &["fleet-stub"],
+    );
+    stub.model = Some("stub/echo-1".into());
+    stub.effort = Some("low".into());
+    map.insert("stub".into(), stub);
+    map
+}
+
+/// The stub agent that ships with fleet: the one installed next to this
+/// `fleet` binary when there is one (so the demo needs nothing on PATH),
+/// else whatever `fleet-stub` the pane's PATH finds.
+fn stub_program() -> String {
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("fleet-stub")))
+        .filter(|path| path.is_file())
+        .and_then(|path| path.to_str().map(ToString::to_string));
+    match sibling {
+        Some(path) => shlex::try_quote(&path)
+            .map(|q| q.into_owned())
+            .unwrap_or_else(|_| "fleet-stub".into()),
+        None => "fleet-stub".into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("command {0:?} has an unclosed quote")]
+    Unsplittable(String),
+    #[error("command is empty")]
+    Empty,
+    #[error("command uses {{{0}}}, which is not a field: use {{model}} or {{effort}}")]
+    UnknownField(String),
+    #[error("command uses {{{0}}} but no {0} is set: set {0} for the agent or in [defaults]")]
+    Missing(&'static str),
+}
+
+/// Splits a command template into words and fills `{model}` / `{effort}`.
+/// `{{` and `}}` stand for literal braces.
+pub fn fill(
+    template: &str,
+    model: Option<&str>,
+    effort: Option<&str>,
+) -> Result<Vec<String>, TemplateError> {
+    let words =
+        shlex::split(template).ok_or_else(|| TemplateError::Unsplittable(template.to_string()))?;
+    if words.is_empty() {
+        return Err(TemplateError::Empty);
+    }
+    words
+        .iter()
+        .map(|word| fill_word(word, model, effort))
+        .collect()
+}
+
+fn fill_word(
+    word: &str,
+    model: Option<&str>,
+    effort: Option<&str>,
+) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if let Some(after) = tail.strip_prefix("{{") {
+            out.push('{');
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("}}") {
+            out.push('}');
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix('{') {
+            let end = after.find('}').unwrap_or(after.len());
+            let field = &after[..end];
+            let value = match field {
+                "model" => model.ok_or(TemplateError::Missing("model"))?,
+                "effort" => effort.ok_or(TemplateError::Missing("effort"))?,
+                other => return Err(TemplateError::UnknownField(other.to_string())),
+            };
+            out.push_str(value);
+            rest = after.get(end + 1..).unwrap_or("");
+        } else {
+            // A lone `}` is data.
+            out.push('}');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The process name a command shows in tmux: the last path component of
+/// `argv[0]`.
+pub fn process_name(program: &str) -> String {
+    program.rsplit('/').next().unwrap_or(program).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_fields_within_words() {
+        let argv = fill(
+            "pi --model {model}:{effort}",
+            Some("openai/gpt 5"),
+            Some("high"),
+        );
+        assert_eq!(
+            argv,
+            Ok(vec![
+                "pi".to_string(),
+                "--model".to_string(),
+                "openai/gpt 5:high".to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn quotes_group_words_and_values_stay_data() {
+        let argv = fill("run 'a b' \"$HOME\" {model}", Some("$(rm -rf /);`x`"), None);
+        assert_eq!(
+            argv,
+            Ok(vec![
+                "run".to_string(),
+                "a b".to_string(),
+                "$HOME".to_string(),
+                "$(rm -rf /);`x`".to_string()
+            ])
+        );
+    }
+
+    #[test]
+    fn refuses_unfillable_templates() {
+        assert_eq!(
+            fill("x {modle}", Some("m"), None),
+            Err(TemplateError::UnknownField("modle".into()))
+        );
+        assert_eq!(
+            fill("x {effort}", Some("m"), None),
+            Err(TemplateError::Missing("effort"))
+        );
+        assert_eq!(
+            fill("x 'open", None, None),
+            Err(TemplateError::Unsplittable("x 'open".into()))
+        );
+        assert_eq!(fill("  ", None, None), Err(TemplateError::Empty));
+    }
+
+    #[test]
+    fn doubled_braces_are_literal() {
+        assert_eq!(
+            fill("echo {{model}} }", Some("m"), None),
+            Ok(vec!["echo".into(), "{model}".into(), "}".into()])
+        );
+    }
+
+    #[test]
+    fn builtins_fill_with_their_defaults() {
+        let rts = builtins();
+        for name in ["pi", "codex", "claude", "shell", "stub"] {
+            assert!(rts.contains_key(name), "{name}");
+        }
+        let stub = &rts["stub"];
+        let argv = fill(&stub.command, stub.model.as_deref(), stub.effort.as_deref());
+        assert!(argv.is_ok_and(|a| a.contains(&"stub/echo-1".to_string())));
+        assert_eq!(process_name("/usr/local/bin/pi"), "pi");
+    }
+}

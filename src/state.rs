@@ -1,0 +1,53 @@
+//! Where the fleet keeps its state (`$FLEET_HOME`), and the lock that makes
+//! two `fleet up` at once start each agent once.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The state directory: `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`,
+/// else `~/.local/state/mosaic-fleet`.
+#[derive(Debug, Clone)]
+pub struct FleetHome {
+    root: PathBuf,
+}
+
+/// Held while a command changes the fleet; released on drop.
+#[derive(Debug)]
+pub struct FleetLock {
+    _file: File,
+}
+
+impl FleetHome {
+    pub fn new(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn from_env(home: Option<&Path>) -> Option<Self> {
+        if let Some(dir) = std::env::var_os("FLEET_HOME").filter(|v| !v.is_empty()) {
+            return Some(Self::new(PathBuf::from(dir)));
+        }
+        if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+            return Some(Self::new(PathBuf::from(dir).join("mosaic-fleet")));
+        }
+        home.map(|h| Self::new(h.join(".local/state/mosaic-fleet")))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the fleet-wide lock for one tmux socket, waiting for another
+    /// `fleet` that holds it.
+    pub fn lock(&self, socket: &str) -> io::Result<FleetLock> {
+        let dir = self.root.join("locks");
+        std::fs::create_dir_all(&dir)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{socket}.lock")))?;
+        file.lock()?;
+        Ok(FleetLock { _file: file })
+    }
+}

@@ -1,0 +1,387 @@
+//! The tmux adapter: the one place that runs `tmux`.
+//!
+//! Theory of operation. The fleet's agents live on a tmux server of their own
+//! (`tmux -L SOCKET`), never on the user's default server. Every call goes
+//! through [`Tmux::run`], which
+//!
+//! - pins the environment: `TMUX` and `TMUX_PANE` are removed, so running
+//!   `fleet` from inside a tmux pane never talks to the enclosing server;
+//! - reads stdin from /dev/null and collects stdout and stderr without
+//!   deadlocking (`Command::output`);
+//! - turns failures into a typed [`TmuxError`]: tmux missing from PATH, no
+//!   server on the socket, or a command tmux refused (with its message).
+//!
+//! Many commands travel in one invocation as a [`Batch`]; tmux runs them in
+//! order and stops at the first that fails. tmux reads an argument ending in
+//! `;` as a command separator, so every argument is escaped here, once, and a
+//! batch is split into invocations that fit tmux's 16 KiB message limit.
+//!
+//! Parsers are pure functions over the bytes tmux printed, unit-tested on
+//! canned output.
+
+use std::ffi::OsString;
+use std::io;
+use std::process::{Command, Stdio};
+
+/// tmux 3.0 is the first to run a multi-argument pane command without a shell.
+pub const MIN_VERSION: (u32, u32) = (3, 0);
+
+/// tmux refuses a command whose arguments exceed 16 KiB in all; keep a margin.
+const MAX_INVOCATION_BYTES: usize = 12 * 1024;
+
+/// Field separator in list formats. Session names and process names never
+/// contain a tab; the fleet metadata, which could, is JSON and comes last.
+const SEP: char = '\t';
+
+/// What `list-panes -a` reports for every pane on the socket.
+const PANE_FORMAT: &str = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t\
+#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t#{@fleet}";
+
+/// The user option that carries the fleet's metadata on each session.
+pub const META_OPTION: &str = "@fleet";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TmuxError {
+    #[error("tmux was not found on PATH: install it (apt-get install tmux) or add it to PATH")]
+    NotFound,
+    #[error("could not run tmux: {0}")]
+    Spawn(io::Error),
+    #[error("no tmux server is running on socket \"{0}\"")]
+    NoServer(String),
+    #[error("tmux {version} is too old: fleet needs tmux 3.0 or newer")]
+    TooOld { version: String },
+    #[error("a tmux command is longer than tmux accepts ({0} bytes): shorten the agent command")]
+    TooLong(usize),
+    #[error("tmux {command} failed: {message}")]
+    Failed { command: String, message: String },
+}
+
+/// A handle on the fleet's tmux server.
+#[derive(Debug, Clone)]
+pub struct Tmux {
+    socket: String,
+}
+
+/// A pane as tmux reports it: plain data, no interpretation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedPane {
+    pub session: String,
+    /// The number in tmux's `%N` pane id; lower is older.
+    pub pane_id: u32,
+    pub pid: Option<u32>,
+    pub dead: bool,
+    pub dead_status: Option<i32>,
+    pub dead_signal: Option<i32>,
+    /// The name of the pane's foreground process, as tmux sees it.
+    pub current_command: String,
+    pub session_created: Option<u64>,
+    /// The raw value of the `@fleet` user option, if the fleet set one.
+    pub meta: Option<String>,
+}
+
+/// Commands to send to tmux in as few invocations as possible.
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    commands: Vec<Vec<String>>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push<I, S>(&mut self, command: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.commands
+            .push(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// Splits `groups` (each a list of commands that must run together) into
+    /// argument vectors that each fit one tmux invocation; every invocation
+    /// begins with the commands of `prelude`.
+    fn invocations(prelude: &Batch, groups: &[Batch]) -> Result<Vec<Vec<String>>, TmuxError> {
+        let prelude = prelude.to_args();
+        let size_of = |args: &[String]| args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut current = prelude.clone();
+        let mut has_group = false;
+        for group in groups {
+            let args = group.to_args();
+            let size = size_of(&args) + 2;
+            if size + size_of(&prelude) > MAX_INVOCATION_BYTES {
+                return Err(TmuxError::TooLong(size));
+            }
+            if has_group && size_of(&current) + size > MAX_INVOCATION_BYTES {
+                out.push(std::mem::replace(&mut current, prelude.clone()));
+            }
+            if !current.is_empty() {
+                current.push(";".to_string());
+            }
+            current.extend(args);
+            has_group = true;
+        }
+        if has_group {
+            out.push(current);
+        }
+        Ok(out)
+    }
+
+    fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        for (i, command) in self.commands.iter().enumerate() {
+            if i > 0 {
+                args.push(";".to_string());
+            }
+            args.extend(command.iter().map(|a| escape_arg(a)));
+        }
+        args
+    }
+}
+
+/// tmux ends a command at an argument that ends in `;` and turns a final
+/// `\;` into a literal `;`. Escaping the last `;` keeps any argument data.
+pub fn escape_arg(arg: &str) -> String {
+    match arg.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => arg.to_string(),
+    }
+}
+
+impl Tmux {
+    pub fn new(socket: impl Into<String>) -> Self {
+        Self {
+            socket: socket.into(),
+        }
+    }
+
+    pub fn socket(&self) -> &str {
+        &self.socket
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L")
+            .arg(&self.socket)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs raw tmux arguments (already escaped) and returns stdout.
+    fn run_args(&self, args: &[String]) -> Result<Vec<u8>, TmuxError> {
+        let mut cmd = self.command();
+        cmd.args(args.iter().map(OsString::from));
+        if std::env::var_os("FLEET_LOG").is_some() {
+            eprintln!("fleet: tmux -L {} {}", self.socket, args.join(" "));
+        }
+        let output = cmd.output().map_err(spawn_error)?;
+        if output.status.success() {
+            return Ok(output.stdout);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if is_no_server(&stderr) {
+            return Err(TmuxError::NoServer(self.socket.clone()));
+        }
+        let message = if stderr.is_empty() {
+            format!("exit status {}", output.status)
+        } else {
+            stderr.lines().next().unwrap_or_default().to_string()
+        };
+        Err(TmuxError::Failed {
+            command: args.first().cloned().unwrap_or_default(),
+            message,
+        })
+    }
+
+    /// Runs one batch in a single invocation, or as few as fit.
+    pub fn run(&self, batch: &Batch) -> Result<Vec<u8>, TmuxError> {
+        self.run_groups(&Batch::new(), std::slice::from_ref(batch))
+    }
+
+    /// Runs groups of commands, packing many groups into each invocation,
+    /// each invocation led by `prelude`. A group is never split.
+    pub fn run_groups(&self, prelude: &Batch, groups: &[Batch]) -> Result<Vec<u8>, TmuxError> {
+        let mut stdout = Vec::new();
+        for args in Batch::invocations(prelude, groups)? {
+            stdout.extend(self.run_args(&args)?);
+        }
+        Ok(stdout)
+    }
+
+    /// `tmux -V`, checked against [`MIN_VERSION`].
+    pub fn check_version(&self) -> Result<(), TmuxError> {
+        let output = Command::new("tmux")
+            .arg("-V")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(spawn_error)?;
+        let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        match parse_version(&text) {
+            Some(v) if v >= MIN_VERSION => Ok(()),
+            // A build that prints something unexpected (e.g. "tmux next-3.5")
+            // is given the benefit of the doubt.
+            None => Ok(()),
+            Some(_) => Err(TmuxError::TooOld { version: text }),
+        }
+    }
+
+    /// Every pane on the socket, in one invocation. No server means no panes.
+    pub fn list_panes(&self) -> Result<Vec<ObservedPane>, TmuxError> {
+        let mut batch = Batch::new();
+        batch.push(["list-panes", "-a", "-F", PANE_FORMAT]);
+        match self.run(&batch) {
+            Ok(out) => Ok(parse_panes(&out)),
+            Err(TmuxError::NoServer(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn spawn_error(e: io::Error) -> TmuxError {
+    if e.kind() == io::ErrorKind::NotFound {
+        TmuxError::NotFound
+    } else {
+        TmuxError::Spawn(e)
+    }
+}
+
+fn is_no_server(stderr: &str) -> bool {
+    stderr.starts_with("no server running")
+        || (stderr.starts_with("error connecting to") && stderr.contains("No such file"))
+}
+
+/// Parses `tmux -V` output such as `tmux 3.3a` or `tmux 3.4`.
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let version = text.strip_prefix("tmux ")?;
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor_text: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some((major, minor_text.parse().ok()?))
+}
+
+/// Parses the output of `list-panes -a -F PANE_FORMAT`.
+pub fn parse_panes(out: &[u8]) -> Vec<ObservedPane> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(parse_pane_line)
+        .collect()
+}
+
+fn parse_pane_line(line: &str) -> Option<ObservedPane> {
+    let mut fields = line.splitn(9, SEP);
+    let session = fields.next()?.to_string();
+    let pane_id = fields.next()?.strip_prefix('%')?.parse().ok()?;
+    let pid = fields.next()?.parse().ok();
+    let dead = fields.next()? == "1";
+    let dead_status = fields.next()?.parse().ok();
+    let dead_signal = fields.next()?.parse().ok();
+    let current_command = fields.next()?.to_string();
+    let session_created = fields.next()?.parse().ok();
+    let meta = fields
+        .next()
+        .filter(|m| !m.is_empty())
+        .map(ToString::to_string);
+    Some(ObservedPane {
+        session,
+        pane_id,
+        pid,
+        dead,
+        dead_status,
+        dead_signal,
+        current_command,
+        session_created,
+        meta,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_only_a_trailing_semicolon() {
+        assert_eq!(escape_arg("a;b"), "a;b");
+        assert_eq!(escape_arg("a;"), "a\\;");
+        assert_eq!(escape_arg(";"), "\\;");
+        assert_eq!(escape_arg("a\\;"), "a\\\\;");
+        assert_eq!(escape_arg(""), "");
+    }
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(parse_version("tmux 3.4"), Some((3, 4)));
+        assert_eq!(parse_version("tmux 2.9a"), Some((2, 9)));
+        assert_eq!(parse_version("tmux next-3.5"), None);
+    }
+
+    #[test]
+    fn parses_live_and_dead_panes() {
+        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t{\"v\":1}\n\
+                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t\n";
+        let panes = parse_panes(out);
+        assert_eq!(panes.len(), 2);
+        assert_eq!(panes[0].session, "builder");
+        assert_eq!(panes[0].pane_id, 3);
+        assert!(!panes[0].dead);
+        assert_eq!(panes[0].current_command, "node");
+        assert_eq!(panes[0].meta.as_deref(), Some("{\"v\":1}"));
+        assert!(panes[1].dead);
+        assert_eq!(panes[1].dead_status, Some(127));
+        assert_eq!(panes[1].meta, None);
+    }
+
+    #[test]
+    fn metadata_with_tabs_stays_whole() {
+        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t{\"m\":\"x\ty\"}\n";
+        assert_eq!(
+            parse_panes(out)[0].meta.as_deref(),
+            Some("{\"m\":\"x\ty\"}")
+        );
+    }
+
+    #[test]
+    fn packs_groups_without_splitting_them() {
+        let mut groups = Vec::new();
+        for i in 0..100 {
+            let mut b = Batch::new();
+            b.push([
+                "new-session",
+                "-d",
+                "-s",
+                &format!("agent{i}"),
+                &"x".repeat(300),
+            ]);
+            b.push(["set-option", "-t", &format!("=agent{i}"), "@fleet", "{}"]);
+            groups.push(b);
+        }
+        let mut prelude = Batch::new();
+        prelude.push(["set-option", "-wg", "remain-on-exit", "on"]);
+        let invocations = Batch::invocations(&prelude, &groups).unwrap_or_default();
+        assert!(invocations.len() > 1 && invocations.len() < 10);
+        for args in &invocations {
+            let size: usize = args.iter().map(|a| a.len() + 1).sum();
+            assert!(size <= MAX_INVOCATION_BYTES);
+            assert_eq!(args.first().map(String::as_str), Some("set-option"));
+            assert_eq!(args.get(5).map(String::as_str), Some("new-session"));
+        }
+        let sessions: usize = invocations
+            .iter()
+            .map(|a| a.iter().filter(|x| *x == "new-session").count())
+            .sum();
+        assert_eq!(sessions, 100);
+    }
+}
