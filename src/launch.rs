@@ -17,11 +17,18 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// `$1` is the workdir, `$2` the PATH prefix (maybe empty), the rest is argv.
-pub const PANE_SCRIPT: &str =
-    r#"cd -- "$1" || exit 125; [ -z "$2" ] || export PATH="$2${PATH:+:$PATH}"; shift 2; exec "$@""#;
+///
+/// A runtime that cannot be found is reported by the script itself, with the
+/// PATH it searched, and the pane lingers a moment before exiting 127: tmux
+/// can drop the last bytes a process writes just before its terminal closes.
+pub const PANE_SCRIPT: &str = concat!(
+    r#"cd -- "$1" || { sleep 0.3; exit 125; }; "#,
+    r#"[ -z "$2" ] || export PATH="$2${PATH:+:$PATH}"; shift 2; "#,
+    r#"command -v "$1" >/dev/null || { echo "fleet: $1: command not found (PATH=$PATH)" >&2; sleep 0.3; exit 127; }; "#,
+    r#"exec "$@""#
+);
 
-/// `$0` of the pane script: what `sh` calls itself in an error such as
-/// `fleet-launch: 1: exec: pi: not found`.
+/// `$0` of the pane script: what `sh` calls itself in its own errors.
 pub const SCRIPT_NAME: &str = "fleet-launch";
 
 /// The full pane command for tmux: the script, its arguments, the runtime.

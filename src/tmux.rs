@@ -79,6 +79,13 @@ pub struct ObservedPane {
     pub meta: Option<String>,
 }
 
+impl ObservedPane {
+    /// Dead, but tmux has not reaped the process yet.
+    pub fn awaits_status(&self) -> bool {
+        self.dead && self.dead_status.is_none() && self.dead_signal.is_none()
+    }
+}
+
 /// Commands to send to tmux in as few invocations as possible.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
@@ -168,7 +175,10 @@ impl Tmux {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("tmux");
-        cmd.arg("-L")
+        // -u: without a UTF-8 locale (cron, systemd, `env -i`) tmux would
+        // print tabs and non-ASCII as `_`, corrupting what it reports.
+        cmd.arg("-u")
+            .arg("-L")
             .arg(&self.socket)
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
@@ -235,8 +245,25 @@ impl Tmux {
     }
 
     /// Every pane on the socket, in one invocation. No server means no panes.
+    ///
+    /// tmux learns a pane's exit status when it reaps the process on
+    /// SIGCHLD, and under load it can miss that signal: the pane reads as
+    /// dead with no status until some other child of the server exits. So
+    /// when a dead pane has no status yet, a throwaway `run-shell true` makes
+    /// the server reap, and the panes are listed again in the same call.
     pub fn list_panes(&self) -> Result<Vec<ObservedPane>, TmuxError> {
         let mut batch = Batch::new();
+        batch.push(["list-panes", "-a", "-F", PANE_FORMAT]);
+        let panes = match self.run(&batch) {
+            Ok(out) => parse_panes(&out),
+            Err(TmuxError::NoServer(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        if !panes.iter().any(ObservedPane::awaits_status) {
+            return Ok(panes);
+        }
+        let mut batch = Batch::new();
+        batch.push(["run-shell", "true"]);
         batch.push(["list-panes", "-a", "-F", PANE_FORMAT]);
         match self.run(&batch) {
             Ok(out) => Ok(parse_panes(&out)),

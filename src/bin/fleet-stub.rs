@@ -15,7 +15,7 @@
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -70,22 +70,40 @@ fn parse_options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// The terminal is shared by the reader and the background threads.
-type Screen = Arc<Mutex<()>>;
+/// What the stub reacts to: a typed line, end of input, or one of its timers.
+enum Event {
+    Line(String),
+    Eof,
+    Work,
+    Ask,
+    Exit(u8),
+}
 
-fn say(screen: &Screen, text: &str) {
-    let _guard = screen.lock();
+fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
 
-fn burst(screen: &Screen, lines: u32) {
+fn burst(lines: u32) {
     for i in 1..=lines {
-        say(screen, &format!("  working... step {i}/{lines}\n"));
+        say(&format!("  working... step {i}/{lines}\n"));
         thread::sleep(Duration::from_millis(40));
     }
-    say(screen, "done.\n> ");
+    say("done.\n> ");
+}
+
+/// Sends `event` after `seconds`, and again every `seconds` if `repeat`.
+fn timer(events: &mpsc::Sender<Event>, seconds: f64, repeat: bool, event: fn() -> Event) {
+    let events = events.clone();
+    thread::spawn(move || {
+        loop {
+            thread::sleep(Duration::from_secs_f64(seconds));
+            if events.send(event()).is_err() || !repeat {
+                break;
+            }
+        }
+    });
 }
 
 fn main() -> ExitCode {
@@ -96,83 +114,85 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let screen: Screen = Arc::new(Mutex::new(()));
-    say(
-        &screen,
-        &format!(
-            "fleet-stub: a stand-in agent for mosaic-fleet\nmodel: {} \u{2022} effort: {}\ntype: work [N] | ask | exit [N] | anything else is echoed\n> ",
-            options.model, options.effort
-        ),
-    );
+    say(&format!(
+        "fleet-stub: a stand-in agent for mosaic-fleet\nmodel: {} \u{2022} effort: {}\ntype: work [N] | ask | exit [N] | anything else is echoed\n> ",
+        options.model, options.effort
+    ));
 
-    if let Some(every) = options.work_every.filter(|s| *s > 0.0) {
-        let screen = screen.clone();
+    let (tx, events) = mpsc::channel();
+    {
+        let tx = tx.clone();
         thread::spawn(move || {
-            loop {
-                thread::sleep(Duration::from_secs_f64(every));
-                say(&screen, "\n");
-                burst(&screen, 3);
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Event::Line(line)).is_err() {
+                    break;
+                }
             }
+            let _ = tx.send(Event::Eof);
         });
+    }
+    if let Some(every) = options.work_every.filter(|s| *s > 0.0) {
+        timer(&tx, every, true, || Event::Work);
+    }
+    if let Some(after) = options.ask_after {
+        timer(&tx, after, false, || Event::Ask);
     }
     if let Some(after) = options.exit_after {
         let code = options.exit_code;
-        let screen = screen.clone();
+        let tx = tx.clone();
         thread::spawn(move || {
             thread::sleep(Duration::from_secs_f64(after));
-            say(&screen, &format!("\nexiting with status {code}\n"));
-            std::process::exit(i32::from(code));
-        });
-    }
-    if let Some(after) = options.ask_after {
-        let screen = screen.clone();
-        thread::spawn(move || {
-            thread::sleep(Duration::from_secs_f64(after));
-            say(&screen, "\nAllow command? [y/n] ");
+            let _ = tx.send(Event::Exit(code));
         });
     }
 
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
+    // Exits happen here, on the main thread, so the status is the process's.
     let mut asking = false;
-    while let Some(Ok(line)) = lines.next() {
-        let text = line.trim();
-        if asking {
-            match text {
-                "y" | "Y" | "yes" => say(&screen, "approved.\n> "),
-                "n" | "N" | "no" => say(&screen, "denied.\n> "),
-                _ => {
-                    say(&screen, "Allow command? [y/n] ");
-                    continue;
-                }
-            }
-            asking = false;
-            continue;
-        }
-        let mut words = text.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("work"), n) => burst(&screen, n.and_then(|n| n.parse().ok()).unwrap_or(5)),
-            (Some("ask"), _) => {
-                asking = true;
-                say(&screen, "Allow command? [y/n] ");
-            }
-            (Some("exit"), n) => {
-                let code: u8 = n.and_then(|n| n.parse().ok()).unwrap_or(0);
-                say(&screen, &format!("exiting with status {code}\n"));
+    while let Ok(event) = events.recv() {
+        match event {
+            Event::Eof => return ExitCode::SUCCESS,
+            Event::Exit(code) => {
+                say(&format!("\nexiting with status {code}\n"));
                 return ExitCode::from(code);
             }
-            _ if text == "y" || text == "n" => {
-                // An answer to a question asked by --ask-after.
-                say(
-                    &screen,
-                    if text == "y" {
-                        "approved.\n> "
-                    } else {
-                        "denied.\n> "
-                    },
-                );
+            Event::Work => {
+                say("\n");
+                burst(3);
             }
-            _ => say(&screen, &format!("echo: {line}\n> ")),
+            Event::Ask => {
+                asking = true;
+                say("\nAllow command? [y/n] ");
+            }
+            Event::Line(line) => {
+                let text = line.trim();
+                if asking {
+                    match text {
+                        "y" | "Y" | "yes" => say("approved.\n> "),
+                        "n" | "N" | "no" => say("denied.\n> "),
+                        _ => {
+                            say("Allow command? [y/n] ");
+                            continue;
+                        }
+                    }
+                    asking = false;
+                    continue;
+                }
+                let mut words = text.split_whitespace();
+                match (words.next(), words.next()) {
+                    (Some("work"), n) => burst(n.and_then(|n| n.parse().ok()).unwrap_or(5)),
+                    (Some("ask"), _) => {
+                        asking = true;
+                        say("Allow command? [y/n] ");
+                    }
+                    (Some("exit"), n) => {
+                        let code: u8 = n.and_then(|n| n.parse().ok()).unwrap_or(0);
+                        say(&format!("exiting with status {code}\n"));
+                        return ExitCode::from(code);
+                    }
+                    _ => say(&format!("echo: {line}\n> ")),
+                }
+            }
         }
     }
     ExitCode::SUCCESS

@@ -1,0 +1,142 @@
+//! Bad input: a clear one-line error, a non-zero exit, nothing started.
+
+use crate::common::TestEnv;
+
+#[test]
+fn bad_agent_names_are_refused_before_tmux_is_touched() {
+    let env = TestEnv::new();
+    for name in [
+        "A;b",
+        "Upper",
+        "_under",
+        "has space",
+        "a:b",
+        "a.b",
+        "",
+        &"x".repeat(64),
+    ] {
+        for command in [
+            &["start", name][..],
+            &["stop", name],
+            &["restart", name],
+            &["up", name],
+        ] {
+            env.fleet(command)
+                .failure(2)
+                .one_line_error("use lowercase letters, digits, '-' and '_'");
+        }
+    }
+    assert!(!env.server_running());
+    assert!(!env.socket_path().exists());
+}
+
+#[test]
+fn a_missing_workdir_starts_nothing() {
+    let env = TestEnv::new();
+    env.fleet(&[
+        "start",
+        "w",
+        "--runtime",
+        "stub",
+        "--workdir",
+        "/no/such/dir",
+    ])
+    .failure(2)
+    .one_line_error("workdir /no/such/dir does not exist: create it or pass --workdir");
+    env.write_fleet(
+        "[agents.good]\nruntime = \"stub\"\n\n[agents.bad]\nruntime = \"stub\"\nworkdir = \"/no/such/dir\"\n",
+    );
+    env.fleet(&["up"])
+        .failure(2)
+        .one_line_error("fleet.toml:6: agent bad: workdir /no/such/dir does not exist");
+    assert!(
+        !env.server_running(),
+        "nothing may start when one agent is bad"
+    );
+}
+
+#[test]
+fn unknown_runtimes_and_unfillable_templates_are_refused() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "x", "--runtime", "gemini"])
+        .failure(2)
+        .one_line_error("unknown runtime \"gemini\"");
+    env.fleet(&["start", "x", "--runtime", "pi"])
+        .failure(2)
+        .one_line_error("runtime \"pi\" needs a model");
+    env.write_fleet("[runtimes.mine]\ncommand = \"mine --level {levle}\"\n");
+    env.fleet(&["start", "x", "--runtime", "mine"])
+        .failure(2)
+        .one_line_error("fleet.toml:2: [runtimes.mine] command uses {levle}, which is not a field");
+    assert!(!env.server_running());
+}
+
+#[test]
+fn a_broken_fleet_file_starts_nothing() {
+    let env = TestEnv::new();
+    env.write_fleet("[agents.ok]\nruntime = \"stub\"\n\n[agents.scout]\nruntime = \"stub\"\nprocsses = [\"x\"]\n");
+    for command in [&["up"][..], &["ps"], &["start", "ok"], &["down"]] {
+        env.fleet(command)
+            .failure(2)
+            .one_line_error("fleet.toml:6: unknown key \"procsses\" in [agents.scout]");
+    }
+    assert!(!env.server_running());
+}
+
+#[test]
+fn up_needs_a_fleet_file_and_declared_names() {
+    let env = TestEnv::new();
+    env.fleet(&["up"])
+        .failure(2)
+        .one_line_error("no fleet.toml here or in any parent directory");
+    env.fleet(&["up", "--file", "/no/fleet.toml"])
+        .failure(2)
+        .one_line_error("fleet file /no/fleet.toml does not exist");
+    env.write_fleet("[agents.known]\nruntime = \"stub\"\n");
+    env.fleet(&["up", "unknown"])
+        .failure(2)
+        .one_line_error("agent unknown is not declared");
+    env.fleet(&["down", "unknown"])
+        .failure(2)
+        .one_line_error("no agent named unknown");
+    assert!(!env.server_running());
+}
+
+#[test]
+fn a_bad_socket_name_is_refused() {
+    let env = TestEnv::new();
+    env.fleet(&["--socket", "../evil", "ps"])
+        .failure(2)
+        .one_line_error("socket name \"../evil\" is invalid");
+}
+
+#[test]
+fn tmux_missing_from_path_is_named_with_the_fix() {
+    let mut env = TestEnv::new();
+    env.path = env.bin().to_string_lossy().into_owned();
+    env.fleet(&["ps"])
+        .failure(1)
+        .one_line_error("tmux was not found on PATH: install it (apt-get install tmux)");
+    env.fleet(&["start", "x", "--runtime", "stub"])
+        .failure(1)
+        .one_line_error("tmux was not found on PATH");
+}
+
+#[test]
+fn a_session_the_fleet_did_not_start_is_never_taken_over() {
+    let env = TestEnv::new();
+    env.tmux(&["new-session", "-d", "-s", "taken", "sleep 300"]);
+    let pid = env.tmux_out(&["display", "-p", "-t", "=taken:", "#{pane_pid}"]);
+    env.fleet(&["start", "taken", "--runtime", "stub"])
+        .failure(1);
+    env.fleet(&["stop", "taken"])
+        .failure(1)
+        .one_line_error("was not started by fleet");
+    env.fleet(&["restart", "taken"])
+        .failure(1)
+        .one_line_error("was not started by fleet");
+    assert_eq!(
+        env.tmux_out(&["display", "-p", "-t", "=taken:", "#{pane_pid}"]),
+        pid
+    );
+}

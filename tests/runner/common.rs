@@ -1,0 +1,285 @@
+//! A hermetic environment per test: its own temp root with `home/`, a
+//! private `TMUX_TMPDIR`, a unique tmux socket, a cleared environment, and
+//! `kill-server` on drop so that a failing test still cleans up.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub const FLEET: &str = env!("CARGO_BIN_EXE_fleet");
+pub const STUB: &str = env!("CARGO_BIN_EXE_fleet-stub");
+
+pub struct TestEnv {
+    root: tempfile::TempDir,
+    pub socket: String,
+    pub path: String,
+}
+
+/// What a `fleet` run printed, and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(self) -> Self {
+        assert_eq!(self.code, 0, "expected success:\n{self:#?}");
+        self
+    }
+
+    #[track_caller]
+    pub fn failure(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "expected exit {code}:\n{self:#?}");
+        self
+    }
+
+    /// Asserts a one-line error that contains `needle`.
+    #[track_caller]
+    pub fn one_line_error(self, needle: &str) -> Self {
+        assert_ne!(self.code, 0, "expected failure:\n{self:#?}");
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "expected one line:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(needle),
+            "expected {needle:?} in:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+impl TestEnv {
+    pub fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("fleet-test-")
+            .tempdir()
+            .unwrap_or_else(|e| panic!("temp dir: {e}"));
+        for dir in ["home", "state", "tmux", "work", "bin"] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        Self {
+            socket: format!("ft{}-{n}", std::process::id()),
+            path: "/usr/bin:/bin".to_string(),
+            root,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.root().join("home")
+    }
+
+    pub fn work(&self) -> PathBuf {
+        self.root().join("work")
+    }
+
+    /// A directory for runtimes that is on no PATH until a test says so.
+    pub fn bin(&self) -> PathBuf {
+        self.root().join("bin")
+    }
+
+    pub fn socket_path(&self) -> PathBuf {
+        self.root()
+            .join("tmux")
+            .join(format!("tmux-{}", unsafe_free_uid()))
+            .join(&self.socket)
+    }
+
+    /// Whether a tmux server is listening on the test socket.
+    pub fn server_running(&self) -> bool {
+        self.tmux(&["list-sessions"]).status.success()
+    }
+
+    pub fn write_fleet(&self, text: &str) -> PathBuf {
+        let path = self.work().join("fleet.toml");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        path
+    }
+
+    /// Writes an executable script into `bin/`.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.bin().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap_or_else(|e| panic!("{e}"));
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        path
+    }
+
+    /// A `fleet` command with only what it needs in its environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(FLEET);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", self.home())
+            .env("PATH", &self.path)
+            .env("TMUX_TMPDIR", self.root().join("tmux"))
+            .env("FLEET_HOME", self.root().join("state"))
+            .env("MOSAIC_TMUX_SOCKET", &self.socket)
+            .current_dir(self.work())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn fleet(&self, args: &[&str]) -> Run {
+        Run::from(
+            self.command(args)
+                .output()
+                .unwrap_or_else(|e| panic!("run fleet: {e}")),
+        )
+    }
+
+    pub fn fleet_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().unwrap_or_else(|e| panic!("run fleet: {e}")))
+    }
+
+    /// Raw tmux on the test socket.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-u")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env_clear()
+            .env("HOME", self.home())
+            .env("PATH", "/usr/bin:/bin")
+            .env("TMUX_TMPDIR", self.root().join("tmux"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("run tmux: {e}"))
+    }
+
+    pub fn tmux_out(&self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.tmux(args).stdout).into_owned()
+    }
+
+    /// `fleet ps --json`, parsed.
+    pub fn ps(&self) -> Vec<Value> {
+        let run = self.fleet(&["ps", "--json"]).success();
+        match serde_json::from_str(&run.stdout) {
+            Ok(Value::Array(rows)) => rows,
+            other => panic!("ps --json is not an array: {other:?}\n{}", run.stdout),
+        }
+    }
+
+    pub fn row(&self, name: &str) -> Value {
+        self.ps()
+            .into_iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no row for {name}"))
+    }
+
+    /// Waits until `name`'s status is `status` (bounded).
+    #[track_caller]
+    pub fn wait_status(&self, name: &str, status: &str) -> Value {
+        let mut last = Value::Null;
+        let ok = wait_until(Duration::from_secs(10), || {
+            last = self.row(name);
+            last["status"] == status
+        });
+        assert!(ok, "{name} never became {status}: {last:#}");
+        last
+    }
+
+    /// Waits until `name` has exited with a known status, and returns it.
+    /// (tmux sees the pane's terminal close a moment before it reaps the
+    /// process, so `exited` can briefly come without its code.)
+    #[track_caller]
+    pub fn wait_exit(&self, name: &str) -> i64 {
+        let mut last = Value::Null;
+        let ok = wait_until(Duration::from_secs(10), || {
+            last = self.row(name);
+            last["status"] == "exited" && last["exit_code"].is_i64()
+        });
+        assert!(ok, "{name} never exited with a status: {last:#}");
+        last["exit_code"].as_i64().unwrap_or(-1)
+    }
+
+    /// The agent pane's visible screen plus its recent history.
+    pub fn screen(&self, name: &str) -> String {
+        self.tmux_out(&[
+            "capture-pane",
+            "-p",
+            "-S",
+            "-200",
+            "-t",
+            &format!("={name}:"),
+        ])
+    }
+
+    /// Types a line into an agent (test-side, not through fleet).
+    pub fn type_line(&self, name: &str, text: &str) {
+        let target = format!("={name}:");
+        self.tmux(&["send-keys", "-t", &target, "-l", text]);
+        self.tmux(&["send-keys", "-t", &target, "Enter"]);
+    }
+
+    #[track_caller]
+    pub fn wait_screen(&self, name: &str, needle: &str) {
+        let ok = wait_until(Duration::from_secs(10), || {
+            self.screen(name).contains(needle)
+        });
+        assert!(
+            ok,
+            "{needle:?} never appeared on {name}:\n{}",
+            self.screen(name)
+        );
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn unsafe_free_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0)
+}
+
+/// Polls `check` every 20 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

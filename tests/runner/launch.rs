@@ -1,0 +1,294 @@
+//! The launch guarantees of PRODUCT.md, one by one.
+
+use std::time::Duration;
+
+use crate::common::{STUB, TestEnv, wait_until};
+
+#[test]
+fn a_stub_agent_starts_and_its_runtime_is_in_front() {
+    let env = TestEnv::new();
+    let run = env
+        .fleet(&[
+            "start",
+            "alpha",
+            "--runtime",
+            "stub",
+            "--model",
+            "m/one",
+            "--effort",
+            "max",
+        ])
+        .success();
+    assert_eq!(run.stdout.trim(), "alpha  started");
+    let row = env.wait_status("alpha", "running");
+    assert_eq!(row["runtime"], "stub");
+    assert_eq!(row["model"], "m/one");
+    assert_eq!(row["effort"], "max");
+    assert_eq!(row["pane_command"], "fleet-stub");
+    assert_eq!(row["exit_code"], serde_json::Value::Null);
+    env.wait_screen("alpha", "model: m/one \u{2022} effort: max");
+}
+
+#[test]
+fn starting_a_running_agent_says_so_and_changes_nothing() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "alpha", "--runtime", "stub"])
+        .success();
+    env.wait_status("alpha", "running");
+    let pid = env.tmux_out(&["display", "-p", "-t", "=alpha:", "#{pane_pid}"]);
+    let run = env
+        .fleet(&["start", "alpha", "--runtime", "stub"])
+        .success();
+    assert!(run.stdout.contains("already running"), "{}", run.stdout);
+    assert_eq!(
+        env.tmux_out(&["display", "-p", "-t", "=alpha:", "#{pane_pid}"]),
+        pid
+    );
+    assert_eq!(
+        env.tmux_out(&["list-sessions", "-F", "#{session_name}"]),
+        "alpha\n"
+    );
+}
+
+#[test]
+fn arguments_and_workdir_arrive_byte_for_byte() {
+    let env = TestEnv::new();
+    let workdir = env
+        .work()
+        .join("dir with 'quotes' \"dq\" $HOME `id` ; & | #{x}\nnewline;");
+    std::fs::create_dir_all(&workdir).unwrap_or_else(|e| panic!("{e}"));
+    let out = env.root().join("args.out");
+    let recorder = env.script(
+        "recorder",
+        &format!(
+            "printf '%s\\0' \"$@\" > '{out}.tmp'; pwd >> '{out}.tmp'; mv '{out}.tmp' '{out}'; exec sleep 300",
+            out = out.display()
+        ),
+    );
+    let awkward = [
+        "two words",
+        "'single'",
+        "\"double\"",
+        "$HOME",
+        "`id`",
+        "$(id)",
+        "a;b",
+        "ends;",
+        ";",
+        "\\;",
+        "-x",
+        "#{session_name}",
+        "{model}",
+        "line1\nline2",
+        "",
+        "*",
+    ];
+    let recorder = recorder.to_string_lossy().into_owned();
+    let workdir_arg = workdir.to_string_lossy().into_owned();
+    let mut args = vec!["start", "rec", "--workdir", &workdir_arg, "--", &recorder];
+    args.extend(awkward);
+    env.fleet(&args).success();
+    assert!(
+        wait_until(Duration::from_secs(10), || out.exists()),
+        "the recorder never ran: {}",
+        env.screen("rec")
+    );
+    let recorded = std::fs::read(&out).unwrap_or_default();
+    let mut expected = Vec::new();
+    for arg in awkward {
+        expected.extend_from_slice(arg.as_bytes());
+        expected.push(0);
+    }
+    expected.extend_from_slice(workdir.to_string_lossy().as_bytes());
+    expected.push(b'\n');
+    assert_eq!(
+        String::from_utf8_lossy(&recorded),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_stripped_launcher_finds_the_runtime_through_mosaic_runtime_bin() {
+    let env = TestEnv::new();
+    let path_out = env.root().join("path.out");
+    // The runtime exists only in bin/, which is on no PATH at all. It notes
+    // the PATH it got and becomes the stub.
+    env.script(
+        "fleet-stub",
+        &format!(
+            "echo \"$PATH\" > '{}'; exec '{STUB}' \"$@\"",
+            path_out.display()
+        ),
+    );
+    let bin = env.bin().to_string_lossy().into_owned();
+
+    let run = env.fleet(&["start", "lost", "--", "fleet-stub"]).success();
+    assert!(run.stdout.contains("started"));
+    assert_eq!(env.wait_exit("lost"), 127);
+    assert!(
+        env.screen("lost")
+            .contains("fleet: fleet-stub: command not found (PATH="),
+        "{}",
+        env.screen("lost")
+    );
+
+    env.fleet_env(
+        &["start", "found", "--", "fleet-stub", "--model", "x"],
+        &[("MOSAIC_RUNTIME_BIN", &bin)],
+    )
+    .success();
+    let row = env.wait_status("found", "running");
+    assert_eq!(row["pane_command"], "fleet-stub");
+    env.wait_screen("found", "model: x");
+    let pane_path = std::fs::read_to_string(&path_out).unwrap_or_default();
+    assert!(
+        pane_path.starts_with(&format!("{bin}:")),
+        "pane PATH: {pane_path}"
+    );
+}
+
+#[test]
+fn the_runtime_bin_is_baked_in_even_when_the_launcher_path_has_it() {
+    let env = TestEnv::new();
+    // The server starts from a PATH without bin/ ...
+    env.tmux(&["new-session", "-d", "-s", "keeper", "sleep 300"]);
+    let path_out = env.root().join("path.out");
+    env.script(
+        "fleet-stub",
+        &format!("echo \"$PATH\" > '{}'; exec '{STUB}'", path_out.display()),
+    );
+    let bin = env.bin().to_string_lossy().into_owned();
+    // ... while the launcher has bin/ on its PATH already.
+    let launcher_path = format!("{bin}:/usr/bin:/bin");
+    env.fleet_env(
+        &["start", "agent", "--", "fleet-stub"],
+        &[("PATH", &launcher_path), ("MOSAIC_RUNTIME_BIN", &bin)],
+    )
+    .success();
+    env.wait_status("agent", "running");
+    let pane_path = std::fs::read_to_string(&path_out).unwrap_or_default();
+    assert!(
+        pane_path.starts_with(&format!("{bin}:")),
+        "pane PATH: {pane_path}"
+    );
+}
+
+#[test]
+fn home_runtime_dirs_join_the_prefix_when_they_exist() {
+    let env = TestEnv::new();
+    let local_bin = env.home().join(".local/bin");
+    std::fs::create_dir_all(&local_bin).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(STUB, local_bin.join("homeagent")).unwrap_or_else(|e| panic!("{e}"));
+    env.fleet(&["start", "h", "--", "homeagent"]).success();
+    let row = env.wait_status("h", "running");
+    assert_eq!(row["pane_command"], "homeagent");
+    let start = env.tmux_out(&["display", "-p", "-t", "=h:", "#{pane_start_command}"]);
+    assert!(start.contains(".local/bin"), "{start}");
+    assert!(start.contains("exec"), "{start}");
+}
+
+#[test]
+fn a_dead_runtime_leaves_its_status_and_screen() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "quitter", "--runtime", "stub"])
+        .success();
+    env.wait_screen("quitter", "anything else is echoed");
+    env.type_line("quitter", "exit 42");
+    assert_eq!(env.wait_exit("quitter"), 42);
+    assert!(env.screen("quitter").contains("exiting with status 42"));
+    let table = env.fleet(&["ps"]).success().stdout;
+    assert!(table.contains("exited 42"), "{table}");
+}
+
+#[test]
+fn a_killed_runtime_reads_as_128_plus_the_signal() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "victim", "--runtime", "stub"])
+        .success();
+    env.wait_status("victim", "running");
+    let pid = env.tmux_out(&["display", "-p", "-t", "=victim:", "#{pane_pid}"]);
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    assert_eq!(env.wait_exit("victim"), 137);
+}
+
+#[test]
+fn starting_an_exited_agent_launches_it_again() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "phoenix", "--runtime", "stub"])
+        .success();
+    env.wait_screen("phoenix", "anything else is echoed");
+    env.type_line("phoenix", "exit 3");
+    assert_eq!(env.wait_exit("phoenix"), 3);
+    let run = env
+        .fleet(&["start", "phoenix", "--runtime", "stub"])
+        .success();
+    assert!(
+        run.stdout.contains("started (it had exited 3)"),
+        "{}",
+        run.stdout
+    );
+    let row = env.wait_status("phoenix", "running");
+    assert_eq!(row["restarts"], 1);
+}
+
+#[test]
+fn restart_relaunches_with_a_new_process_and_counts() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "r", "--runtime", "stub", "--model", "keep/me"])
+        .success();
+    env.wait_status("r", "running");
+    let pid = env.tmux_out(&["display", "-p", "-t", "=r:", "#{pane_pid}"]);
+    let run = env.fleet(&["restart", "r"]).success();
+    assert_eq!(run.stdout.trim(), "r  restarted");
+    let row = env.wait_status("r", "running");
+    assert_eq!(row["restarts"], 1);
+    assert_eq!(row["model"], "keep/me");
+    assert_ne!(
+        env.tmux_out(&["display", "-p", "-t", "=r:", "#{pane_pid}"]),
+        pid
+    );
+}
+
+#[test]
+fn stop_ends_the_agent_and_is_idempotent() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "s", "--runtime", "stub"]).success();
+    env.wait_status("s", "running");
+    assert_eq!(
+        env.fleet(&["stop", "s"]).success().stdout.trim(),
+        "s  stopped"
+    );
+    assert!(env.ps().is_empty());
+    assert_eq!(
+        env.fleet(&["stop", "s"]).success().stdout.trim(),
+        "s  not running"
+    );
+}
+
+#[test]
+fn the_seed_variables_keep_working() {
+    let env = TestEnv::new();
+    let dir = env.work().join("seeded");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir_text = dir.to_string_lossy().into_owned();
+    let command = format!("'{STUB}' --model seed/model");
+    env.fleet_env(
+        &["start", "seed"],
+        &[
+            ("MOSAIC_AGENT_WORKDIR", &dir_text),
+            ("MOSAIC_AGENT_COMMAND", &command),
+            ("MOSAIC_AGENT_RUNTIME", "stub"),
+        ],
+    )
+    .success();
+    let row = env.wait_status("seed", "running");
+    assert_eq!(row["runtime"], "stub");
+    assert_eq!(row["workdir"], dir_text.as_str());
+    env.wait_screen("seed", "model: seed/model");
+    let cwd = env.tmux_out(&["display", "-p", "-t", "=seed:", "#{pane_current_path}"]);
+    assert_eq!(cwd.trim(), dir_text);
+}
