@@ -260,6 +260,10 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        // The server removes its socket as it exits; let it finish before
+        // the temp dir goes, or the removal races it.
+        let socket = self.socket_path();
+        wait_until(Duration::from_secs(5), || !socket.exists());
     }
 }
 
