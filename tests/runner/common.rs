@@ -260,10 +260,12 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
-        // The server removes its socket as it exits; let it finish before
-        // the temp dir goes, or the removal races it.
-        let socket = self.socket_path();
-        wait_until(Duration::from_secs(5), || !socket.exists());
+        // Pane processes hung up by kill-server may still be writing into
+        // the root for a moment: retry the removal rather than race them.
+        let root = self.root().to_path_buf();
+        wait_until(Duration::from_secs(5), || {
+            std::fs::remove_dir_all(&root).is_ok() || !root.exists()
+        });
     }
 }
 
