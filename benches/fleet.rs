@@ -1,0 +1,160 @@
+//! `cargo bench`: fleet against raw tmux, with 100 agents of a trivial
+//! runtime on a private tmux server. Prints each figure, its goal, and the
+//! ratio to the raw tmux floor where there is one.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const FLEET: &str = env!("CARGO_BIN_EXE_fleet");
+const AGENTS: usize = 100;
+const RUNS: usize = 15;
+
+struct Bench {
+    root: tempfile::TempDir,
+    socket: String,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("fleet-bench-")
+            .tempdir()
+            .expect("temp dir");
+        for dir in ["home", "state", "tmux", "work"] {
+            std::fs::create_dir_all(root.path().join(dir)).expect("mkdir");
+        }
+        Self {
+            socket: format!("fleet-bench-{}", std::process::id()),
+            root,
+        }
+    }
+
+    fn env(&self, cmd: &mut Command) {
+        cmd.env_clear()
+            .env("HOME", self.root.path().join("home"))
+            .env("PATH", "/usr/bin:/bin")
+            .env("TMUX_TMPDIR", self.root.path().join("tmux"))
+            .env("FLEET_HOME", self.root.path().join("state"))
+            .env("MOSAIC_TMUX_SOCKET", &self.socket)
+            .current_dir(self.root.path().join("work"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+    }
+
+    fn fleet(&self, args: &[&str]) -> Duration {
+        let mut cmd = Command::new(FLEET);
+        cmd.args(args);
+        self.env(&mut cmd);
+        let start = Instant::now();
+        let status = cmd.status().expect("run fleet");
+        let took = start.elapsed();
+        assert!(status.success(), "fleet {args:?} failed");
+        took
+    }
+
+    fn tmux(&self, args: &[&str]) -> Duration {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-u").arg("-L").arg(&self.socket).args(args);
+        self.env(&mut cmd);
+        let start = Instant::now();
+        let status = cmd.status().expect("run tmux");
+        let took = start.elapsed();
+        assert!(status.success(), "tmux {args:?} failed");
+        took
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        let _ = self.tmux_quiet(&["kill-server"]);
+    }
+}
+
+impl Bench {
+    fn tmux_quiet(&self, args: &[&str]) -> bool {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L").arg(&self.socket).args(args);
+        self.env(&mut cmd);
+        cmd.stderr(Stdio::null());
+        cmd.status().is_ok_and(|s| s.success())
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn write_fleet(dir: &Path) {
+    let mut text = String::from(
+        "[runtimes.idle]\ncommand = \"sleep 86400\"\nprocesses = [\"sleep\"]\n\n[defaults]\nruntime = \"idle\"\n",
+    );
+    for i in 0..AGENTS {
+        text.push_str(&format!("\n[agents.agent-{i:03}]\n"));
+    }
+    std::fs::write(dir.join("fleet.toml"), text).expect("write fleet.toml");
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let bench = Bench::new();
+    write_fleet(&bench.root.path().join("work"));
+
+    println!("fleet benchmark: {AGENTS} agents of a trivial runtime, median of {RUNS} runs\n");
+
+    // fleet up of 100 agents, from nothing, three times over.
+    let mut ups = Vec::new();
+    for _ in 0..3 {
+        ups.push(bench.fleet(&["up"]));
+        bench.fleet(&["down"]);
+    }
+    let up = median(ups);
+    bench.fleet(&["up"]);
+
+    let format = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}\t#{@fleet}";
+    let raw = median(
+        (0..RUNS)
+            .map(|_| bench.tmux(&["list-panes", "-a", "-F", format]))
+            .collect(),
+    );
+    let ps = median((0..RUNS).map(|_| bench.fleet(&["ps", "--json"])).collect());
+    let idle_up = median((0..RUNS).map(|_| bench.fleet(&["up"])).collect());
+
+    println!("{:<38} {:>10}  {:>7}  goal", "measure", "time", "ratio");
+    println!(
+        "{:<38} {:>10}  {:>7}  floor",
+        "raw tmux list-panes -a",
+        ms(raw),
+        "1.00x"
+    );
+    println!(
+        "{:<38} {:>10}  {:>6.2}x  <= 2x raw",
+        "fleet ps --json",
+        ms(ps),
+        ps.as_secs_f64() / raw.as_secs_f64()
+    );
+    println!(
+        "{:<38} {:>10}  {:>7}  < 1 s",
+        "fleet up (100 agents from none)",
+        ms(up),
+        "-"
+    );
+    println!(
+        "{:<38} {:>10}  {:>6.2}x  (nothing to do)",
+        "fleet up (100 agents, all running)",
+        ms(idle_up),
+        idle_up.as_secs_f64() / raw.as_secs_f64()
+    );
+    println!(
+        "\nfor scale: the bash prototype spends ~0.3 s per agent launch, ~{:.0} s for {AGENTS}",
+        0.3 * AGENTS as f64
+    );
+}
