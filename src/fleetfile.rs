@@ -264,14 +264,10 @@ impl Fleet {
                 Runtime {
                     command,
                     processes,
-                    model: raw_rt
-                        .model
-                        .clone()
-                        .or_else(|| builtin.as_ref().and_then(|b| b.model.clone())),
-                    effort: raw_rt
-                        .effort
-                        .clone()
-                        .or_else(|| builtin.as_ref().and_then(|b| b.effort.clone())),
+                    model: raw_rt.model.clone(),
+                    effort: raw_rt.effort.clone(),
+                    fallback_model: builtin.as_ref().and_then(|b| b.fallback_model.clone()),
+                    fallback_effort: builtin.as_ref().and_then(|b| b.fallback_effort.clone()),
                 },
             );
         }
@@ -404,7 +400,8 @@ impl Fleet {
     }
 
     /// Resolves one agent against this fleet's runtimes and defaults.
-    /// Precedence: the agent's own keys, then its runtime's, then `[defaults]`.
+    /// Precedence: the agent's own keys, then its runtime table's, then
+    /// `[defaults]`, then the built-in runtime's fallbacks.
     pub fn resolve(
         &self,
         name: &AgentName,
@@ -415,29 +412,21 @@ impl Fleet {
             .clone()
             .or_else(|| self.defaults.runtime.clone())
             .unwrap_or_else(|| "pi".to_string());
-        let runtime = match (self.runtimes.get(&runtime_name), &decl.command) {
-            (Some(rt), _) => Some(rt),
-            // A literal command needs no template, so any runtime label will do.
-            (None, Some(CommandSource::Argv(_))) => None,
-            (None, _) => {
-                return Err((
-                    DeclKey::Runtime,
-                    unknown_runtime(&runtime_name, "", &self.runtimes)
-                        .trim_start()
-                        .to_string(),
-                ));
-            }
-        };
+        // A literal argv (`fleet start -- CMD`) needs no template, so any
+        // runtime label will do; everything else needs a known runtime.
+        let runtime = self.runtimes.get(&runtime_name);
         let model = decl
             .model
             .clone()
             .or_else(|| runtime.and_then(|r| r.model.clone()))
-            .or_else(|| self.defaults.model.clone());
+            .or_else(|| self.defaults.model.clone())
+            .or_else(|| runtime.and_then(|r| r.fallback_model.clone()));
         let effort = decl
             .effort
             .clone()
             .or_else(|| runtime.and_then(|r| r.effort.clone()))
-            .or_else(|| self.defaults.effort.clone());
+            .or_else(|| self.defaults.effort.clone())
+            .or_else(|| runtime.and_then(|r| r.fallback_effort.clone()));
 
         let template_error = |e: TemplateError| (DeclKey::Command, e.to_string());
         let (argv, processes) = match (&decl.command, runtime) {
@@ -454,13 +443,13 @@ impl Fleet {
                 });
                 (argv.clone(), processes)
             }
-            (Some(CommandSource::Template(t)), rt) => {
+            (Some(CommandSource::Template(t)), Some(rt)) => {
                 let argv = runtime::fill(t, model.as_deref(), effort.as_deref())
                     .map_err(template_error)?;
                 let processes = decl
                     .processes
                     .clone()
-                    .unwrap_or_else(|| default_processes(t, rt));
+                    .unwrap_or_else(|| default_processes(t, Some(rt)));
                 (argv, processes)
             }
             (None, Some(rt)) => {
@@ -480,7 +469,14 @@ impl Fleet {
                     .unwrap_or_else(|| rt.processes.clone());
                 (argv, processes)
             }
-            (None, None) => unreachable!("an unknown runtime without a command returned above"),
+            (Some(CommandSource::Template(_)) | None, None) => {
+                return Err((
+                    DeclKey::Runtime,
+                    unknown_runtime(&runtime_name, "", &self.runtimes)
+                        .trim_start()
+                        .to_string(),
+                ));
+            }
         };
 
         let workdir_text = decl
@@ -873,6 +869,21 @@ runtimes = ["claude"]
         assert_eq!(a.argv, ["mine", "--m", "x y", "--e", "low"]);
         assert_eq!(a.processes, ["mine"]);
         assert_eq!(a.workdir, PathBuf::from("/base/rel"));
+    }
+
+    #[test]
+    fn defaults_beat_built_in_fallbacks_but_not_runtime_tables() {
+        let fleet = parse(
+            "[defaults]\nruntime = \"stub\"\nmodel = \"d/m\"\n\n[runtimes.stub]\ncommand = \"s {model} {effort}\"\n\n[runtimes.mine]\ncommand = \"m {model}\"\nmodel = \"r/m\"\n\n[agents.a]\n[agents.b]\nruntime = \"mine\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let spec = |n: &str| {
+            fleet.agents[&AgentName::parse(n).unwrap_or_else(|e| panic!("{e}"))]
+                .spec
+                .clone()
+        };
+        assert_eq!(spec("a").argv, ["s", "d/m", "low"]);
+        assert_eq!(spec("b").argv, ["m", "r/m"]);
     }
 
     #[test]

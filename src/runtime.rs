@@ -12,9 +12,14 @@ use std::collections::BTreeMap;
 pub struct Runtime {
     pub command: String,
     pub processes: Vec<String>,
-    /// Defaults for agents of this runtime that set no model / effort.
+    /// Defaults a fleet file gives agents of this runtime; they win over
+    /// `[defaults]`.
     pub model: Option<String>,
     pub effort: Option<String>,
+    /// Built-in last resorts, used only when neither the agent, its runtime
+    /// table nor `[defaults]` names a model / effort.
+    pub fallback_model: Option<String>,
+    pub fallback_effort: Option<String>,
 }
 
 /// The runtimes every fleet has, before its file adds or overrides any.
@@ -24,6 +29,8 @@ pub fn builtins() -> BTreeMap<String, Runtime> {
         processes: processes.iter().map(ToString::to_string).collect(),
         model: None,
         effort: None,
+        fallback_model: None,
+        fallback_effort: None,
     };
     let mut map = BTreeMap::new();
     // pi is a node program: tmux names its pane `node` unless pi retitles itself.
@@ -48,8 +55,8 @@ pub fn builtins() -> BTreeMap<String, Runtime> {
         &format!("{} --model {{model}} --effort {{effort}}", stub_program()),
         &["fleet-stub"],
     );
-    stub.model = Some("stub/echo-1".into());
-    stub.effort = Some("low".into());
+    stub.fallback_model = Some("stub/echo-1".into());
+    stub.fallback_effort = Some("low".into());
     map.insert("stub".into(), stub);
     map
 }
@@ -210,7 +217,11 @@ mod tests {
             assert!(rts.contains_key(name), "{name}");
         }
         let stub = &rts["stub"];
-        let argv = fill(&stub.command, stub.model.as_deref(), stub.effort.as_deref());
+        let argv = fill(
+            &stub.command,
+            stub.fallback_model.as_deref(),
+            stub.fallback_effort.as_deref(),
+        );
         assert!(argv.is_ok_and(|a| a.contains(&"stub/echo-1".to_string())));
         assert_eq!(process_name("/usr/local/bin/pi"), "pi");
     }
