@@ -259,9 +259,23 @@ impl Fleet {
                 (None, Some(b)) if raw_rt.command.is_none() => b.processes.clone(),
                 _ => default_processes(&command, builtin.as_ref()),
             };
+            let mut waiting = builtin
+                .as_ref()
+                .map(|b| b.waiting.clone())
+                .unwrap_or_default();
+            if let Some(extra) = &raw_rt.waiting {
+                if let Err(e) = crate::activity::compile(extra.get_ref()) {
+                    return Err(err(
+                        Some(extra.span().start),
+                        format!("[runtimes.{}] {e}", name.get_ref()),
+                    ));
+                }
+                waiting.extend(extra.get_ref().iter().cloned());
+            }
             fleet.runtimes.insert(
                 name.get_ref().clone(),
                 Runtime {
+                    waiting,
                     command,
                     processes,
                     model: raw_rt.model.clone(),
@@ -681,6 +695,7 @@ struct RawDefaults {
 struct RawRuntime {
     command: Option<Spanned<String>>,
     processes: Option<Vec<String>>,
+    waiting: Option<Spanned<Vec<String>>>,
     model: Option<String>,
     effort: Option<String>,
 }

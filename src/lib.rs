@@ -6,6 +6,7 @@
 //! the [`reconcile`]r compares the two and acts; views ([`status`] and the
 //! commands) only read.
 
+pub mod activity;
 pub mod agent;
 pub mod cli;
 pub mod commands;
@@ -20,7 +21,9 @@ pub mod reconcile;
 pub mod runtime;
 pub mod state;
 pub mod status;
+pub mod store;
 pub mod tmux;
+pub mod transitions;
 
 use std::ffi::OsString;
 

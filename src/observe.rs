@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::agent::SessionMeta;
 use crate::tmux::ObservedPane;
 
 /// The status words of `fleet ps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// The runtime is the pane's foreground process.
@@ -119,6 +119,7 @@ mod tests {
             dead_signal: None,
             current_command: command.into(),
             session_created: Some(1),
+            last_output: Some(1),
             meta,
         }
     }

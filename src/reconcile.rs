@@ -231,6 +231,7 @@ mod tests {
                 dead_signal: None,
                 current_command: command.into(),
                 session_created: Some(1),
+                last_output: Some(1),
                 meta: None,
             },
             meta: managed.then(|| SessionMeta {

@@ -20,23 +20,29 @@ pub struct Runtime {
     /// table nor `[defaults]` names a model / effort.
     pub fallback_model: Option<String>,
     pub fallback_effort: Option<String>,
+    /// Regexes over the screen's tail that mean the agent waits for a human
+    /// (see `activity`). A fleet file's `waiting` adds to these.
+    pub waiting: Vec<String>,
 }
 
 /// The runtimes every fleet has, before its file adds or overrides any.
 pub fn builtins() -> BTreeMap<String, Runtime> {
-    let rt = |command: &str, processes: &[&str]| Runtime {
+    let rt = |command: &str, processes: &[&str], waiting: &[&str]| Runtime {
         command: command.to_string(),
         processes: processes.iter().map(ToString::to_string).collect(),
         model: None,
         effort: None,
         fallback_model: None,
         fallback_effort: None,
+        waiting: waiting.iter().map(ToString::to_string).collect(),
     };
     let mut map = BTreeMap::new();
     // pi is a node program: tmux names its pane `node` unless pi retitles itself.
+    // pi has no permission prompts ("YOLO by default"); it waits for a human
+    // only to log in (packages/coding-agent, packages/ai oauth).
     map.insert(
         "pi".into(),
-        rt("pi --model {model}:{effort}", &["pi", "node"]),
+        rt("pi --model {model}:{effort}", &["pi", "node"], PI_WAITING),
     );
     // The npm-installed codex is a node launcher in front of the native binary.
     map.insert(
@@ -44,22 +50,59 @@ pub fn builtins() -> BTreeMap<String, Runtime> {
         rt(
             "codex --model {model} -c model_reasoning_effort={effort}",
             &["codex", "node"],
+            CODEX_WAITING,
         ),
     );
     map.insert(
         "claude".into(),
-        rt("claude --model {model}", &["claude", "node"]),
+        rt(
+            "claude --model {model}",
+            &["claude", "node"],
+            CLAUDE_WAITING,
+        ),
     );
-    map.insert("shell".into(), rt("bash -i", &["bash"]));
+    map.insert("shell".into(), rt("bash -i", &["bash"], &[]));
     let mut stub = rt(
         &format!("{} --model {{model}} --effort {{effort}}", stub_program()),
         &["fleet-stub"],
+        // Only while the question is the last thing on screen.
+        &[r"Allow command\? \[y/n\]\z"],
     );
     stub.fallback_model = Some("stub/echo-1".into());
     stub.fallback_effort = Some("low".into());
     map.insert("stub".into(), stub);
     map
 }
+
+/// Claude Code's tool-permission, trust-folder and login prompts, as quoted
+/// in anthropics/claude-code issues (#10954, #34007, #74541, #9256, #51306,
+/// #87731): "Do you want to proceed?", "3. No, and tell Claude what to do
+/// differently (esc)", "Quick safety check: …", "Select login method:".
+const CLAUDE_WAITING: &[&str] = &[
+    r"(?m)^[\s│]*Do you want to (?:proceed\?|make this edit to .+\?|create .+\?)",
+    r"(?m)^[\s│❯>]*\d+\. No, and tell Claude what to do differently",
+    r"(?m)^[\s│]*(?:Esc to cancel · Tab to amend|Enter to confirm · Esc to cancel)",
+    r"Do you trust the files in this folder\?|Quick safety check: Is this a project you created or one you trust\?",
+    r"(?m)^[\s│]*(?:Select login method:|Paste code here if prompted|Choose the text style that looks best with your terminal)",
+];
+
+/// Codex CLI's approval overlay, trust and sign-in screens, from
+/// openai/codex codex-rs/tui (bottom_pane/approval_overlay.rs,
+/// user_approval_widget.rs, onboarding/trust_directory.rs, onboarding/auth.rs).
+const CODEX_WAITING: &[&str] = &[
+    r#"(?m)^\s*(?:Would you like to (?:run the following command|make the following edits|grant these permissions)\?|Do you want to approve network access to ".+"\?)\s*$"#,
+    r"(?m)^\s*Press enter to confirm or esc to cancel",
+    r"(?m)^[\s›>]*\d+\. No, and tell Codex what to do differently",
+    r"(?m)^\s*(?:Allow command\?|Apply changes\?)\s*$",
+    r"(?m)Do you trust the contents of this directory\?|^[\s›>]*\d\. (?:Yes, continue|No, quit|Sign in with ChatGPT|Sign in with Device Code|Provide your own API key)\s*$",
+    r"(?m)^\s*(?:Press [Ee]nter to continue|Finish signing in via your browser|Enter to submit answer)",
+];
+
+/// pi's login flow (badlogic/pi-mono: oauth-selector.ts, ai/utils/oauth).
+const PI_WAITING: &[&str] = &[
+    r"(?m)^\s*Select provider to login:\s*$",
+    r"Paste the authorization code|Paste redirect URL below, or complete login in browser:",
+];
 
 /// The stub agent that ships with fleet: the one installed next to this
 /// `fleet` binary when there is one (so the demo needs nothing on PATH),

@@ -19,9 +19,11 @@
 //! Parsers are pure functions over the bytes tmux printed, unit-tested on
 //! canned output.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
 use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// tmux 3.0 is the first to run a multi-argument pane command without a shell.
 pub const MIN_VERSION: (u32, u32) = (3, 0);
@@ -35,7 +37,8 @@ const SEP: char = '\t';
 
 /// What `list-panes -a` reports for every pane on the socket.
 const PANE_FORMAT: &str = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t\
-#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t#{@fleet}";
+#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t\
+#{window_activity}\t#{@fleet}";
 
 /// The user option that carries the fleet's metadata on each session.
 pub const META_OPTION: &str = "@fleet";
@@ -75,6 +78,8 @@ pub struct ObservedPane {
     /// The name of the pane's foreground process, as tmux sees it.
     pub current_command: String,
     pub session_created: Option<u64>,
+    /// Unix seconds of the last output in the pane's window.
+    pub last_output: Option<u64>,
     /// The raw value of the `@fleet` user option, if the fleet set one.
     pub meta: Option<String>,
 }
@@ -273,6 +278,96 @@ impl Tmux {
     }
 }
 
+/// How much of a pane to capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// The visible screen.
+    Screen,
+    /// The last `n` lines of history and screen together.
+    Last(usize),
+}
+
+impl Tmux {
+    /// The contents of many panes in one invocation, keyed by pane id. Each
+    /// capture is preceded by a marker line carrying a per-call nonce, so
+    /// that nothing a pane shows can be mistaken for a boundary. `raw`
+    /// keeps colours and attributes as escape sequences.
+    pub fn capture_many(
+        &self,
+        pane_ids: &[u32],
+        what: Capture,
+        raw: bool,
+    ) -> Result<BTreeMap<u32, String>, TmuxError> {
+        if pane_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let nonce = format!(
+            "fleet-capture-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        );
+        let mut batch = Batch::new();
+        for id in pane_ids {
+            let target = format!("%{id}");
+            batch.push([
+                "display-message".to_string(),
+                "-p".to_string(),
+                "-t".to_string(),
+                target.clone(),
+                format!("{nonce} {id}"),
+            ]);
+            let mut capture = vec![
+                "capture-pane".to_string(),
+                "-p".to_string(),
+                "-J".to_string(),
+            ];
+            if raw {
+                capture.push("-e".to_string());
+            }
+            if let Capture::Last(n) = what {
+                capture.push("-S".to_string());
+                capture.push(format!("-{n}"));
+            }
+            capture.extend(["-t".to_string(), target]);
+            batch.push(capture);
+        }
+        let out = self.run(&batch)?;
+        Ok(split_captures(&String::from_utf8_lossy(&out), &nonce))
+    }
+}
+
+/// Splits `capture_many` output at its marker lines.
+fn split_captures(out: &str, nonce: &str) -> BTreeMap<u32, String> {
+    let mut map = BTreeMap::new();
+    let mut current: Option<(u32, String)> = None;
+    for line in out.split_inclusive('\n') {
+        let marker = line
+            .trim_end_matches('\n')
+            .strip_prefix(nonce)
+            .and_then(|rest| rest.trim().parse::<u32>().ok());
+        match marker {
+            Some(id) => {
+                if let Some((prev, text)) = current.take() {
+                    map.insert(prev, text);
+                }
+                current = Some((id, String::new()));
+            }
+            None => {
+                if let Some((_, text)) = current.as_mut() {
+                    text.push_str(line);
+                }
+            }
+        }
+    }
+    if let Some((id, text)) = current {
+        map.insert(id, text);
+    }
+    map
+}
+
 fn spawn_error(e: io::Error) -> TmuxError {
     if e.kind() == io::ErrorKind::NotFound {
         TmuxError::NotFound
@@ -308,7 +403,7 @@ pub fn parse_panes(out: &[u8]) -> Vec<ObservedPane> {
 }
 
 fn parse_pane_line(line: &str) -> Option<ObservedPane> {
-    let mut fields = line.splitn(9, SEP);
+    let mut fields = line.splitn(10, SEP);
     let session = fields.next()?.to_string();
     let pane_id = fields.next()?.strip_prefix('%')?.parse().ok()?;
     let pid = fields.next()?.parse().ok();
@@ -317,6 +412,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
     let dead_signal = fields.next()?.parse().ok();
     let current_command = fields.next()?.to_string();
     let session_created = fields.next()?.parse().ok();
+    let last_output = fields.next()?.parse().ok();
     let meta = fields
         .next()
         .filter(|m| !m.is_empty())
@@ -330,6 +426,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
         dead_signal,
         current_command,
         session_created,
+        last_output,
         meta,
     })
 }
@@ -357,14 +454,15 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t{\"v\":1}\n\
-                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t\n";
+        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t{\"v\":1}\n\
+                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!(panes[0].session, "builder");
         assert_eq!(panes[0].pane_id, 3);
         assert!(!panes[0].dead);
         assert_eq!(panes[0].current_command, "node");
+        assert_eq!(panes[0].last_output, Some(1795601415));
         assert_eq!(panes[0].meta.as_deref(), Some("{\"v\":1}"));
         assert!(panes[1].dead);
         assert_eq!(panes[1].dead_status, Some(127));
@@ -373,11 +471,20 @@ mod tests {
 
     #[test]
     fn metadata_with_tabs_stays_whole() {
-        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t{\"m\":\"x\ty\"}\n";
+        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t{\"m\":\"x\ty\"}\n";
         assert_eq!(
             parse_panes(out)[0].meta.as_deref(),
             Some("{\"m\":\"x\ty\"}")
         );
+    }
+
+    #[test]
+    fn splits_captures_at_markers_only() {
+        let out = "N 3\nline one\nN 4 is not me\n\nN 4\n$ \n";
+        let map = split_captures(out, "N");
+        assert_eq!(map.len(), 2);
+        assert_eq!(map[&3], "line one\nN 4 is not me\n\n");
+        assert_eq!(map[&4], "$ \n");
     }
 
     #[test]

@@ -1,0 +1,426 @@
+//! The event store: every launch, stop, exit, restart, drift and takeover
+//! act, in SQLite under `$FLEET_HOME/events.sqlite`.
+//!
+//! Theory of operation. Exits and drift happen while no `fleet` is looking,
+//! so every command that observes the fleet hands its observation to
+//! [`EventStore::observe`], which compares it with the last observation any
+//! process stored (`last_seen`) and records the difference, all in one
+//! `BEGIN IMMEDIATE` transaction: two processes observing at once record each
+//! change once. WAL mode and a busy timeout let many writers wait for each
+//! other instead of failing; a crash mid-write leaves the last commit intact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::transitions::{self, Change, Lifecycle, kind};
+
+const SCHEMA_VERSION: i64 = 1;
+
+#[derive(Debug, thiserror::Error)]
+#[error("event store {path}: {source}")]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub source: rusqlite::Error,
+}
+
+/// One recorded event. Its JSON form is the stable schema of
+/// `fleet events --json` and `fleet watch --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    #[serde(skip)]
+    pub id: i64,
+    /// RFC 3339, UTC, with milliseconds.
+    pub time: String,
+    #[serde(skip)]
+    pub at_ms: i64,
+    pub host: String,
+    pub agent: String,
+    pub event: String,
+    pub exit_code: Option<i32>,
+    pub detail: String,
+}
+
+/// Counted from the history of one agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct History {
+    /// Relaunches since the agent was last started fresh.
+    pub restarts: u32,
+    /// Unix seconds of the latest launch.
+    pub launched_at: Option<u64>,
+}
+
+pub struct EventStore {
+    conn: Connection,
+    path: PathBuf,
+    socket: String,
+    host: String,
+}
+
+impl EventStore {
+    /// Opens (creating if needed) the store of one fleet socket.
+    pub fn open(home: &Path, socket: &str, host: &str) -> Result<Self, StoreError> {
+        let path = home.join("events.sqlite");
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        if let Err(e) = std::fs::create_dir_all(home) {
+            return Err(err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))));
+        }
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(err)?;
+        let store = Self {
+            conn,
+            path: path.clone(),
+            socket: socket.to_string(),
+            host: host.to_string(),
+        };
+        store.migrate().map_err(err)?;
+        Ok(store)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&self) -> rusqlite::Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS events (
+                 id        INTEGER PRIMARY KEY,
+                 at_ms     INTEGER NOT NULL,
+                 socket    TEXT NOT NULL,
+                 host      TEXT NOT NULL,
+                 agent     TEXT NOT NULL,
+                 kind      TEXT NOT NULL,
+                 exit_code INTEGER,
+                 detail    TEXT NOT NULL DEFAULT ''
+             );
+             CREATE INDEX IF NOT EXISTS events_by_agent ON events (socket, agent, at_ms);
+             CREATE TABLE IF NOT EXISTS last_seen (
+                 socket TEXT NOT NULL,
+                 agent  TEXT NOT NULL,
+                 state  TEXT NOT NULL,
+                 PRIMARY KEY (socket, agent)
+             );
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )
+    }
+
+    /// Records what changed since the last observation of this socket by
+    /// any process, and remembers this one. Returns the new events.
+    pub fn observe(
+        &mut self,
+        now_ms: i64,
+        current: &BTreeMap<String, Lifecycle>,
+        held_back: &BTreeSet<String>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let (socket, host, path) = (self.socket.clone(), self.host.clone(), self.path.clone());
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let result = (|| -> rusqlite::Result<Vec<Event>> {
+            let mut previous: BTreeMap<String, Lifecycle> = BTreeMap::new();
+            {
+                let mut stmt =
+                    tx.prepare("SELECT agent, state FROM last_seen WHERE socket = ?1")?;
+                let rows = stmt.query_map(params![socket], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?;
+                for row in rows {
+                    let (agent, state) = row?;
+                    if let Ok(state) = serde_json::from_str(&state) {
+                        previous.insert(agent, state);
+                    }
+                }
+            }
+            let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
+            let mut events = Vec::new();
+            for name in names {
+                if held_back.contains(name) {
+                    continue;
+                }
+                let (prev, cur) = (previous.get(name), current.get(name));
+                for change in transitions::diff(prev, cur) {
+                    events.push(insert(&tx, now_ms, &socket, &host, name, &change)?);
+                }
+                match cur {
+                    Some(state) if prev != Some(state) => {
+                        tx.execute(
+                            "INSERT INTO last_seen (socket, agent, state) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (socket, agent) DO UPDATE SET state = excluded.state",
+                            params![
+                                socket,
+                                name,
+                                serde_json::to_string(state).unwrap_or_default()
+                            ],
+                        )?;
+                    }
+                    Some(_) => {}
+                    None => {
+                        tx.execute(
+                            "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                            params![socket, name],
+                        )?;
+                    }
+                }
+            }
+            Ok(events)
+        })();
+        let events = result.map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(events)
+    }
+
+    /// Records that fleet stopped these agents, and forgets their last
+    /// observation so that their sessions' end is not read as a vanishing.
+    pub fn record_stops(&mut self, now_ms: i64, agents: &[&str]) -> Result<(), StoreError> {
+        let (socket, host) = (self.socket.clone(), self.host.clone());
+        let path = self.path.clone();
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for agent in agents {
+            insert(
+                &tx,
+                now_ms,
+                &socket,
+                &host,
+                agent,
+                &Change {
+                    kind: kind::STOPPED,
+                    exit_code: None,
+                    detail: String::new(),
+                },
+            )
+            .map_err(err)?;
+            tx.execute(
+                "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                params![socket, agent],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Records one act, such as a takeover.
+    pub fn record(
+        &mut self,
+        now_ms: i64,
+        agent: &str,
+        kind: &'static str,
+        detail: &str,
+    ) -> Result<Event, StoreError> {
+        let change = Change {
+            kind,
+            exit_code: None,
+            detail: detail.to_string(),
+        };
+        insert(&self.conn, now_ms, &self.socket, &self.host, agent, &change)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Events of this socket, oldest first: of one agent or all, at or
+    /// after `since_ms`, with an id above `after_id`.
+    pub fn events(
+        &self,
+        agent: Option<&str>,
+        since_ms: i64,
+        after_id: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, at_ms, host, agent, kind, exit_code, detail FROM events
+                 WHERE socket = ?1 AND (?2 IS NULL OR agent = ?2) AND at_ms >= ?3 AND id > ?4
+                 ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![self.socket, agent, since_ms, after_id], |r| {
+                let at_ms: i64 = r.get(1)?;
+                Ok(Event {
+                    id: r.get(0)?,
+                    time: rfc3339_ms(at_ms),
+                    at_ms,
+                    host: r.get(2)?,
+                    agent: r.get(3)?,
+                    event: r.get(4)?,
+                    exit_code: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The id of the newest event, so a watcher can start after it.
+    pub fn last_id(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(id) FROM events", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()
+            .map(|v| v.flatten().unwrap_or(0))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Restarts since the last fresh start, and the latest launch, per agent.
+    pub fn histories(&self) -> Result<BTreeMap<String, History>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT agent, kind, at_ms FROM events
+                 WHERE socket = ?1 AND kind IN ('started', 'restarted') ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![self.socket], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: BTreeMap<String, History> = BTreeMap::new();
+        for row in rows {
+            let (agent, kind, at_ms) = row.map_err(|e| self.err(e))?;
+            let h = out.entry(agent).or_default();
+            if kind == kind::STARTED {
+                h.restarts = 0;
+            } else {
+                h.restarts += 1;
+            }
+            h.launched_at = Some(u64::try_from(at_ms / 1000).unwrap_or(0));
+        }
+        Ok(out)
+    }
+}
+
+fn insert(
+    conn: &Connection,
+    at_ms: i64,
+    socket: &str,
+    host: &str,
+    agent: &str,
+    change: &Change,
+) -> rusqlite::Result<Event> {
+    conn.execute(
+        "INSERT INTO events (at_ms, socket, host, agent, kind, exit_code, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            at_ms,
+            socket,
+            host,
+            agent,
+            change.kind,
+            change.exit_code,
+            change.detail
+        ],
+    )?;
+    Ok(Event {
+        id: conn.last_insert_rowid(),
+        time: rfc3339_ms(at_ms),
+        at_ms,
+        host: host.to_string(),
+        agent: agent.to_string(),
+        event: change.kind.to_string(),
+        exit_code: change.exit_code,
+        detail: change.detail.clone(),
+    })
+}
+
+pub fn rfc3339_ms(at_ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::Status;
+
+    fn state(status: Status, started_at: u64) -> Lifecycle {
+        Lifecycle {
+            status,
+            exit_code: (status == Status::Exited).then_some(3),
+            started_at,
+            restarts: 0,
+            in_front: "x".into(),
+        }
+    }
+
+    #[test]
+    fn records_each_change_once_across_stores() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let mut b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
+        let exited = BTreeMap::from([("w".to_string(), state(Status::Exited, 5))]);
+        assert_eq!(a.observe(1, &running, &none).map(|e| e.len()).ok(), Some(1));
+        assert_eq!(b.observe(2, &running, &none).map(|e| e.len()).ok(), Some(0));
+        let exits = b.observe(3, &exited, &none).unwrap_or_default();
+        assert_eq!(exits.len(), 1);
+        assert_eq!(exits[0].exit_code, Some(3));
+        assert_eq!(a.observe(4, &exited, &none).map(|e| e.len()).ok(), Some(0));
+        let all = a.events(Some("w"), 0, 0).unwrap_or_default();
+        let kinds: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(kinds, ["started", "exited"]);
+    }
+
+    #[test]
+    fn stops_are_not_vanishings_and_sockets_are_apart() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
+        a.observe(1, &running, &none).unwrap_or_default();
+        a.record_stops(2, &["w"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            a.observe(3, &BTreeMap::new(), &none).map(|e| e.len()).ok(),
+            Some(0)
+        );
+        let other = EventStore::open(dir.path(), "t", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(other.events(None, 0, 0).unwrap_or_default().is_empty());
+        let h = a.histories().unwrap_or_default();
+        assert_eq!(h["w"].restarts, 0);
+    }
+}
