@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{down, ps, restart, start, stop, up};
+use crate::commands::{
+    attach, down, events, log_writer, logs, peek, ps, restart, send, start, stop, up, verify, watch,
+};
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
 /// durably, observably, and safe to take over.
@@ -47,6 +49,23 @@ pub enum Command {
     Stop(stop::StopArgs),
     /// Stop and start one agent again
     Restart(restart::RestartArgs),
-    /// One row per agent: name, host, runtime, model, effort, status, uptime
+    /// One row per agent: name, host, runtime, model, effort, status, activity
     Ps(ps::PsArgs),
+    /// Check each agent and this host for durability and policy; say how to fix
+    Verify(verify::VerifyArgs),
+    /// Stream transitions as they happen: started, exited, drift, idle, waiting
+    Watch(watch::WatchArgs),
+    /// Print an agent's current screen, read-only
+    Peek(peek::PeekArgs),
+    /// Print an agent's persisted transcript, kept after its pane is gone
+    Logs(logs::LogsArgs),
+    /// History: launches, stops, exits with codes, restarts, drift, takeovers
+    Events(events::EventsArgs),
+    /// Attach to an agent's session, read-only unless --takeover
+    Attach(attach::AttachArgs),
+    /// Type text into an agent, then Enter (a takeover act)
+    Send(send::SendArgs),
+    /// Append standard input to a transcript, rotating it (run by tmux)
+    #[command(name = "__log-writer", hide = true)]
+    LogWriter(log_writer::LogWriterArgs),
 }

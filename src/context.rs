@@ -9,8 +9,15 @@ use crate::cli::GlobalArgs;
 use crate::error::CliError;
 use crate::fleetfile::Fleet;
 use crate::observe::{self, ObservedSession};
+use crate::reconcile::Transcripts;
 use crate::state::{FleetHome, FleetLock};
+use crate::store::{Event, EventStore, now_ms};
 use crate::tmux::Tmux;
+use crate::transitions;
+
+/// A transcript file is rotated at this size; one older file is kept, so an
+/// agent's transcript never takes more than twice this.
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 pub struct Context {
     pub tmux: Tmux,
@@ -65,11 +72,69 @@ impl Context {
         Ok(observe::sessions(self.tmux.list_panes()?))
     }
 
+    /// The event store of this socket.
+    pub fn store(&self) -> Result<EventStore, CliError> {
+        let home = self.require_home()?;
+        EventStore::open(home.root(), self.tmux.socket(), &self.host)
+            .map_err(|e| CliError::failed(format!("{e} (check FLEET_HOME is writable)")))
+    }
+
+    /// Records what changed since any fleet last looked: exits, drift,
+    /// launches. History is best effort for commands that only read: a
+    /// store that cannot be opened is a warning, not a failure.
+    pub fn record(&self, sessions: &BTreeMap<String, ObservedSession>) -> Vec<Event> {
+        let settling = transitions::settling(sessions, crate::reconcile::unix_now());
+        let result = self.store().and_then(|mut store| {
+            store
+                .observe(
+                    now_ms(),
+                    &transitions::lifecycles(sessions, &settling),
+                    &settling,
+                )
+                .map_err(|e| CliError::failed(e.to_string()))
+        });
+        match result {
+            Ok(events) => events,
+            Err(e) => {
+                eprintln!("fleet: warning: events not recorded: {e}");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Observes every session and records what changed, in one go.
+    pub fn observe_and_record(&self) -> Result<BTreeMap<String, ObservedSession>, CliError> {
+        let sessions = self.observe()?;
+        self.record(&sessions);
+        Ok(sessions)
+    }
+
+    /// Where this socket's transcripts live, and how big they may grow.
+    pub fn transcripts(&self) -> Result<Transcripts, CliError> {
+        let home = self.require_home()?;
+        let fleet_exe = std::env::current_exe()
+            .map_err(|e| CliError::failed(format!("cannot tell where the fleet binary is: {e}")))?;
+        let max_bytes = std::env::var("FLEET_LOG_MAX_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_LOG_MAX_BYTES);
+        Ok(Transcripts {
+            fleet_exe,
+            dir: home.root().join("logs").join(self.tmux.socket()),
+            max_bytes,
+        })
+    }
+
+    fn require_home(&self) -> Result<&FleetHome, CliError> {
+        self.fleet_home.as_ref().ok_or_else(|| {
+            CliError::user("cannot tell where to keep state: set HOME or FLEET_HOME")
+        })
+    }
+
     /// The fleet-wide lock for changing agents on this socket.
     pub fn lock(&self) -> Result<FleetLock, CliError> {
-        let home = self.fleet_home.as_ref().ok_or_else(|| {
-            CliError::user("cannot tell where to keep state: set HOME or FLEET_HOME")
-        })?;
+        let home = self.require_home()?;
         home.lock(self.tmux.socket()).map_err(|e| {
             CliError::failed(format!(
                 "cannot take the fleet lock in {}: {e} (check FLEET_HOME is writable)",

@@ -8,6 +8,7 @@
 
 pub mod activity;
 pub mod agent;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod context;
@@ -19,6 +20,7 @@ pub mod observe;
 pub mod output;
 pub mod reconcile;
 pub mod runtime;
+pub mod screen;
 pub mod state;
 pub mod status;
 pub mod store;

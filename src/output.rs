@@ -3,10 +3,13 @@
 
 use std::io::{IsTerminal, Write};
 
-/// Writes `text` to stdout. A reader that went away is not an error.
-pub fn print(text: &str) {
+/// Writes `text` to stdout. A reader that went away is not an error; the
+/// answer says whether anyone is still reading.
+pub fn print(text: &str) -> bool {
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_ok()
 }
 
 /// Whether stdout should get colour.

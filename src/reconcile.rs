@@ -91,6 +91,7 @@ pub type Outcome = Result<(), String>;
 pub fn launch(
     tmux: &Tmux,
     path_prefix: &str,
+    transcripts: Option<&Transcripts>,
     plans: &[(&AgentSpec, Step)],
 ) -> Result<BTreeMap<AgentName, Outcome>, TmuxError> {
     let now = unix_now();
@@ -101,8 +102,10 @@ pub fn launch(
         // set-option takes a pane target: `=NAME:` is the session's pane.
         let target = format!("={}:", spec.name);
         let mut group = Batch::new();
+        let pane_target;
         let restarts = match step {
             Step::Create => {
+                pane_target = format!("={}:", spec.name);
                 group.push(
                     [
                         "new-session",
@@ -122,7 +125,7 @@ pub fn launch(
                 0
             }
             Step::Respawn { pane_id, restarts } => {
-                let pane_target = format!("%{pane_id}");
+                pane_target = format!("%{pane_id}");
                 group.push(
                     ["respawn-pane", "-k", "-t", pane_target.as_str(), "--"]
                         .into_iter()
@@ -133,6 +136,16 @@ pub fn launch(
             }
             _ => continue,
         };
+        if let Some(transcripts) = transcripts {
+            // Straight after the launch, in the same tmux call, so the
+            // transcript has the runtime's first output too.
+            group.push([
+                "pipe-pane".to_string(),
+                "-t".to_string(),
+                pane_target.clone(),
+                transcripts.writer_command(&spec.name),
+            ]);
+        }
         let meta = SessionMeta::new(spec, path_prefix, now, restarts);
         group.push([
             "set-option".to_string(),
@@ -176,6 +189,41 @@ pub fn launch(
         outcomes.insert(name, outcome);
     }
     Ok(outcomes)
+}
+
+/// Where transcripts go: each agent's pane is piped into
+/// `fleet __log-writer`, which appends to `DIR/NAME.log` and rotates it at
+/// `max_bytes` (one older file, `NAME.log.1`, is kept).
+#[derive(Debug, Clone)]
+pub struct Transcripts {
+    pub fleet_exe: std::path::PathBuf,
+    pub dir: std::path::PathBuf,
+    pub max_bytes: u64,
+}
+
+impl Transcripts {
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{name}.log"))
+    }
+
+    /// The shell command tmux runs for `pipe-pane` (through `sh -c`, hence
+    /// the quoting).
+    fn writer_command(&self, name: &AgentName) -> String {
+        let quote = |p: &std::path::Path| {
+            let text = p.to_string_lossy().into_owned();
+            shlex::try_quote(&text)
+                .map(|q| q.into_owned())
+                .unwrap_or(text)
+        };
+        let command = format!(
+            "exec {} __log-writer --path {} --max-bytes {}",
+            quote(&self.fleet_exe),
+            quote(&self.path(name.as_str())),
+            self.max_bytes
+        );
+        // tmux expands formats in the command: `#` must be doubled.
+        command.replace('#', "##")
+    }
 }
 
 /// Kills the named sessions in one invocation.

@@ -4,7 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
+use regex::Regex;
 use serde::Serialize;
+
+use crate::activity::{self, Activity};
+use crate::store::History;
 
 use crate::fleetfile::Fleet;
 use crate::observe::{ObservedSession, Status};
@@ -31,11 +35,86 @@ pub struct AgentRow {
     pub workdir: Option<String>,
 }
 
+/// What `ps` knows besides tmux's answer: activity from the screens, and
+/// restarts from the event store.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    pub activity: BTreeMap<String, Activity>,
+    pub history: BTreeMap<String, History>,
+}
+
+/// The running managed sessions whose runtime has waiting patterns: the
+/// panes whose screens activity needs.
+pub fn panes_to_read(fleet: &Fleet, sessions: &BTreeMap<String, ObservedSession>) -> Vec<u32> {
+    sessions
+        .values()
+        .filter(|s| s.status() == Status::Running)
+        .filter(|s| {
+            s.meta
+                .as_ref()
+                .and_then(|m| fleet.runtimes.get(&m.runtime))
+                .is_some_and(|rt| !rt.waiting.is_empty())
+        })
+        .map(|s| s.pane.pane_id)
+        .collect()
+}
+
+/// Compiled waiting patterns per runtime name, compiled once per call.
+pub struct Patterns<'a> {
+    fleet: &'a Fleet,
+    compiled: BTreeMap<String, Vec<Regex>>,
+}
+
+impl<'a> Patterns<'a> {
+    pub fn new(fleet: &'a Fleet) -> Self {
+        Self {
+            fleet,
+            compiled: BTreeMap::new(),
+        }
+    }
+
+    pub fn of(&mut self, runtime: &str) -> &[Regex] {
+        let fleet = self.fleet;
+        self.compiled.entry(runtime.to_string()).or_insert_with(|| {
+            fleet
+                .runtimes
+                .get(runtime)
+                .and_then(|rt| activity::compile(&rt.waiting).ok())
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// The activity of every running managed session; `screens` holds the
+/// panes that were read (see [`panes_to_read`]).
+pub fn activities(
+    patterns: &mut Patterns<'_>,
+    sessions: &BTreeMap<String, ObservedSession>,
+    screens: &BTreeMap<u32, String>,
+    now: u64,
+    idle_after: u64,
+) -> BTreeMap<String, Activity> {
+    sessions
+        .iter()
+        .filter(|(_, s)| s.status() == Status::Running)
+        .filter_map(|(name, s)| {
+            let meta = s.meta.as_ref()?;
+            let waiting = patterns.of(&meta.runtime);
+            let screen = screens.get(&s.pane.pane_id).map(String::as_str);
+            Some((
+                name.clone(),
+                activity::classify(now, s.pane.last_output, screen, waiting, idle_after),
+            ))
+        })
+        .collect()
+}
+
 /// Joins the declared agents of this host with the sessions on the socket:
 /// declared first (missing when absent), then ad-hoc and unmanaged sessions.
 pub fn rows(
     fleet: Option<&Fleet>,
     sessions: &BTreeMap<String, ObservedSession>,
+    extras: &Extras,
     host: &str,
     now: u64,
 ) -> Vec<AgentRow> {
@@ -47,7 +126,7 @@ pub fn rows(
         let spec = &agent.spec;
         match sessions.get(spec.name.as_str()) {
             Some(session) => {
-                let mut row = session_row(session, host, now);
+                let mut row = session_row(session, extras, host, now);
                 row.declared = true;
                 if !session.is_managed() {
                     row.runtime = Some(spec.runtime.clone());
@@ -76,13 +155,13 @@ pub fn rows(
         if declared.iter().any(|a| a.spec.name.as_str() == name) {
             continue;
         }
-        out.push(session_row(session, host, now));
+        out.push(session_row(session, extras, host, now));
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-fn session_row(session: &ObservedSession, host: &str, now: u64) -> AgentRow {
+fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64) -> AgentRow {
     let status = session.status();
     let meta = session.meta.as_ref();
     let started = meta.map(|m| m.started_at).or(session.pane.session_created);
@@ -96,11 +175,16 @@ fn session_row(session: &ObservedSession, host: &str, now: u64) -> AgentRow {
         effort: meta.and_then(|m| m.effort.clone()),
         status,
         exit_code: session.exit_code(),
-        activity: None,
+        activity: extras.activity.get(&session.name).map(|a| a.describe()),
         pane_command: Some(session.pane.current_command.clone()),
         started_at: started.map(rfc3339),
         uptime_seconds: started.filter(|_| alive).map(|s| now.saturating_sub(s)),
-        restarts: meta.map(|m| m.restarts).unwrap_or(0),
+        restarts: extras
+            .history
+            .get(&session.name)
+            .map(|h| h.restarts)
+            .or(meta.map(|m| m.restarts))
+            .unwrap_or(0),
         declared: false,
         workdir: meta.map(|m| m.workdir.to_string_lossy().into_owned()),
     }

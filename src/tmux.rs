@@ -339,6 +339,86 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Types `text` into a pane literally (`send-keys -l`: key names such as
+    /// `C-c` and a leading `-` are just characters), then Enter if asked.
+    /// One invocation.
+    pub fn send_text(&self, pane_id: u32, text: &str, enter: bool) -> Result<(), TmuxError> {
+        let target = format!("%{pane_id}");
+        let mut batch = Batch::new();
+        if !text.is_empty() {
+            batch.push(["send-keys", "-t", target.as_str(), "-l", "--", text]);
+        }
+        if enter {
+            batch.push(["send-keys", "-t", target.as_str(), "Enter"]);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.run(&batch).map(|_| ())
+    }
+
+    /// Replaces this process with a tmux client attached to `session`.
+    /// Read-only clients cannot type and do not resize the agent's window.
+    /// Returns only if tmux could not be started.
+    pub fn attach(&self, session: &str, read_only: bool) -> io::Error {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-u")
+            .arg("-L")
+            .arg(&self.socket)
+            .env_remove("TMUX")
+            .env_remove("TMUX_PANE")
+            .arg("attach-session");
+        if read_only {
+            cmd.args(["-r", "-f", "ignore-size"]);
+        }
+        cmd.args(["-t", &format!("={session}")]);
+        cmd.exec()
+    }
+
+    /// The tmux server's global PATH (what a pane starts with).
+    pub fn server_path(&self) -> Result<Option<String>, TmuxError> {
+        let mut batch = Batch::new();
+        batch.push(["show-environment", "-g", "PATH"]);
+        match self.run(&batch) {
+            Ok(out) => Ok(String::from_utf8_lossy(&out)
+                .trim()
+                .strip_prefix("PATH=")
+                .map(ToString::to_string)),
+            Err(TmuxError::NoServer(_)) => Ok(None),
+            Err(TmuxError::Failed { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether each pane's start command exports a PATH before it `exec`s
+    /// (the fleet's launch script does), in one invocation.
+    pub fn exports_path(&self, pane_ids: &[u32]) -> Result<BTreeMap<u32, bool>, TmuxError> {
+        let mut batch = Batch::new();
+        for id in pane_ids {
+            batch.push([
+                "display-message".to_string(),
+                "-p".to_string(),
+                "-t".to_string(),
+                format!("%{id}"),
+                "#{pane_id} #{m:*export PATH=*exec *,#{pane_start_command}}".to_string(),
+            ]);
+        }
+        if batch.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let out = self.run(&batch)?;
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .filter_map(|l| {
+                let (id, yes) = l.split_once(' ')?;
+                Some((id.strip_prefix('%')?.parse().ok()?, yes == "1"))
+            })
+            .collect())
+    }
+}
+
 /// Splits `capture_many` output at its marker lines.
 fn split_captures(out: &str, nonce: &str) -> BTreeMap<u32, String> {
     let mut map = BTreeMap::new();

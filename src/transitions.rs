@@ -2,7 +2,7 @@
 //! snapshots, shared by the event store (which persists lifecycle changes)
 //! and `fleet watch` (which also reports activity).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -56,13 +56,38 @@ impl Change {
     }
 }
 
-/// The lifecycle of every session on the socket. A dead pane whose status
-/// tmux has not learnt yet is left out, so that its exit is recorded once,
-/// with its code, on a later look.
-pub fn lifecycles(sessions: &BTreeMap<String, ObservedSession>) -> BTreeMap<String, Lifecycle> {
+/// Seconds after a launch during which the fleet's launch script (`sh`)
+/// may still be in front of the runtime it is about to `exec`.
+const LAUNCH_GRACE: u64 = 2;
+
+/// Sessions whose state is still settling, left out of the lifecycles so
+/// that what they settle into is recorded once: a dead pane whose status
+/// tmux has not learnt yet, and a pane whose launch script has not yet
+/// handed over to the runtime (briefly `sh` in front, which is not drift).
+pub fn settling(sessions: &BTreeMap<String, ObservedSession>, now: u64) -> BTreeSet<String> {
     sessions
         .iter()
-        .filter(|(_, s)| !(s.status() == Status::Exited && s.exit_code().is_none()))
+        .filter(|(_, s)| {
+            let unreaped = s.status() == Status::Exited && s.exit_code().is_none();
+            let launching = s.status() == Status::Drift
+                && s.pane.current_command == "sh"
+                && s.meta
+                    .as_ref()
+                    .is_some_and(|m| now.saturating_sub(m.started_at) <= LAUNCH_GRACE);
+            unreaped || launching
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The lifecycle of every session on the socket, but those `settling`.
+pub fn lifecycles(
+    sessions: &BTreeMap<String, ObservedSession>,
+    settling: &BTreeSet<String>,
+) -> BTreeMap<String, Lifecycle> {
+    sessions
+        .iter()
+        .filter(|(name, _)| !settling.contains(*name))
         .map(|(name, s)| {
             let meta = s.meta.as_ref();
             (
@@ -77,14 +102,6 @@ pub fn lifecycles(sessions: &BTreeMap<String, ObservedSession>) -> BTreeMap<Stri
             )
         })
         .collect()
-}
-
-/// Whether the observation of `name` should be held back (see
-/// [`lifecycles`]): present in the sessions but not in the lifecycles.
-pub fn pending(sessions: &BTreeMap<String, ObservedSession>, name: &str) -> bool {
-    sessions
-        .get(name)
-        .is_some_and(|s| s.status() == Status::Exited && s.exit_code().is_none())
 }
 
 /// What happened between two looks at one session.
@@ -112,7 +129,9 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
             }
         }
         (prev, Some(c)) => {
-            let relaunched = prev.is_none_or(|p| p.started_at != c.started_at);
+            // The restart counter tells two launches within one second apart.
+            let relaunched =
+                prev.is_none_or(|p| p.started_at != c.started_at || p.restarts != c.restarts);
             let before = if relaunched {
                 let k = if c.restarts > 0 {
                     kind::RESTARTED

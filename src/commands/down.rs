@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::agent::AgentName;
-use crate::commands::{Report, print_reports};
+use crate::commands::{Report, print_reports, record_stops};
 use crate::context::{Context, agent_name};
 use crate::error::CliError;
 use crate::reconcile::{self, StopStep};
@@ -24,7 +24,7 @@ pub fn cmd_down(ctx: &Context, args: &DownArgs) -> Result<i32, CliError> {
         ctx.fleet()?
     };
     let _lock = ctx.lock()?;
-    let sessions = ctx.observe()?;
+    let sessions = ctx.observe_and_record()?;
     let targets: Vec<AgentName> = if names.is_empty() {
         fleet.local_agents().map(|a| a.spec.name.clone()).collect()
     } else {
@@ -51,6 +51,7 @@ pub fn cmd_down(ctx: &Context, args: &DownArgs) -> Result<i32, CliError> {
             )),
         }
     }
+    record_stops(ctx, &kill);
     reconcile::stop(&ctx.tmux, &kill)?;
     reports.extend(kill.iter().map(|n| Report::ok(n.as_str(), "stopped")));
     reports.sort_by(|a, b| a.name.cmp(&b.name));

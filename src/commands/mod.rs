@@ -1,12 +1,20 @@
 //! One module per subcommand: each parses its arguments, asks the core, and
 //! prints. Shared here: launching a set of agents and reporting on each.
 
+pub mod attach;
 pub mod down;
+pub mod events;
+pub mod log_writer;
+pub mod logs;
+pub mod peek;
 pub mod ps;
 pub mod restart;
+pub mod send;
 pub mod start;
 pub mod stop;
 pub mod up;
+pub mod verify;
+pub mod watch;
 
 use std::collections::BTreeMap;
 
@@ -21,6 +29,10 @@ use crate::reconcile::{self, Step};
 
 /// Runs the parsed command line; returns the exit code.
 pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
+    // The transcript writer runs under tmux and needs no fleet context.
+    if let Command::LogWriter(args) = &cli.command {
+        return log_writer::cmd_log_writer(args);
+    }
     let ctx = Context::new(&cli.global)?;
     match cli.command {
         Command::Up(args) => up::cmd_up(&ctx, &args),
@@ -29,6 +41,62 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Command::Stop(args) => stop::cmd_stop(&ctx, &args),
         Command::Restart(args) => restart::cmd_restart(&ctx, &args),
         Command::Ps(args) => ps::cmd_ps(&ctx, &args),
+        Command::Verify(args) => verify::cmd_verify(&ctx, &args),
+        Command::Watch(args) => watch::cmd_watch(&ctx, &args),
+        Command::Peek(args) => peek::cmd_peek(&ctx, &args),
+        Command::Logs(args) => logs::cmd_logs(&ctx, &args),
+        Command::Events(args) => events::cmd_events(&ctx, &args),
+        Command::Attach(args) => attach::cmd_attach(&ctx, &args),
+        Command::Send(args) => send::cmd_send(&ctx, &args),
+        Command::LogWriter(args) => log_writer::cmd_log_writer(&args),
+    }
+}
+
+/// The session of a managed agent, or an error naming what to do.
+pub fn managed_session<'a>(
+    ctx: &Context,
+    sessions: &'a BTreeMap<String, ObservedSession>,
+    name: &crate::agent::AgentName,
+) -> Result<&'a ObservedSession, CliError> {
+    match sessions.get(name.as_str()) {
+        Some(s) if s.is_managed() => Ok(s),
+        Some(_) => Err(CliError::failed(format!(
+            "session {name} was not started by fleet: use tmux -L {} directly for it",
+            ctx.tmux.socket()
+        ))),
+        None => Err(CliError::failed(format!(
+            "agent {name} has no session: start it with fleet start {name} or fleet up {name}"
+        ))),
+    }
+}
+
+/// Records one act in the event store. Best effort, like all history.
+pub fn record_act(ctx: &Context, name: &str, kind: &'static str, detail: &str) {
+    let result = ctx.store().and_then(|mut store| {
+        store
+            .record(crate::store::now_ms(), name, kind, detail)
+            .map(|_| ())
+            .map_err(|e| CliError::failed(e.to_string()))
+    });
+    if let Err(e) = result {
+        eprintln!("fleet: warning: {kind} not recorded: {e}");
+    }
+}
+
+/// Records that fleet is stopping these agents (before it does, so that a
+/// watcher never reads their end as a vanishing). Best effort.
+pub fn record_stops(ctx: &Context, names: &[&crate::agent::AgentName]) {
+    if names.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+    let result = ctx.store().and_then(|mut store| {
+        store
+            .record_stops(crate::store::now_ms(), &names)
+            .map_err(|e| CliError::failed(e.to_string()))
+    });
+    if let Err(e) = result {
+        eprintln!("fleet: warning: stop not recorded: {e}");
     }
 }
 
@@ -118,7 +186,17 @@ pub fn launch_and_report(
         ctx.tmux.check_version()?;
         // Derived once per run: `npm config get prefix` alone costs ~0.2 s.
         let prefix = launch::runtime_bin_prefix(ctx.home_dir.as_deref());
-        reconcile::launch(&ctx.tmux, &prefix, &launching)?
+        let transcripts = ctx.transcripts()?;
+        std::fs::create_dir_all(&transcripts.dir).map_err(|e| {
+            CliError::failed(format!(
+                "cannot create the transcript directory {}: {e}",
+                transcripts.dir.display()
+            ))
+        })?;
+        let outcomes = reconcile::launch(&ctx.tmux, &prefix, Some(&transcripts), &launching)?;
+        // Record the launches (and anything else that changed) right away.
+        ctx.observe_and_record()?;
+        outcomes
     };
     let mut reports = Vec::new();
     for (spec, step) in plans {

@@ -1,11 +1,13 @@
 use clap::Args;
 
+use crate::activity;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::observe::Status;
 use crate::output::{self, Color};
 use crate::reconcile::unix_now;
-use crate::status::{self, AgentRow};
+use crate::status::{self, AgentRow, Extras, Patterns};
+use crate::tmux::Capture;
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -16,8 +18,28 @@ pub struct PsArgs {
 
 pub fn cmd_ps(ctx: &Context, args: &PsArgs) -> Result<i32, CliError> {
     let fleet = ctx.fleet()?;
-    let sessions = ctx.observe()?;
-    let rows = status::rows(Some(&fleet), &sessions, &ctx.host, unix_now());
+    let sessions = ctx.observe_and_record()?;
+    let now = unix_now();
+    // One more tmux call reads every screen that can show a waiting prompt.
+    let screens = ctx.tmux.capture_many(
+        &status::panes_to_read(&fleet, &sessions),
+        Capture::Screen,
+        false,
+    )?;
+    let extras = Extras {
+        activity: status::activities(
+            &mut Patterns::new(&fleet),
+            &sessions,
+            &screens,
+            now,
+            activity::idle_after(),
+        ),
+        history: ctx
+            .store()
+            .and_then(|s| s.histories().map_err(|e| CliError::failed(e.to_string())))
+            .unwrap_or_default(),
+    };
+    let rows = status::rows(Some(&fleet), &sessions, &extras, &ctx.host, now);
     if args.json {
         let text = serde_json::to_string_pretty(&rows)
             .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
@@ -45,6 +67,11 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
                 (Status::Exited, Some(code)) => format!("exited {code}"),
                 (s, _) => s.word().to_string(),
             };
+            let activity_color = match r.activity.as_deref() {
+                Some("waiting") => Some(Color::Yellow),
+                Some("working") => Some(Color::Green),
+                _ => None,
+            };
             let status_color = match r.status {
                 Status::Running => Color::Green,
                 Status::Drift => Color::Yellow,
@@ -59,7 +86,7 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
                 (r.model.clone().unwrap_or_else(dash), None),
                 (r.effort.clone().unwrap_or_else(dash), None),
                 (status, Some(status_color)),
-                (r.activity.clone().unwrap_or_else(dash), None),
+                (r.activity.clone().unwrap_or_else(dash), activity_color),
                 (
                     r.uptime_seconds
                         .map(status::short_duration)

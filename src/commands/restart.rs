@@ -16,7 +16,7 @@ pub fn cmd_restart(ctx: &Context, args: &RestartArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
     let fleet = ctx.fleet()?;
     let _lock = ctx.lock()?;
-    let sessions = ctx.observe()?;
+    let sessions = ctx.observe_and_record()?;
     let session = sessions.get(name.as_str());
     let spec = match (
         fleet.agents.get(&name),

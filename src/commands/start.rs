@@ -77,7 +77,7 @@ pub fn cmd_start(ctx: &Context, args: &StartArgs) -> Result<i32, CliError> {
     }
 
     let _lock = ctx.lock()?;
-    let sessions = ctx.observe()?;
+    let sessions = ctx.observe_and_record()?;
     let step = reconcile::plan_start(sessions.get(name.as_str()));
     let plans = [(&spec, step)];
     check_workdirs(&fleet, &plans)?;

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::commands::{Report, print_reports};
+use crate::commands::{Report, print_reports, record_stops};
 use crate::context::{Context, agent_name};
 use crate::error::CliError;
 use crate::reconcile::{self, StopStep};
@@ -14,9 +14,10 @@ pub struct StopArgs {
 pub fn cmd_stop(ctx: &Context, args: &StopArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
     let _lock = ctx.lock()?;
-    let sessions = ctx.observe()?;
+    let sessions = ctx.observe_and_record()?;
     let report = match reconcile::plan_stop(sessions.get(name.as_str())) {
         StopStep::Kill => {
+            record_stops(ctx, &[&name]);
             reconcile::stop(&ctx.tmux, &[&name])?;
             Report::ok(name.as_str(), "stopped")
         }

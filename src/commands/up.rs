@@ -39,7 +39,7 @@ pub fn cmd_up(ctx: &Context, args: &UpArgs) -> Result<i32, CliError> {
         .collect();
 
     let _lock = ctx.lock()?;
-    let sessions = ctx.observe()?;
+    let sessions = ctx.observe_and_record()?;
     let mut remote = Vec::new();
     let mut plans: Vec<(&AgentSpec, Step)> = Vec::new();
     for spec in selected {

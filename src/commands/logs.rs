@@ -1,0 +1,82 @@
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::commands::log_writer::rotated;
+use crate::context::{Context, agent_name};
+use crate::error::CliError;
+use crate::output;
+use crate::screen::Stripper;
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The agent whose transcript to print
+    pub name: String,
+    /// Keep printing as the agent writes (until interrupted)
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print the transcript as recorded, escape sequences and all
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Read-only: the transcript is a file the pane's pipe writes; reading it
+/// never touches the agent, and it stays after the pane is gone.
+pub fn cmd_logs(ctx: &Context, args: &LogsArgs) -> Result<i32, CliError> {
+    let name = agent_name(&args.name)?;
+    let path = ctx.transcripts()?.path(name.as_str());
+    let older = rotated(&path);
+    if !path.exists() && !older.exists() {
+        return Err(CliError::failed(format!(
+            "no transcript for {name} in {}: transcripts begin when fleet launches an agent",
+            path.parent()
+                .map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        )));
+    }
+    let mut stripper = Stripper::new();
+    let mut emit = |bytes: &[u8]| -> bool {
+        if args.raw {
+            output::print(&String::from_utf8_lossy(bytes))
+        } else {
+            output::print(&stripper.feed(bytes))
+        }
+    };
+    let read_err = |e: std::io::Error| CliError::failed(format!("{}: {e}", path.display()));
+    if let Ok(bytes) = std::fs::read(&older) {
+        emit(&bytes);
+    }
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(_) if !args.follow => return Ok(0),
+        Err(e) => return Err(read_err(e)),
+    };
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf).map_err(read_err)?;
+    emit(&buf);
+    if !args.follow {
+        return Ok(0);
+    }
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        buf.clear();
+        file.read_to_end(&mut buf).map_err(read_err)?;
+        if !emit(&buf) {
+            // Nobody reads any more (`fleet logs -f | head`).
+            return Ok(0);
+        }
+        // Rotated: what we hold is now NAME.log.1 and is drained; go on
+        // with the new file from its start.
+        let current = std::fs::metadata(&path).map(|m| m.ino()).ok();
+        let held = file.metadata().map(|m| m.ino()).ok();
+        if current.is_some() && current != held {
+            file = File::open(&path).map_err(read_err)?;
+            file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+        }
+    }
+}

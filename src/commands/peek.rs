@@ -1,0 +1,42 @@
+use clap::Args;
+
+use crate::context::{Context, agent_name};
+use crate::error::CliError;
+use crate::output;
+use crate::screen;
+use crate::tmux::Capture;
+
+#[derive(Debug, Args)]
+pub struct PeekArgs {
+    /// The agent to look at
+    pub name: String,
+    /// Only the last LINES lines, reaching back into the scrollback
+    #[arg(short = 'n', long = "lines", value_name = "LINES")]
+    pub lines: Option<usize>,
+    /// Keep colours and attributes as escape sequences
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// Read-only: `capture-pane` reads the screen without entering copy mode,
+/// scrolling, or sending anything to the pane.
+pub fn cmd_peek(ctx: &Context, args: &PeekArgs) -> Result<i32, CliError> {
+    let name = agent_name(&args.name)?;
+    let sessions = ctx.observe_and_record()?;
+    let session = sessions.get(name.as_str()).ok_or_else(|| {
+        CliError::failed(format!(
+            "agent {name} has no session: fleet logs {name} shows its transcript"
+        ))
+    })?;
+    let what = match args.lines {
+        Some(0) => return Err(CliError::user("-n 0 shows nothing: give at least 1 line")),
+        Some(n) => Capture::Last(n),
+        None => Capture::Screen,
+    };
+    let id = session.pane.pane_id;
+    let screens = ctx.tmux.capture_many(&[id], what, args.raw)?;
+    let text = screens.get(&id).map(String::as_str).unwrap_or_default();
+    let shown = screen::last_lines(text, args.lines.unwrap_or(usize::MAX));
+    output::print(&shown);
+    Ok(0)
+}

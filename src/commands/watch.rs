@@ -1,0 +1,155 @@
+//! `fleet watch`: transitions as they happen.
+//!
+//! Batched polling with a content check: every tick is one `list-panes -a`
+//! (which also carries each window's last-output time), and screens are read
+//! (all in one more tmux call) only for panes that produced output since
+//! they were last read, so a fleet of idle agents costs one small tmux call
+//! per tick. Lifecycle changes go through the event store, so changes made
+//! or seen by other `fleet` processes (a stop, a send) show up here too.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::activity::{self, Activity};
+use crate::commands::events::word;
+use crate::context::Context;
+use crate::error::CliError;
+use crate::observe::Status;
+use crate::output;
+use crate::reconcile::unix_now;
+use crate::status::{self, Patterns};
+use crate::store::{Event, now_ms, rfc3339_ms};
+use crate::tmux::Capture;
+use crate::transitions;
+
+/// How often the fleet is looked at: transitions show within a second.
+const TICK: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// One JSON object per line: time, host, agent, event, exit_code, detail
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
+    let fleet = ctx.fleet()?;
+    let mut store = ctx.store()?;
+    let store_err = |e: crate::store::StoreError| CliError::failed(e.to_string());
+    let mut last_id = store.last_id().map_err(store_err)?;
+    let mut patterns = Patterns::new(&fleet);
+    let idle_after = activity::idle_after();
+
+    let mut last_lifecycles = None;
+    let mut screens: BTreeMap<u32, String> = BTreeMap::new();
+    // When each pane's screen was last read (unix seconds).
+    let mut read_at: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut last_activity: BTreeMap<String, Activity> = BTreeMap::new();
+
+    loop {
+        let tick = Instant::now();
+        let sessions = ctx.observe()?;
+        let now = unix_now();
+
+        // Lifecycle: record what changed, then print every new event,
+        // whoever recorded it.
+        let settling = transitions::settling(&sessions, now);
+        let lifecycles = transitions::lifecycles(&sessions, &settling);
+        if last_lifecycles.as_ref() != Some(&lifecycles) {
+            store
+                .observe(now_ms(), &lifecycles, &settling)
+                .map_err(store_err)?;
+            last_lifecycles = Some(lifecycles);
+        }
+        let mut lines = String::new();
+        for event in store.events(None, 0, last_id).map_err(store_err)? {
+            last_id = event.id;
+            lines.push_str(&render(&event, args.json));
+        }
+
+        // Activity: read the screens that changed since they were read.
+        let wanted = status::panes_to_read(&fleet, &sessions);
+        let stale: Vec<u32> = wanted
+            .iter()
+            .copied()
+            .filter(|id| {
+                let output_at = sessions
+                    .values()
+                    .find(|s| s.pane.pane_id == *id)
+                    .and_then(|s| s.pane.last_output)
+                    .unwrap_or(0);
+                read_at.get(id).is_none_or(|at| output_at >= *at)
+            })
+            .collect();
+        if !stale.is_empty() {
+            for (id, text) in ctx.tmux.capture_many(&stale, Capture::Screen, false)? {
+                screens.insert(id, text);
+                read_at.insert(id, now);
+            }
+        }
+        screens.retain(|id, _| wanted.contains(id));
+        read_at.retain(|id, _| wanted.contains(id));
+
+        let current = status::activities(&mut patterns, &sessions, &screens, now, idle_after);
+        for (name, activity) in &current {
+            let before = last_activity.get(name);
+            if before.is_some_and(|b| b.kind() != activity.kind()) {
+                let detail = match activity {
+                    Activity::Waiting => sessions
+                        .get(name)
+                        .and_then(|s| screens.get(&s.pane.pane_id))
+                        .map(|text| {
+                            activity::tail(text)
+                                .lines()
+                                .last()
+                                .unwrap_or_default()
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                    Activity::Idle(secs) => format!("no output for {secs}s"),
+                    Activity::Working => String::new(),
+                };
+                let event = Event {
+                    id: 0,
+                    time: rfc3339_ms(now_ms()),
+                    at_ms: now_ms(),
+                    host: ctx.host.clone(),
+                    agent: name.clone(),
+                    event: activity.kind().to_string(),
+                    exit_code: None,
+                    detail,
+                };
+                lines.push_str(&render(&event, args.json));
+            }
+        }
+        // Agents that stopped running have no activity to carry over.
+        last_activity = current;
+        last_activity.retain(|name, _| {
+            sessions
+                .get(name)
+                .is_some_and(|s| s.status() == Status::Running)
+        });
+
+        if !lines.is_empty() && !output::print(&lines) {
+            return Ok(0);
+        }
+        if let Some(rest) = TICK.checked_sub(tick.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    }
+}
+
+fn render(event: &Event, json: bool) -> String {
+    if json {
+        let line = serde_json::to_string(event).unwrap_or_default();
+        return format!("{line}\n");
+    }
+    let detail = if event.detail.is_empty() {
+        String::new()
+    } else {
+        format!("  {}", event.detail)
+    };
+    format!("{}  {}  {}{detail}\n", event.time, event.agent, word(event))
+}
