@@ -144,9 +144,9 @@ fn incomplete_utf8_tail(out: &[u8]) -> usize {
     0
 }
 
-/// The last `n` lines of `text`, ignoring trailing blank lines.
+/// The last `n` lines of `text`, trailing spaces and blank lines dropped.
 pub fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     let end = lines
         .iter()
         .rposition(|l| !l.trim().is_empty())

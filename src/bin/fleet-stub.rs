@@ -88,7 +88,7 @@ fn say(text: &str) {
 fn burst(lines: u32) {
     for i in 1..=lines {
         say(&format!("  working... step {i}/{lines}\n"));
-        thread::sleep(Duration::from_millis(40));
+        thread::sleep(Duration::from_millis(15));
     }
     say("done.\n> ");
 }

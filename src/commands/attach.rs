@@ -17,8 +17,9 @@ pub struct AttachArgs {
 }
 
 /// Read-only by default: the operator sees everything and keystrokes do not
-/// reach the agent; a read-only client also leaves the agent's window size
-/// alone. `--takeover` is the explicit, recorded act of taking the wheel.
+/// reach the agent (a read-only client gives way to other clients on window
+/// size; alone, it sizes the window as any client does). `--takeover` is the
+/// explicit, recorded act of taking the wheel.
 pub fn cmd_attach(ctx: &Context, args: &AttachArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
     let sessions = ctx.observe_and_record()?;
@@ -30,6 +31,11 @@ pub fn cmd_attach(ctx: &Context, args: &AttachArgs) -> Result<i32, CliError> {
     if !std::io::stdin().is_terminal() {
         return Err(CliError::user(
             "fleet attach needs a terminal: run it from an interactive shell (fleet peek works anywhere)",
+        ));
+    }
+    if std::env::var_os("TERM").is_none_or(|t| t.is_empty() || t == "dumb") {
+        return Err(CliError::user(
+            "fleet attach needs a terminal type: set TERM (e.g. TERM=xterm-256color)",
         ));
     }
     if args.takeover {

@@ -47,6 +47,9 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
     // When each pane's screen was last read (unix seconds).
     let mut read_at: BTreeMap<u32, u64> = BTreeMap::new();
     let mut last_activity: BTreeMap<String, Activity> = BTreeMap::new();
+    // Agents already running when the watch began: their first activity is
+    // the starting point, not news. Later arrivals report theirs.
+    let mut first_look = true;
 
     loop {
         let tick = Instant::now();
@@ -95,7 +98,11 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
         let current = status::activities(&mut patterns, &sessions, &screens, now, idle_after);
         for (name, activity) in &current {
             let before = last_activity.get(name);
-            if before.is_some_and(|b| b.kind() != activity.kind()) {
+            let news = match before {
+                Some(b) => b.kind() != activity.kind(),
+                None => !first_look,
+            };
+            if news {
                 let detail = match activity {
                     Activity::Waiting => sessions
                         .get(name)
@@ -125,6 +132,7 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
             }
         }
         // Agents that stopped running have no activity to carry over.
+        first_look = false;
         last_activity = current;
         last_activity.retain(|name, _| {
             sessions

@@ -20,6 +20,8 @@ pub struct TestEnv {
     root: tempfile::TempDir,
     pub socket: String,
     pub path: String,
+    /// More environment for every `fleet` this test runs.
+    pub extra_env: Vec<(String, String)>,
 }
 
 /// What a `fleet` run printed, and how it ended.
@@ -83,6 +85,7 @@ impl TestEnv {
         Self {
             socket: format!("ft{}-{n}", std::process::id()),
             path: "/usr/bin:/bin".to_string(),
+            extra_env: Vec::new(),
             root,
         }
     }
@@ -144,7 +147,14 @@ impl TestEnv {
             .env("MOSAIC_TMUX_SOCKET", &self.socket)
             .current_dir(self.work())
             .stdin(Stdio::null());
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
         cmd
+    }
+
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.extra_env.push((key.to_string(), value.to_string()));
     }
 
     pub fn fleet(&self, args: &[&str]) -> Run {
@@ -254,6 +264,88 @@ impl TestEnv {
             "{needle:?} never appeared on {name}:\n{}",
             self.screen(name)
         );
+    }
+}
+
+/// A `fleet` left running (watch, logs --follow): its stdout lines arrive
+/// on a channel; it is killed on drop.
+pub struct Spawned {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Spawned {
+    /// The next line within `timeout`, if any.
+    pub fn line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// Reads lines until one satisfies `pred`, within `timeout` in all.
+    pub fn until(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let line = self.line(left)?;
+            if pred(&line) {
+                return Some(line);
+            }
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl TestEnv {
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> Spawned {
+        use std::io::BufRead;
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn fleet: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Spawned { child, lines }
+    }
+
+    /// `fleet events --json`, parsed.
+    pub fn events(&self, args: &[&str]) -> Vec<Value> {
+        let mut all = vec!["events", "--json"];
+        all.extend_from_slice(args);
+        let run = self.fleet(&all).success();
+        match serde_json::from_str(&run.stdout) {
+            Ok(Value::Array(rows)) => rows,
+            other => panic!("events --json is not an array: {other:?}\n{}", run.stdout),
+        }
+    }
+
+    /// Waits until `check` holds for `name`'s ps row (bounded).
+    #[track_caller]
+    pub fn wait_row(&self, name: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let ok = wait_until(Duration::from_secs(10), || {
+            last = self.row(name);
+            check(&last)
+        });
+        assert!(ok, "{name} never showed {what}: {last:#}");
+        last
     }
 }
 

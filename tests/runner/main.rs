@@ -6,6 +6,8 @@ mod common;
 mod bad_input;
 mod fleetfiles;
 mod launch;
+mod observe;
 mod status_words;
 mod stub;
+mod takeover;
 mod up_down;

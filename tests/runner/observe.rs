@@ -1,0 +1,312 @@
+//! Observation is read-only: peek, logs, activity, watch, verify, events.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{TestEnv, wait_until};
+
+fn pane_state(env: &TestEnv, name: &str) -> String {
+    let target = format!("={name}:");
+    let fmt =
+        "#{cursor_x},#{cursor_y} #{history_size} #{pane_in_mode} #{pane_pid} #{window_activity}";
+    let mut state = env.tmux_out(&["display", "-p", "-t", &target, fmt]);
+    state.push_str(&env.tmux_out(&["capture-pane", "-p", "-e", "-S", "-", "-t", &target]));
+    state
+}
+
+#[test]
+fn peek_shows_the_screen_and_changes_nothing() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "p", "--runtime", "stub", "--model", "peek/model"])
+        .success();
+    env.type_line("p", "work 30");
+    env.wait_screen("p", "done.");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = pane_state(&env, "p");
+    let screen = env.fleet(&["peek", "p"]).success().stdout;
+    assert!(screen.contains("working... step 30/30"), "{screen}");
+    let last = env.fleet(&["peek", "p", "-n", "2"]).success().stdout;
+    assert_eq!(last, "done.\n>\n");
+    // -n reaches into the scrollback, past what the screen shows.
+    let long = env.fleet(&["peek", "p", "-n", "100"]).success().stdout;
+    assert!(long.contains("model: peek/model"), "{long}");
+    assert_eq!(pane_state(&env, "p"), before, "peek changed the pane");
+    env.fleet(&["peek", "nobody"])
+        .failure(1)
+        .one_line_error("agent nobody has no session");
+}
+
+#[test]
+fn logs_outlive_the_pane_and_are_plain_text() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "talker", "--runtime", "shell"])
+        .success();
+    env.wait_status("talker", "running");
+    env.type_line("talker", "printf '\\033[31mRED-%s\\033[0m\\n' transcript");
+    env.wait_screen("talker", "RED-transcript");
+    env.type_line("talker", "exit 3");
+    assert_eq!(env.wait_exit("talker"), 3);
+    env.fleet(&["stop", "talker"]).success();
+    assert!(env.ps().is_empty());
+
+    let logs = env.fleet(&["logs", "talker"]).success().stdout;
+    assert!(logs.contains("RED-transcript"), "{logs}");
+    assert!(!logs.contains('\x1b'), "escapes left in: {logs:?}");
+    let raw = env.fleet(&["logs", "talker", "--raw"]).success().stdout;
+    assert!(raw.contains("\x1b[31mRED-transcript"), "{raw:?}");
+    env.fleet(&["logs", "never"])
+        .failure(1)
+        .one_line_error("no transcript for never");
+}
+
+#[test]
+fn transcripts_rotate_at_their_cap() {
+    let env = TestEnv::new();
+    env.fleet_env(
+        &["start", "chatty", "--runtime", "stub"],
+        &[("FLEET_LOG_MAX_BYTES", "1500")],
+    )
+    .success();
+    env.wait_screen("chatty", "anything else is echoed");
+    env.type_line("chatty", "work 150");
+    env.wait_screen("chatty", "step 150/150");
+    let dir = env.root().join("state/logs").join(&env.socket);
+    let current = dir.join("chatty.log");
+    let older = dir.join("chatty.log.1");
+    assert!(wait_until(Duration::from_secs(5), || {
+        std::fs::read_to_string(&current).is_ok_and(|t| t.contains("step 150/150"))
+    }));
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    assert!(size(&current) <= 1500, "{} bytes", size(&current));
+    assert!(
+        size(&older) > 0 && size(&older) <= 1500,
+        "{} bytes",
+        size(&older)
+    );
+    let logs = env.fleet(&["logs", "chatty"]).success().stdout;
+    assert!(logs.contains("step 150/150"));
+    assert!(
+        !logs.contains("step 1/150"),
+        "the oldest output should be rotated away"
+    );
+}
+
+#[test]
+fn logs_follow_shows_new_output() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "f", "--runtime", "stub"]).success();
+    env.wait_screen("f", "anything else is echoed");
+    let follow = env.spawn(&["logs", "f", "--follow"], &[]);
+    assert!(
+        follow
+            .until(Duration::from_secs(5), |l| l.contains("anything else"))
+            .is_some()
+    );
+    env.type_line("f", "fresh-line");
+    let got = follow.until(Duration::from_secs(5), |l| l.contains("echo: fresh-line"));
+    assert!(got.is_some());
+}
+
+#[test]
+fn an_approval_question_is_waiting_and_answering_it_is_not() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "asker", "--runtime", "stub"])
+        .success();
+    env.wait_row("asker", "working", |r| r["activity"] == "working");
+    env.type_line("asker", "ask");
+    env.wait_row("asker", "waiting", |r| r["activity"] == "waiting");
+    let table = env.fleet(&["ps"]).success().stdout;
+    assert!(table.contains("waiting"), "{table}");
+    env.type_line("asker", "y");
+    env.wait_screen("asker", "approved.");
+    env.wait_row("asker", "not waiting", |r| r["activity"] == "working");
+}
+
+#[test]
+fn quiet_agents_are_idle_and_say_for_how_long() {
+    let mut env = TestEnv::new();
+    env.set("FLEET_IDLE_AFTER", "1");
+    env.fleet(&["start", "quiet", "--runtime", "stub"])
+        .success();
+    let row = env.wait_row("quiet", "idle", |r| {
+        r["activity"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("idle "))
+    });
+    assert!(
+        row["activity"].as_str().is_some_and(|a| a.ends_with('s')),
+        "{row}"
+    );
+}
+
+#[test]
+fn watch_reports_a_killed_agent_within_a_second() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "doomed", "--runtime", "stub"])
+        .success();
+    let row = env.wait_status("doomed", "running");
+    let pid = env.tmux_out(&["display", "-p", "-t", "=doomed:", "#{pane_pid}"]);
+    assert!(row["name"] == "doomed");
+    let watch = env.spawn(&["watch", "--json"], &[]);
+    // Let the watcher take its first look.
+    std::thread::sleep(Duration::from_millis(600));
+    let killed = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    let line = watch
+        .until(Duration::from_secs(3), |l| l.contains("\"exited\""))
+        .unwrap_or_else(|| panic!("watch never reported the exit"));
+    let elapsed = killed.elapsed();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    assert_eq!(event["agent"], "doomed");
+    assert_eq!(event["event"], "exited");
+    assert_eq!(event["exit_code"], 137);
+    for key in ["time", "host", "agent", "event", "exit_code", "detail"] {
+        assert!(event.get(key).is_some(), "{key} missing: {line}");
+    }
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "reported after {elapsed:?}"
+    );
+}
+
+#[test]
+fn watch_streams_starts_stops_waiting_and_strangers() {
+    let env = TestEnv::new();
+    let watch = env.spawn(&["watch", "--json"], &[("FLEET_IDLE_AFTER", "1")]);
+    std::thread::sleep(Duration::from_millis(400));
+    env.fleet(&["start", "w", "--runtime", "stub"]).success();
+    let wait = |kind: &str| {
+        watch
+            .until(Duration::from_secs(5), |l| {
+                l.contains(&format!("\"event\":\"{kind}\""))
+            })
+            .unwrap_or_else(|| panic!("no {kind} event"))
+    };
+    wait("started");
+    wait("idle");
+    env.type_line("w", "ask");
+    let line = wait("waiting");
+    assert!(line.contains("Allow command? [y/n]"), "{line}");
+    env.tmux(&["new-session", "-d", "-s", "stranger", "sleep 300"]);
+    wait("unmanaged");
+    env.fleet(&["restart", "w"]).success();
+    wait("restarted");
+    env.fleet(&["stop", "w"]).success();
+    wait("stopped");
+}
+
+#[test]
+fn verify_passes_a_healthy_agent_and_fails_each_fault() {
+    let env = TestEnv::new();
+    env.write_fleet(
+        r#"
+[agents.healthy]
+runtime = "stub"
+
+[agents.drifter]
+runtime = "shell"
+
+[agents.lost]
+runtime = "shell"
+command = "no-such-runtime --flag"
+
+[agents.rogue]
+runtime = "stub"
+model = "anthropic/claude-opus-4"
+"#,
+    );
+    env.fleet(&["up"]).success();
+    env.wait_status("healthy", "running");
+    env.wait_status("drifter", "running");
+    env.type_line("drifter", "sleep 300");
+    env.wait_status("drifter", "drift");
+    env.wait_exit("lost");
+
+    let run = env.fleet(&["verify", "healthy"]).success();
+    assert!(
+        run.stdout.lines().skip(1).all(|l| l.starts_with("ok")),
+        "{}",
+        run.stdout
+    );
+
+    let checks = |name: &str| -> Vec<serde_json::Value> {
+        let run = env.fleet(&["verify", name, "--json"]).failure(1);
+        serde_json::from_str(&run.stdout).unwrap_or_default()
+    };
+    let failed = |name: &str| -> Vec<(String, String)> {
+        checks(name)
+            .into_iter()
+            .filter(|c| c["ok"] == false)
+            .map(|c| {
+                (
+                    c["check"].as_str().unwrap_or_default().to_string(),
+                    c["fix"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        failed("drifter"),
+        [(
+            "runtime in front".to_string(),
+            "fleet restart drifter".to_string()
+        )]
+    );
+    let lost = failed("lost");
+    assert!(
+        lost.iter()
+            .any(|(c, fix)| c == "runtime on PATH" && fix.contains("MOSAIC_RUNTIME_BIN")),
+        "{lost:?}"
+    );
+    let rogue = failed("rogue");
+    assert_eq!(rogue.len(), 1, "{rogue:?}");
+    assert_eq!(rogue[0].0, "policy");
+    assert!(rogue[0].1.contains("runtime = \"claude\""), "{rogue:?}");
+
+    // The whole fleet includes the host's boot survival, not in place here.
+    let all = env.fleet(&["verify"]).failure(1).stdout;
+    assert!(
+        all.contains("linger") && all.contains("fix: fleet init"),
+        "{all}"
+    );
+}
+
+#[test]
+fn events_keep_history_and_ps_counts_restarts() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "h", "--runtime", "stub"]).success();
+    env.wait_status("h", "running");
+    env.fleet(&["restart", "h"]).success();
+    env.fleet(&["restart", "h"]).success();
+    let row = env.wait_status("h", "running");
+    assert_eq!(row["restarts"], 2);
+    env.type_line("h", "exit 5");
+    env.wait_exit("h");
+    env.fleet(&["stop", "h"]).success();
+    let kinds: Vec<String> = env
+        .events(&["h"])
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["started", "restarted", "restarted", "exited", "stopped"]
+    );
+    let exited = env
+        .events(&["h"])
+        .into_iter()
+        .find(|e| e["event"] == "exited");
+    assert_eq!(
+        exited.map(|e| e["exit_code"].clone()),
+        Some(serde_json::json!(5))
+    );
+    assert!(env.events(&["--since", "1h"]).len() >= 5);
+    env.fleet(&["events", "--since", "soon"])
+        .failure(2)
+        .one_line_error("is not a duration");
+    let table = env.fleet(&["events", "h"]).success().stdout;
+    assert!(table.contains("exited 5"), "{table}");
+}

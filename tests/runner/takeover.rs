@@ -1,0 +1,208 @@
+//! Takeover is explicit: send types literally, attach is read-only unless
+//! --takeover, and every takeover act is an event.
+
+use std::time::Duration;
+
+use crate::common::{FLEET, TestEnv, wait_until};
+
+#[test]
+fn send_types_exactly_the_characters_given() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "typist", "--runtime", "stub"])
+        .success();
+    env.wait_screen("typist", "anything else is echoed");
+    for text in ["-x", "C-c", "a;b", "Enter", "--no-enter-is-text-here"] {
+        env.fleet(&["send", "typist", text]).success();
+        env.wait_screen("typist", &format!("echo: {text}"));
+    }
+    // C-c typed as text did not interrupt the agent.
+    assert_eq!(env.row("typist")["status"], "running");
+    env.fleet(&["send", "typist", "two", "words;"]).success();
+    env.wait_screen("typist", "echo: two words;");
+
+    env.fleet(&["send", "--no-enter", "typist", "half"])
+        .success();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!env.screen("typist").contains("echo: half"));
+    env.fleet(&["send", "typist", "-and-rest"]).success();
+    env.wait_screen("typist", "echo: half-and-rest");
+
+    let sends: Vec<String> = env
+        .events(&["typist"])
+        .into_iter()
+        .filter(|e| e["event"] == "send")
+        .map(|e| e["detail"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(sends.len(), 8, "{sends:?}");
+    assert_eq!(sends[0], "-x\u{23ce}");
+    assert_eq!(sends[6], "half");
+}
+
+#[test]
+fn send_refuses_what_it_cannot_type_into() {
+    let env = TestEnv::new();
+    env.fleet(&["send", "ghost", "hi"])
+        .failure(1)
+        .one_line_error("agent ghost has no session");
+    env.tmux(&["new-session", "-d", "-s", "mine", "sleep 300"]);
+    env.fleet(&["send", "mine", "hi"])
+        .failure(1)
+        .one_line_error("was not started by fleet");
+    env.fleet(&["send", "A;b", "hi"])
+        .failure(2)
+        .one_line_error("is invalid");
+}
+
+/// Runs `fleet attach ARGS` on a terminal: a pane of a viewer tmux server
+/// that belongs to the test, apart from the fleet's own.
+fn viewer(env: &TestEnv, attach_args: &str) -> String {
+    let viewer_socket = format!("{}-viewer", env.socket);
+    let script = format!(
+        "env -i TERM=\"$TERM\" HOME={home} PATH=/usr/bin:/bin TMUX_TMPDIR={tmp} FLEET_HOME={state} MOSAIC_TMUX_SOCKET={sock} {FLEET} attach {attach_args}; sleep 300",
+        home = env.home().display(),
+        tmp = env.root().join("tmux").display(),
+        state = env.root().join("state").display(),
+        sock = env.socket,
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(["-u", "-L", &viewer_socket])
+            .args(args)
+            .env("TMUX_TMPDIR", env.root().join("tmux"))
+            .env_remove("TMUX")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "v",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        &script,
+    ]);
+    viewer_socket
+}
+
+fn viewer_tmux(env: &TestEnv, socket: &str, args: &[&str]) -> String {
+    std::process::Command::new("tmux")
+        .args(["-u", "-L", socket])
+        .args(args)
+        .env("TMUX_TMPDIR", env.root().join("tmux"))
+        .env_remove("TMUX")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+struct Viewer<'a> {
+    env: &'a TestEnv,
+    socket: String,
+}
+
+impl Drop for Viewer<'_> {
+    fn drop(&mut self) {
+        viewer_tmux(self.env, &self.socket, &["kill-server"]);
+    }
+}
+
+#[test]
+fn read_only_attach_sees_everything_and_types_nothing() {
+    let env = TestEnv::new();
+    env.fleet(&[
+        "start",
+        "watched",
+        "--runtime",
+        "stub",
+        "--model",
+        "seen/model",
+    ])
+    .success();
+    env.wait_screen("watched", "anything else is echoed");
+
+    let v = Viewer {
+        socket: viewer(&env, "watched"),
+        env: &env,
+    };
+    let shown = wait_until(Duration::from_secs(10), || {
+        viewer_tmux(&env, &v.socket, &["capture-pane", "-p", "-t", "v"]).contains("seen/model")
+    });
+    assert!(shown, "the viewer never showed the agent");
+    viewer_tmux(
+        &env,
+        &v.socket,
+        &["send-keys", "-t", "v", "-l", "typed-by-viewer"],
+    );
+    viewer_tmux(&env, &v.socket, &["send-keys", "-t", "v", "Enter"]);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        !env.screen("watched").contains("typed-by-viewer"),
+        "{}",
+        env.screen("watched")
+    );
+    assert!(
+        env.events(&["watched"])
+            .iter()
+            .all(|e| e["event"] != "takeover")
+    );
+    assert_eq!(env.row("watched")["status"], "running");
+}
+
+#[test]
+fn takeover_attach_types_and_is_recorded() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "driven", "--runtime", "stub"])
+        .success();
+    env.wait_screen("driven", "anything else is echoed");
+
+    let v = Viewer {
+        socket: viewer(&env, "--takeover driven"),
+        env: &env,
+    };
+    let shown = wait_until(Duration::from_secs(10), || {
+        viewer_tmux(&env, &v.socket, &["capture-pane", "-p", "-t", "v"]).contains("anything else")
+    });
+    assert!(shown, "the viewer never showed the agent");
+    viewer_tmux(
+        &env,
+        &v.socket,
+        &["send-keys", "-t", "v", "-l", "typed-by-operator"],
+    );
+    viewer_tmux(&env, &v.socket, &["send-keys", "-t", "v", "Enter"]);
+    env.wait_screen("driven", "echo: typed-by-operator");
+    assert!(
+        env.events(&["driven"])
+            .iter()
+            .any(|e| e["event"] == "takeover")
+    );
+}
+
+#[test]
+fn the_event_store_keeps_every_event_from_concurrent_writers() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "busy", "--runtime", "stub"]).success();
+    env.wait_screen("busy", "anything else is echoed");
+    let writer = |tag: &'static str| {
+        let cmds: Vec<std::process::Command> = (0..15)
+            .map(|i| env.command(&["send", "busy", &format!("{tag}{i}")]))
+            .collect();
+        std::thread::spawn(move || {
+            for mut cmd in cmds {
+                let ok = cmd.output().is_ok_and(|o| o.status.success());
+                assert!(ok);
+            }
+        })
+    };
+    let (a, b) = (writer("a"), writer("b"));
+    assert!(a.join().is_ok() && b.join().is_ok());
+    let sends = env
+        .events(&["busy"])
+        .into_iter()
+        .filter(|e| e["event"] == "send")
+        .count();
+    assert_eq!(sends, 30);
+}
