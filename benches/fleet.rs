@@ -157,4 +157,85 @@ fn main() {
         "\nfor scale: the bash prototype spends ~0.3 s per agent launch, ~{:.0} s for {AGENTS}",
         0.3 * AGENTS as f64
     );
+
+    // Reading every agent's screen once: fleet's batched read (one tmux
+    // call for all 100 panes) against one raw capture-pane of one pane.
+    let raw_one = median(
+        (0..RUNS)
+            .map(|_| bench.tmux(&["capture-pane", "-p", "-t", "=agent-000:"]))
+            .collect(),
+    );
+    let all = median((0..RUNS).map(|_| bench.fleet(&["__bench-read-screens"])).collect());
+    println!();
+    println!("{:<38} {:>10}  {:>7}  floor", "raw capture-pane of 1 pane", ms(raw_one), "1.00x");
+    println!(
+        "{:<38} {:>10}  {:>6.2}x  <= 3x raw",
+        "fleet: read all 100 screens",
+        ms(all),
+        all.as_secs_f64() / raw_one.as_secs_f64()
+    );
+
+    watch_cpu(&bench);
+}
+
+/// `fleet watch` over 100 idle agents: CPU of the watcher (with the tmux
+/// clients it runs) and of the tmux server, from /proc.
+fn watch_cpu(bench: &Bench) {
+    let secs: u64 = std::env::var("FLEET_BENCH_WATCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let mut cmd = Command::new(FLEET);
+    cmd.args(["watch"]);
+    bench.env(&mut cmd);
+    // Idle for real: no agent has written within the idle threshold.
+    std::thread::sleep(Duration::from_secs(2));
+    let server = server_pid(bench);
+    let server_before = server.map(cpu_ticks).unwrap_or(0);
+    let mut child = cmd.spawn().expect("spawn watch");
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let watcher = cpu_ticks(child.id());
+    let wall = start.elapsed().as_secs_f64();
+    let server_after = server.map(cpu_ticks).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let hz = 100.0; // USER_HZ on Linux
+    let pct = |ticks: u64| ticks as f64 / hz / wall * 100.0;
+    println!();
+    println!(
+        "{:<38} {:>9.2}%  {:>7}  < 2% of a core",
+        format!("fleet watch, {secs} s, {AGENTS} idle agents"),
+        pct(watcher),
+        "-"
+    );
+    println!(
+        "{:<38} {:>9.2}%  {:>7}  (for scale)",
+        "  tmux server meanwhile",
+        pct(server_after.saturating_sub(server_before)),
+        "-"
+    );
+}
+
+fn server_pid(bench: &Bench) -> Option<u32> {
+    let mut cmd = Command::new("tmux");
+    cmd.arg("-L").arg(&bench.socket).args(["display", "-p", "#{pid}"]);
+    bench.env(&mut cmd);
+    cmd.stdout(Stdio::piped());
+    let out = cmd.output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// utime + stime + the same of waited-for children, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime, stime, cutime, cstime are fields 14..=17 (1-based), i.e.
+    // 11..=14 after the state field at index 0 here.
+    fields.get(11..15).map(|f| f.iter().sum()).unwrap_or(0)
 }

@@ -126,6 +126,16 @@ impl Context {
         })
     }
 
+    /// A state file of this socket under `$FLEET_HOME` (none without one).
+    pub fn state_file(&self, name: &str) -> Option<std::path::PathBuf> {
+        self.fleet_home.as_ref().map(|h| {
+            h.root()
+                .join("state")
+                .join(self.tmux.socket())
+                .join(name)
+        })
+    }
+
     fn require_home(&self) -> Result<&FleetHome, CliError> {
         self.fleet_home.as_ref().ok_or_else(|| {
             CliError::user("cannot tell where to keep state: set HOME or FLEET_HOME")

@@ -26,6 +26,7 @@ pub mod status;
 pub mod store;
 pub mod tmux;
 pub mod transitions;
+pub mod waiting;
 
 use std::ffi::OsString;
 

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use regex::Regex;
 use serde::Serialize;
 
 use crate::activity::{self, Activity};
 use crate::store::History;
+use crate::waiting::WaitingCache;
 
 use crate::fleetfile::Fleet;
 use crate::observe::{ObservedSession, Status};
@@ -43,68 +43,23 @@ pub struct Extras {
     pub history: BTreeMap<String, History>,
 }
 
-/// The running managed sessions whose runtime has waiting patterns: the
-/// panes whose screens activity needs.
-pub fn panes_to_read(fleet: &Fleet, sessions: &BTreeMap<String, ObservedSession>) -> Vec<u32> {
-    sessions
-        .values()
-        .filter(|s| s.status() == Status::Running)
-        .filter(|s| {
-            s.meta
-                .as_ref()
-                .and_then(|m| fleet.runtimes.get(&m.runtime))
-                .is_some_and(|rt| !rt.waiting.is_empty())
-        })
-        .map(|s| s.pane.pane_id)
-        .collect()
-}
-
-/// Compiled waiting patterns per runtime name, compiled once per call.
-pub struct Patterns<'a> {
-    fleet: &'a Fleet,
-    compiled: BTreeMap<String, Vec<Regex>>,
-}
-
-impl<'a> Patterns<'a> {
-    pub fn new(fleet: &'a Fleet) -> Self {
-        Self {
-            fleet,
-            compiled: BTreeMap::new(),
-        }
-    }
-
-    pub fn of(&mut self, runtime: &str) -> &[Regex] {
-        let fleet = self.fleet;
-        self.compiled.entry(runtime.to_string()).or_insert_with(|| {
-            fleet
-                .runtimes
-                .get(runtime)
-                .and_then(|rt| activity::compile(&rt.waiting).ok())
-                .unwrap_or_default()
-        })
-    }
-}
-
-/// The activity of every running managed session; `screens` holds the
-/// panes that were read (see [`panes_to_read`]).
+/// The activity of every running managed session, from tmux's last-output
+/// times and what the waiting cache saw on their screens.
 pub fn activities(
-    patterns: &mut Patterns<'_>,
     sessions: &BTreeMap<String, ObservedSession>,
-    screens: &BTreeMap<u32, String>,
+    cache: &WaitingCache,
     now: u64,
     idle_after: u64,
 ) -> BTreeMap<String, Activity> {
     sessions
         .iter()
-        .filter(|(_, s)| s.status() == Status::Running)
-        .filter_map(|(name, s)| {
-            let meta = s.meta.as_ref()?;
-            let waiting = patterns.of(&meta.runtime);
-            let screen = screens.get(&s.pane.pane_id).map(String::as_str);
-            Some((
+        .filter(|(_, s)| s.status() == Status::Running && s.is_managed())
+        .map(|(name, s)| {
+            let waiting = cache.seen(s).is_some_and(|seen| seen.waiting);
+            (
                 name.clone(),
-                activity::classify(now, s.pane.last_output, screen, waiting, idle_after),
-            ))
+                activity::classify(now, s.pane.last_output, waiting, idle_after),
+            )
         })
         .collect()
 }

@@ -6,8 +6,8 @@ use crate::error::CliError;
 use crate::observe::Status;
 use crate::output::{self, Color};
 use crate::reconcile::unix_now;
-use crate::status::{self, AgentRow, Extras, Patterns};
-use crate::tmux::Capture;
+use crate::status::{self, AgentRow, Extras};
+use crate::waiting::{Patterns, WaitingCache};
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -20,20 +20,21 @@ pub fn cmd_ps(ctx: &Context, args: &PsArgs) -> Result<i32, CliError> {
     let fleet = ctx.fleet()?;
     let sessions = ctx.observe_and_record()?;
     let now = unix_now();
-    // One more tmux call reads every screen that can show a waiting prompt.
-    let screens = ctx.tmux.capture_many(
-        &status::panes_to_read(&fleet, &sessions),
-        Capture::Screen,
-        false,
-    )?;
+    // Screens that may show a waiting prompt and changed since `ps` last
+    // read them are read, all in one more tmux call.
+    let cache_path = ctx.state_file("waiting.json");
+    let mut cache = cache_path
+        .as_deref()
+        .map(WaitingCache::load)
+        .unwrap_or_default();
+    if cache.refresh(&ctx.tmux, &mut Patterns::new(&fleet), &sessions, now)?
+        && let Some(path) = &cache_path
+        && let Err(e) = cache.save(path)
+    {
+        eprintln!("fleet: warning: cannot save {}: {e}", path.display());
+    }
     let extras = Extras {
-        activity: status::activities(
-            &mut Patterns::new(&fleet),
-            &sessions,
-            &screens,
-            now,
-            activity::idle_after(),
-        ),
+        activity: status::activities(&sessions, &cache, now, activity::idle_after()),
         history: ctx
             .store()
             .and_then(|s| s.histories().map_err(|e| CliError::failed(e.to_string())))

@@ -3,8 +3,8 @@
 //! Batched polling with a content check: every tick is one `list-panes -a`
 //! (which also carries each window's last-output time), and screens are read
 //! (all in one more tmux call) only for panes that produced output since
-//! they were last read, so a fleet of idle agents costs one small tmux call
-//! per tick. Lifecycle changes go through the event store, so changes made
+//! they were last read (see `waiting`), so a fleet of idle agents costs one
+//! small tmux call per tick. Lifecycle changes go through the event store, so changes made
 //! or seen by other `fleet` processes (a stop, a send) show up here too.
 
 use std::collections::BTreeMap;
@@ -19,10 +19,10 @@ use crate::error::CliError;
 use crate::observe::Status;
 use crate::output;
 use crate::reconcile::unix_now;
-use crate::status::{self, Patterns};
+use crate::status;
 use crate::store::{Event, now_ms, rfc3339_ms};
-use crate::tmux::Capture;
 use crate::transitions;
+use crate::waiting::{Patterns, WaitingCache};
 
 /// How often the fleet is looked at: transitions show within a second.
 const TICK: Duration = Duration::from_millis(250);
@@ -43,9 +43,7 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
     let idle_after = activity::idle_after();
 
     let mut last_lifecycles = None;
-    let mut screens: BTreeMap<u32, String> = BTreeMap::new();
-    // When each pane's screen was last read (unix seconds).
-    let mut read_at: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut cache = WaitingCache::default();
     let mut last_activity: BTreeMap<String, Activity> = BTreeMap::new();
     // Agents already running when the watch began: their first activity is
     // the starting point, not news. Later arrivals report theirs.
@@ -73,29 +71,8 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
         }
 
         // Activity: read the screens that changed since they were read.
-        let wanted = status::panes_to_read(&fleet, &sessions);
-        let stale: Vec<u32> = wanted
-            .iter()
-            .copied()
-            .filter(|id| {
-                let output_at = sessions
-                    .values()
-                    .find(|s| s.pane.pane_id == *id)
-                    .and_then(|s| s.pane.last_output)
-                    .unwrap_or(0);
-                read_at.get(id).is_none_or(|at| output_at >= *at)
-            })
-            .collect();
-        if !stale.is_empty() {
-            for (id, text) in ctx.tmux.capture_many(&stale, Capture::Screen, false)? {
-                screens.insert(id, text);
-                read_at.insert(id, now);
-            }
-        }
-        screens.retain(|id, _| wanted.contains(id));
-        read_at.retain(|id, _| wanted.contains(id));
-
-        let current = status::activities(&mut patterns, &sessions, &screens, now, idle_after);
+        cache.refresh(&ctx.tmux, &mut patterns, &sessions, now)?;
+        let current = status::activities(&sessions, &cache, now, idle_after);
         for (name, activity) in &current {
             let before = last_activity.get(name);
             let news = match before {
@@ -106,14 +83,8 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
                 let detail = match activity {
                     Activity::Waiting => sessions
                         .get(name)
-                        .and_then(|s| screens.get(&s.pane.pane_id))
-                        .map(|text| {
-                            activity::tail(text)
-                                .lines()
-                                .last()
-                                .unwrap_or_default()
-                                .to_string()
-                        })
+                        .and_then(|s| cache.seen(s))
+                        .map(|seen| seen.last_line.clone())
                         .unwrap_or_default(),
                     Activity::Idle(secs) => format!("no output for {secs}s"),
                     Activity::Working => String::new(),
