@@ -1,6 +1,7 @@
 //! What every command starts from: the checked global options, turned into
 //! handles on the fleet file, the tmux server and the state directory.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ use crate::fleetfile::Fleet;
 use crate::observe::{self, ObservedSession};
 use crate::reconcile::Transcripts;
 use crate::state::{FleetHome, FleetLock};
-use crate::store::{Event, EventStore, now_ms};
+use crate::store::{Event, EventStore, StoreError, now_ms};
 use crate::tmux::Tmux;
 use crate::transitions;
 
@@ -21,6 +22,7 @@ pub const DEFAULT_LOG_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
 pub struct Context {
     pub tmux: Tmux,
+    store: RefCell<Option<EventStore>>,
     pub home_dir: Option<PathBuf>,
     pub fleet_home: Option<FleetHome>,
     /// The fleet file in use, if any.
@@ -41,6 +43,7 @@ impl Context {
         let file = find_fleet_file(global.file.as_deref(), &cwd)?;
         Ok(Self {
             tmux: Tmux::new(global.socket.clone()),
+            store: RefCell::new(None),
             fleet_home: FleetHome::from_env(home_dir.as_deref()),
             home_dir,
             file,
@@ -72,29 +75,54 @@ impl Context {
         Ok(observe::sessions(self.tmux.list_panes()?))
     }
 
-    /// The event store of this socket.
+    /// Opens the event store of this socket.
     pub fn store(&self) -> Result<EventStore, CliError> {
         let home = self.require_home()?;
         EventStore::open(home.root(), self.tmux.socket(), &self.host)
             .map_err(|e| CliError::failed(format!("{e} (check FLEET_HOME is writable)")))
     }
 
+    /// Runs `f` on the event store, opened once per command.
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut EventStore) -> Result<T, StoreError>,
+    ) -> Result<T, CliError> {
+        let mut slot = self.store.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(self.store()?);
+        }
+        match slot.as_mut() {
+            Some(store) => f(store).map_err(|e| CliError::failed(e.to_string())),
+            None => Err(CliError::failed("the event store is not open")),
+        }
+    }
+
     /// Records what changed since any fleet last looked: exits, drift,
     /// launches. History is best effort for commands that only read: a
     /// store that cannot be opened is a warning, not a failure.
+    ///
+    /// Every process that records also leaves the observation it recorded
+    /// in a small state file; when the fleet looks the same as that, there
+    /// is nothing to record and the store is not even opened (a quiet
+    /// fleet's `ps` stays one tmux call and one small read).
     pub fn record(&self, sessions: &BTreeMap<String, ObservedSession>) -> Vec<Event> {
         let settling = transitions::settling(sessions, crate::reconcile::unix_now());
-        let result = self.store().and_then(|mut store| {
-            store
-                .observe(
-                    now_ms(),
-                    &transitions::lifecycles(sessions, &settling),
-                    &settling,
-                )
-                .map_err(|e| CliError::failed(e.to_string()))
-        });
+        let lifecycles = transitions::lifecycles(sessions, &settling);
+        let fingerprint = serde_json::to_vec(&(&lifecycles, &settling)).unwrap_or_default();
+        let marker = self.state_file("last-recorded.json");
+        if let Some(path) = &marker
+            && std::fs::read(path).is_ok_and(|seen| seen == fingerprint)
+        {
+            return Vec::new();
+        }
+        let result = self.with_store(|store| store.observe(now_ms(), &lifecycles, &settling));
         match result {
-            Ok(events) => events,
+            Ok(events) => {
+                if let Some(path) = &marker {
+                    let _ = crate::state::write_atomic(path, &fingerprint);
+                }
+                events
+            }
             Err(e) => {
                 eprintln!("fleet: warning: events not recorded: {e}");
                 Vec::new()
@@ -128,12 +156,9 @@ impl Context {
 
     /// A state file of this socket under `$FLEET_HOME` (none without one).
     pub fn state_file(&self, name: &str) -> Option<std::path::PathBuf> {
-        self.fleet_home.as_ref().map(|h| {
-            h.root()
-                .join("state")
-                .join(self.tmux.socket())
-                .join(name)
-        })
+        self.fleet_home
+            .as_ref()
+            .map(|h| h.root().join("state").join(self.tmux.socket()).join(name))
     }
 
     fn require_home(&self) -> Result<&FleetHome, CliError> {

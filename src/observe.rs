@@ -120,6 +120,7 @@ mod tests {
             current_command: command.into(),
             session_created: Some(1),
             last_output: Some(1),
+            height: 24,
             meta,
         }
     }

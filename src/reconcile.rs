@@ -280,6 +280,7 @@ mod tests {
                 current_command: command.into(),
                 session_created: Some(1),
                 last_output: Some(1),
+                height: 24,
                 meta: None,
             },
             meta: managed.then(|| SessionMeta {

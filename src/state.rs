@@ -2,7 +2,7 @@
 //! two `fleet up` at once start each agent once.
 
 use std::fs::{File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// The state directory: `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`,
@@ -50,4 +50,16 @@ impl FleetHome {
         file.lock()?;
         Ok(FleetLock { _file: file })
     }
+}
+
+/// Writes a file atomically: a temp file in the same directory, synced,
+/// then renamed over the old one. A reader sees the old or the new, whole.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

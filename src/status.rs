@@ -7,7 +7,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use serde::Serialize;
 
 use crate::activity::{self, Activity};
-use crate::store::History;
 use crate::waiting::WaitingCache;
 
 use crate::fleetfile::Fleet;
@@ -35,12 +34,10 @@ pub struct AgentRow {
     pub workdir: Option<String>,
 }
 
-/// What `ps` knows besides tmux's answer: activity from the screens, and
-/// restarts from the event store.
+/// What `ps` knows besides tmux's answer: activity, from the screens.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
     pub activity: BTreeMap<String, Activity>,
-    pub history: BTreeMap<String, History>,
 }
 
 /// The activity of every running managed session, from tmux's last-output
@@ -134,12 +131,9 @@ fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64)
         pane_command: Some(session.pane.current_command.clone()),
         started_at: started.map(rfc3339),
         uptime_seconds: started.filter(|_| alive).map(|s| now.saturating_sub(s)),
-        restarts: extras
-            .history
-            .get(&session.name)
-            .map(|h| h.restarts)
-            .or(meta.map(|m| m.restarts))
-            .unwrap_or(0),
+        // The session's own count of relaunches since it was created, the
+        // same count the event store's `restarted` events make.
+        restarts: meta.map(|m| m.restarts).unwrap_or(0),
         declared: false,
         workdir: meta.map(|m| m.workdir.to_string_lossy().into_owned()),
     }

@@ -44,15 +44,6 @@ pub struct Event {
     pub detail: String,
 }
 
-/// Counted from the history of one agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct History {
-    /// Relaunches since the agent was last started fresh.
-    pub restarts: u32,
-    /// Unix seconds of the latest launch.
-    pub launched_at: Option<u64>,
-}
-
 pub struct EventStore {
     conn: Connection,
     path: PathBuf,
@@ -126,13 +117,25 @@ impl EventStore {
     }
 
     /// Records what changed since the last observation of this socket by
-    /// any process, and remembers this one. Returns the new events.
+    /// any process, and remembers this one. Returns the new events. When
+    /// nothing changed (the usual case) it only reads.
     pub fn observe(
         &mut self,
         now_ms: i64,
         current: &BTreeMap<String, Lifecycle>,
         held_back: &BTreeSet<String>,
     ) -> Result<Vec<Event>, StoreError> {
+        let unchanged = {
+            let previous = load_last_seen(&self.conn, &self.socket).map_err(|e| self.err(e))?;
+            let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
+            names
+                .into_iter()
+                .filter(|n| !held_back.contains(*n))
+                .all(|n| previous.get(n) == current.get(n))
+        };
+        if unchanged {
+            return Ok(Vec::new());
+        }
         let (socket, host, path) = (self.socket.clone(), self.host.clone(), self.path.clone());
         let err = |source| StoreError {
             path: path.clone(),
@@ -293,38 +296,24 @@ impl EventStore {
             .map(|v| v.flatten().unwrap_or(0))
             .map_err(|e| self.err(e))
     }
+}
 
-    /// Restarts since the last fresh start, and the latest launch, per agent.
-    pub fn histories(&self) -> Result<BTreeMap<String, History>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT agent, kind, at_ms FROM events
-                 WHERE socket = ?1 AND kind IN ('started', 'restarted') ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![self.socket], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out: BTreeMap<String, History> = BTreeMap::new();
-        for row in rows {
-            let (agent, kind, at_ms) = row.map_err(|e| self.err(e))?;
-            let h = out.entry(agent).or_default();
-            if kind == kind::STARTED {
-                h.restarts = 0;
-            } else {
-                h.restarts += 1;
-            }
-            h.launched_at = Some(u64::try_from(at_ms / 1000).unwrap_or(0));
+fn load_last_seen(
+    conn: &Connection,
+    socket: &str,
+) -> rusqlite::Result<BTreeMap<String, Lifecycle>> {
+    let mut stmt = conn.prepare_cached("SELECT agent, state FROM last_seen WHERE socket = ?1")?;
+    let rows = stmt.query_map(params![socket], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut previous = BTreeMap::new();
+    for row in rows {
+        let (agent, state) = row?;
+        if let Ok(state) = serde_json::from_str(&state) {
+            previous.insert(agent, state);
         }
-        Ok(out)
     }
+    Ok(previous)
 }
 
 fn insert(
@@ -420,7 +409,5 @@ mod tests {
         );
         let other = EventStore::open(dir.path(), "t", "h").unwrap_or_else(|e| panic!("{e}"));
         assert!(other.events(None, 0, 0).unwrap_or_default().is_empty());
-        let h = a.histories().unwrap_or_default();
-        assert_eq!(h["w"].restarts, 0);
     }
 }

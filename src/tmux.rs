@@ -38,7 +38,7 @@ const SEP: char = '\t';
 /// What `list-panes -a` reports for every pane on the socket.
 const PANE_FORMAT: &str = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t\
 #{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t\
-#{window_activity}\t#{@fleet}";
+#{window_activity}\t#{pane_height}\t#{@fleet}";
 
 /// The user option that carries the fleet's metadata on each session.
 pub const META_OPTION: &str = "@fleet";
@@ -80,6 +80,8 @@ pub struct ObservedPane {
     pub session_created: Option<u64>,
     /// Unix seconds of the last output in the pane's window.
     pub last_output: Option<u64>,
+    /// Rows of the pane's screen.
+    pub height: usize,
     /// The raw value of the `@fleet` user option, if the fleet set one.
     pub meta: Option<String>,
 }
@@ -419,6 +421,56 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// The visible screens of many panes in one invocation, keyed by pane
+    /// id. `capture-pane -p` prints exactly one line per screen row, so the
+    /// output splits by the heights `list-panes` reported, with no marker
+    /// commands in between (half the work for tmux). Should the count not
+    /// add up (a pane resized in between), it falls back to markers.
+    pub fn capture_screens(
+        &self,
+        panes: &[(u32, usize)],
+    ) -> Result<BTreeMap<u32, String>, TmuxError> {
+        if panes.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let mut batch = Batch::new();
+        for (id, _) in panes {
+            batch.push([
+                "capture-pane".to_string(),
+                "-p".to_string(),
+                "-t".to_string(),
+                format!("%{id}"),
+            ]);
+        }
+        let out = self.run(&batch)?;
+        let text = String::from_utf8_lossy(&out);
+        match split_by_heights(&text, panes) {
+            Some(map) => Ok(map),
+            None => {
+                let ids: Vec<u32> = panes.iter().map(|(id, _)| *id).collect();
+                self.capture_many(&ids, Capture::Screen, false)
+            }
+        }
+    }
+}
+
+/// Splits consecutive screens by their heights; `None` if they do not fit.
+fn split_by_heights(text: &str, panes: &[(u32, usize)]) -> Option<BTreeMap<u32, String>> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let total: usize = panes.iter().map(|(_, h)| h).sum();
+    if lines.len() != total {
+        return None;
+    }
+    let mut map = BTreeMap::new();
+    let mut at = 0;
+    for (id, height) in panes {
+        map.insert(*id, lines[at..at + height].concat());
+        at += height;
+    }
+    Some(map)
+}
+
 /// Splits `capture_many` output at its marker lines.
 fn split_captures(out: &str, nonce: &str) -> BTreeMap<u32, String> {
     let mut map = BTreeMap::new();
@@ -483,7 +535,7 @@ pub fn parse_panes(out: &[u8]) -> Vec<ObservedPane> {
 }
 
 fn parse_pane_line(line: &str) -> Option<ObservedPane> {
-    let mut fields = line.splitn(10, SEP);
+    let mut fields = line.splitn(11, SEP);
     let session = fields.next()?.to_string();
     let pane_id = fields.next()?.strip_prefix('%')?.parse().ok()?;
     let pid = fields.next()?.parse().ok();
@@ -493,6 +545,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
     let current_command = fields.next()?.to_string();
     let session_created = fields.next()?.parse().ok();
     let last_output = fields.next()?.parse().ok();
+    let height = fields.next()?.parse().unwrap_or(0);
     let meta = fields
         .next()
         .filter(|m| !m.is_empty())
@@ -507,6 +560,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
         current_command,
         session_created,
         last_output,
+        height,
         meta,
     })
 }
@@ -534,8 +588,8 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t{\"v\":1}\n\
-                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t\n";
+        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t{\"v\":1}\n\
+                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!(panes[0].session, "builder");
@@ -551,7 +605,7 @@ mod tests {
 
     #[test]
     fn metadata_with_tabs_stays_whole() {
-        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t{\"m\":\"x\ty\"}\n";
+        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t{\"m\":\"x\ty\"}\n";
         assert_eq!(
             parse_panes(out)[0].meta.as_deref(),
             Some("{\"m\":\"x\ty\"}")
@@ -565,6 +619,14 @@ mod tests {
         assert_eq!(map.len(), 2);
         assert_eq!(map[&3], "line one\nN 4 is not me\n\n");
         assert_eq!(map[&4], "$ \n");
+    }
+
+    #[test]
+    fn splits_screens_by_height() {
+        let map = split_by_heights("a\nb\n\nc\n", &[(1, 3), (2, 1)]);
+        assert_eq!(map.as_ref().map(|m| m[&1].as_str()), Some("a\nb\n\n"));
+        assert_eq!(map.as_ref().map(|m| m[&2].as_str()), Some("c\n"));
+        assert_eq!(split_by_heights("a\n", &[(1, 2)]), None);
     }
 
     #[test]

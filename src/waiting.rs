@@ -10,7 +10,6 @@
 //! one tmux call.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use regex::Regex;
@@ -19,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::activity;
 use crate::fleetfile::Fleet;
 use crate::observe::{ObservedSession, Status};
-use crate::tmux::{Capture, Tmux, TmuxError};
+use crate::tmux::{Tmux, TmuxError};
 
 /// Compiled waiting patterns per runtime name, compiled once per use.
 pub struct Patterns<'a> {
@@ -76,13 +75,7 @@ impl WaitingCache {
     /// Writes the cache atomically: a temp file in the same directory,
     /// synced, then renamed over the old one.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&serde_json::to_vec(self).unwrap_or_default())?;
-        tmp.as_file().sync_data()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        crate::state::write_atomic(path, &serde_json::to_vec(self).unwrap_or_default())
     }
 
     /// Reads, in one tmux call, the screens of running agents that may have
@@ -122,7 +115,11 @@ impl WaitingCache {
         if stale.is_empty() {
             return Ok(changed);
         }
-        let screens = tmux.capture_many(&stale, Capture::Screen, false)?;
+        let panes: Vec<(u32, usize)> = stale
+            .iter()
+            .filter_map(|id| wanted.get(id).map(|(s, _)| (*id, s.pane.height)))
+            .collect();
+        let screens = tmux.capture_screens(&panes)?;
         for (id, text) in screens {
             let Some((session, runtime)) = wanted.get(&id) else {
                 continue;

@@ -32,10 +32,8 @@ pub fn cmd_events(ctx: &Context, args: &EventsArgs) -> Result<i32, CliError> {
     };
     // Bring history up to date with what has happened since anyone looked.
     ctx.observe_and_record()?;
-    let store = ctx.store()?;
-    let events = store
-        .events(name.as_ref().map(|n| n.as_str()), since_ms, 0)
-        .map_err(|e| CliError::failed(e.to_string()))?;
+    let events =
+        ctx.with_store(|store| store.events(name.as_ref().map(|n| n.as_str()), since_ms, 0))?;
     if args.json {
         let text = serde_json::to_string_pretty(&events)
             .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;

@@ -72,11 +72,10 @@ pub fn managed_session<'a>(
 
 /// Records one act in the event store. Best effort, like all history.
 pub fn record_act(ctx: &Context, name: &str, kind: &'static str, detail: &str) {
-    let result = ctx.store().and_then(|mut store| {
+    let result = ctx.with_store(|store| {
         store
             .record(crate::store::now_ms(), name, kind, detail)
             .map(|_| ())
-            .map_err(|e| CliError::failed(e.to_string()))
     });
     if let Err(e) = result {
         eprintln!("fleet: warning: {kind} not recorded: {e}");
@@ -90,11 +89,7 @@ pub fn record_stops(ctx: &Context, names: &[&crate::agent::AgentName]) {
         return;
     }
     let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
-    let result = ctx.store().and_then(|mut store| {
-        store
-            .record_stops(crate::store::now_ms(), &names)
-            .map_err(|e| CliError::failed(e.to_string()))
-    });
+    let result = ctx.with_store(|store| store.record_stops(crate::store::now_ms(), &names));
     if let Err(e) = result {
         eprintln!("fleet: warning: stop not recorded: {e}");
     }

@@ -35,10 +35,6 @@ pub fn cmd_ps(ctx: &Context, args: &PsArgs) -> Result<i32, CliError> {
     }
     let extras = Extras {
         activity: status::activities(&sessions, &cache, now, activity::idle_after()),
-        history: ctx
-            .store()
-            .and_then(|s| s.histories().map_err(|e| CliError::failed(e.to_string())))
-            .unwrap_or_default(),
     };
     let rows = status::rows(Some(&fleet), &sessions, &extras, &ctx.host, now);
     if args.json {

@@ -36,9 +36,7 @@ pub struct WatchArgs {
 
 pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
     let fleet = ctx.fleet()?;
-    let mut store = ctx.store()?;
-    let store_err = |e: crate::store::StoreError| CliError::failed(e.to_string());
-    let mut last_id = store.last_id().map_err(store_err)?;
+    let mut last_id = ctx.with_store(|store| store.last_id())?;
     let mut patterns = Patterns::new(&fleet);
     let idle_after = activity::idle_after();
 
@@ -59,13 +57,11 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
         let settling = transitions::settling(&sessions, now);
         let lifecycles = transitions::lifecycles(&sessions, &settling);
         if last_lifecycles.as_ref() != Some(&lifecycles) {
-            store
-                .observe(now_ms(), &lifecycles, &settling)
-                .map_err(store_err)?;
+            ctx.record(&sessions);
             last_lifecycles = Some(lifecycles);
         }
         let mut lines = String::new();
-        for event in store.events(None, 0, last_id).map_err(store_err)? {
+        for event in ctx.with_store(|store| store.events(None, 0, last_id))? {
             last_id = event.id;
             lines.push_str(&render(&event, args.json));
         }
