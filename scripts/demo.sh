@@ -19,13 +19,20 @@ export MOSAIC_RUNTIME_BIN="$bin"
 cd examples/demo
 echo "==> fleet up"
 "$bin/fleet" up
-sleep 1
+# Give the stubs a moment: scout asks for approval after 2 s.
+sleep 3
 echo
 echo "==> fleet ps"
 "$bin/fleet" ps
 echo
-echo "The demo fleet runs on tmux socket 'fleet-demo'. From examples/demo:"
-echo "  MOSAIC_TMUX_SOCKET=fleet-demo fleet ps           # the table again"
-echo "  MOSAIC_TMUX_SOCKET=fleet-demo fleet ps --json    # for scripts"
-echo "  tmux -L fleet-demo attach -t builder -r          # watch one agent (read-only)"
-echo "  MOSAIC_TMUX_SOCKET=fleet-demo fleet down         # stop the demo"
+echo "The demo fleet runs on tmux socket 'fleet-demo'. From examples/demo, try:"
+echo "  export MOSAIC_TMUX_SOCKET=fleet-demo"
+echo "  fleet ps                 # the table again (--json for scripts)"
+echo "  fleet watch              # transitions as they happen (Ctrl-C to stop)"
+echo "  fleet peek scout         # scout's screen: it waits for approval"
+echo "  fleet send scout y       # answer it (a recorded takeover act)"
+echo "  fleet logs janitor       # why janitor exited 127"
+echo "  fleet verify             # durability and policy checks"
+echo "  fleet events             # the history"
+echo "  fleet attach builder     # read-only; detach with the tmux prefix, then d"
+echo "  fleet down               # stop the demo"

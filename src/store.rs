@@ -219,6 +219,7 @@ impl EventStore {
                 &host,
                 agent,
                 &Change {
+                    at_ms: None,
                     kind: kind::STOPPED,
                     exit_code: None,
                     detail: String::new(),
@@ -243,6 +244,7 @@ impl EventStore {
         detail: &str,
     ) -> Result<Event, StoreError> {
         let change = Change {
+            at_ms: None,
             kind,
             exit_code: None,
             detail: detail.to_string(),
@@ -318,12 +320,14 @@ fn load_last_seen(
 
 fn insert(
     conn: &Connection,
-    at_ms: i64,
+    now_ms: i64,
     socket: &str,
     host: &str,
     agent: &str,
     change: &Change,
 ) -> rusqlite::Result<Event> {
+    // A launch seen late is dated by its own time, never in the future.
+    let at_ms = change.at_ms.map_or(now_ms, |at| at.min(now_ms));
     conn.execute(
         "INSERT INTO events (at_ms, socket, host, agent, kind, exit_code, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

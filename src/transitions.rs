@@ -44,6 +44,9 @@ pub struct Change {
     pub kind: &'static str,
     pub exit_code: Option<i32>,
     pub detail: String,
+    /// When it happened (unix ms), if known better than "when it was seen":
+    /// a launch carries its own time in the session's metadata.
+    pub at_ms: Option<i64>,
 }
 
 impl Change {
@@ -52,6 +55,7 @@ impl Change {
             kind,
             exit_code: None,
             detail: detail.into(),
+            at_ms: None,
         }
     }
 }
@@ -138,7 +142,9 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
                 } else {
                     kind::STARTED
                 };
-                out.push(Change::new(k, ""));
+                let mut launch = Change::new(k, "");
+                launch.at_ms = i64::try_from(c.started_at.saturating_mul(1000)).ok();
+                out.push(launch);
                 Status::Running
             } else {
                 prev.map(|p| p.status).unwrap_or(Status::Running)
@@ -153,6 +159,7 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
                     "the runtime is in front again",
                 )),
                 (Status::Running | Status::Drift, Status::Exited) => out.push(Change {
+                    at_ms: None,
                     kind: kind::EXITED,
                     exit_code: c.exit_code,
                     detail: c
