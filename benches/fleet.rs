@@ -67,7 +67,21 @@ impl Bench {
 
 impl Drop for Bench {
     fn drop(&mut self) {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-L")
+            .arg(&self.socket)
+            .args(["display", "-p", "#{socket_path}"]);
+        self.env(&mut cmd);
+        cmd.stdout(Stdio::piped());
+        let socket_path = cmd
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
         let _ = self.tmux_quiet(&["kill-server"]);
+        // tmux leaves its socket file behind.
+        if !socket_path.is_empty() {
+            let _ = std::fs::remove_file(socket_path);
+        }
     }
 }
 
