@@ -146,20 +146,9 @@ impl EventStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
         let result = (|| -> rusqlite::Result<Vec<Event>> {
-            let mut previous: BTreeMap<String, Lifecycle> = BTreeMap::new();
-            {
-                let mut stmt =
-                    tx.prepare("SELECT agent, state FROM last_seen WHERE socket = ?1")?;
-                let rows = stmt.query_map(params![socket], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                })?;
-                for row in rows {
-                    let (agent, state) = row?;
-                    if let Ok(state) = serde_json::from_str(&state) {
-                        previous.insert(agent, state);
-                    }
-                }
-            }
+            // Read again inside the write transaction: another process may
+            // have recorded the same change since the read above.
+            let previous = load_last_seen(&tx, &socket)?;
             let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
             let mut events = Vec::new();
             for name in names {

@@ -180,7 +180,8 @@ impl Tmux {
         &self.socket
     }
 
-    fn command(&self) -> Command {
+    /// `tmux -u -L SOCKET`, never the enclosing session's server.
+    fn client(&self) -> Command {
         let mut cmd = Command::new("tmux");
         // -u: without a UTF-8 locale (cron, systemd, `env -i`) tmux would
         // print tabs and non-ASCII as `_`, corrupting what it reports.
@@ -188,8 +189,13 @@ impl Tmux {
             .arg("-L")
             .arg(&self.socket)
             .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .stdin(Stdio::null());
+            .env_remove("TMUX_PANE");
+        cmd
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = self.client();
+        cmd.stdin(Stdio::null());
         cmd
     }
 
@@ -361,17 +367,12 @@ impl Tmux {
     }
 
     /// Replaces this process with a tmux client attached to `session`.
-    /// Read-only clients cannot type and do not resize the agent's window.
-    /// Returns only if tmux could not be started.
+    /// Read-only clients cannot type, and give way to other clients on the
+    /// window's size. Returns only if tmux could not be started.
     pub fn attach(&self, session: &str, read_only: bool) -> io::Error {
         use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new("tmux");
-        cmd.arg("-u")
-            .arg("-L")
-            .arg(&self.socket)
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .arg("attach-session");
+        let mut cmd = self.client();
+        cmd.arg("attach-session");
         if read_only {
             cmd.args(["-r", "-f", "ignore-size"]);
         }

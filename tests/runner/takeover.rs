@@ -53,60 +53,68 @@ fn send_refuses_what_it_cannot_type_into() {
         .one_line_error("is invalid");
 }
 
-/// Runs `fleet attach ARGS` on a terminal: a pane of a viewer tmux server
-/// that belongs to the test, apart from the fleet's own.
-fn viewer(env: &TestEnv, attach_args: &str) -> String {
-    let viewer_socket = format!("{}-viewer", env.socket);
-    let script = format!(
-        "env -i TERM=\"$TERM\" HOME={home} PATH=/usr/bin:/bin TMUX_TMPDIR={tmp} FLEET_HOME={state} MOSAIC_TMUX_SOCKET={sock} {FLEET} attach {attach_args}; sleep 300",
-        home = env.home().display(),
-        tmp = env.root().join("tmux").display(),
-        state = env.root().join("state").display(),
-        sock = env.socket,
-    );
-    let run = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .args(["-u", "-L", &viewer_socket])
-            .args(args)
-            .env("TMUX_TMPDIR", env.root().join("tmux"))
-            .env_remove("TMUX")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
-    run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "v",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        &script,
-    ]);
-    viewer_socket
-}
-
-fn viewer_tmux(env: &TestEnv, socket: &str, args: &[&str]) -> String {
-    std::process::Command::new("tmux")
-        .args(["-u", "-L", socket])
-        .args(args)
-        .env("TMUX_TMPDIR", env.root().join("tmux"))
-        .env_remove("TMUX")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default()
-}
-
+/// `fleet attach ARGS` on a real terminal: a pane of a viewer tmux server
+/// that belongs to the test, apart from the fleet's own. Killed on drop.
 struct Viewer<'a> {
     env: &'a TestEnv,
     socket: String,
 }
 
+impl<'a> Viewer<'a> {
+    /// Attaches and waits until the viewer's screen shows `needle`.
+    fn attach(env: &'a TestEnv, attach_args: &str, needle: &str) -> Self {
+        let script = format!(
+            "env -i TERM=\"$TERM\" HOME={home} PATH=/usr/bin:/bin TMUX_TMPDIR={tmp} FLEET_HOME={state} MOSAIC_TMUX_SOCKET={sock} {FLEET} attach {attach_args}; sleep 300",
+            home = env.home().display(),
+            tmp = env.root().join("tmux").display(),
+            state = env.root().join("state").display(),
+            sock = env.socket,
+        );
+        let viewer = Viewer {
+            env,
+            socket: format!("{}-viewer", env.socket),
+        };
+        viewer.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "v",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &script,
+        ]);
+        let shown = wait_until(Duration::from_secs(10), || {
+            viewer
+                .tmux(&["capture-pane", "-p", "-t", "v"])
+                .contains(needle)
+        });
+        assert!(shown, "the viewer never showed {needle:?}");
+        viewer
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        std::process::Command::new("tmux")
+            .args(["-u", "-L", &self.socket])
+            .args(args)
+            .env("TMUX_TMPDIR", self.env.root().join("tmux"))
+            .env_remove("TMUX")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Types into the viewer's terminal, as an operator at it would.
+    fn type_line(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "v", "-l", text]);
+        self.tmux(&["send-keys", "-t", "v", "Enter"]);
+    }
+}
+
 impl Drop for Viewer<'_> {
     fn drop(&mut self) {
-        viewer_tmux(self.env, &self.socket, &["kill-server"]);
+        self.tmux(&["kill-server"]);
     }
 }
 
@@ -123,27 +131,11 @@ fn read_only_attach_sees_everything_and_types_nothing() {
     ])
     .success();
     env.wait_screen("watched", "anything else is echoed");
-
-    let v = Viewer {
-        socket: viewer(&env, "watched"),
-        env: &env,
-    };
-    let shown = wait_until(Duration::from_secs(10), || {
-        viewer_tmux(&env, &v.socket, &["capture-pane", "-p", "-t", "v"]).contains("seen/model")
-    });
-    assert!(shown, "the viewer never showed the agent");
-    viewer_tmux(
-        &env,
-        &v.socket,
-        &["send-keys", "-t", "v", "-l", "typed-by-viewer"],
-    );
-    viewer_tmux(&env, &v.socket, &["send-keys", "-t", "v", "Enter"]);
+    let viewer = Viewer::attach(&env, "watched", "seen/model");
+    viewer.type_line("typed-by-viewer");
     std::thread::sleep(Duration::from_millis(700));
-    assert!(
-        !env.screen("watched").contains("typed-by-viewer"),
-        "{}",
-        env.screen("watched")
-    );
+    let screen = env.screen("watched");
+    assert!(!screen.contains("typed-by-viewer"), "{screen}");
     assert!(
         env.events(&["watched"])
             .iter()
@@ -158,21 +150,8 @@ fn takeover_attach_types_and_is_recorded() {
     env.fleet(&["start", "driven", "--runtime", "stub"])
         .success();
     env.wait_screen("driven", "anything else is echoed");
-
-    let v = Viewer {
-        socket: viewer(&env, "--takeover driven"),
-        env: &env,
-    };
-    let shown = wait_until(Duration::from_secs(10), || {
-        viewer_tmux(&env, &v.socket, &["capture-pane", "-p", "-t", "v"]).contains("anything else")
-    });
-    assert!(shown, "the viewer never showed the agent");
-    viewer_tmux(
-        &env,
-        &v.socket,
-        &["send-keys", "-t", "v", "-l", "typed-by-operator"],
-    );
-    viewer_tmux(&env, &v.socket, &["send-keys", "-t", "v", "Enter"]);
+    let viewer = Viewer::attach(&env, "--takeover driven", "anything else");
+    viewer.type_line("typed-by-operator");
     env.wait_screen("driven", "echo: typed-by-operator");
     assert!(
         env.events(&["driven"])
