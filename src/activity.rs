@@ -33,14 +33,6 @@ impl Activity {
             Activity::Waiting => "waiting",
         }
     }
-
-    /// What `ps` shows: `working`, `idle 12m`, `waiting`.
-    pub fn describe(self) -> String {
-        match self {
-            Activity::Idle(secs) => format!("idle {}", crate::status::short_duration(secs)),
-            other => other.kind().to_string(),
-        }
-    }
 }
 
 pub fn idle_after() -> u64 {
@@ -104,7 +96,7 @@ mod tests {
         assert_eq!(classify(100, Some(95), false, 15), Activity::Working);
         assert_eq!(classify(100, Some(40), false, 15), Activity::Idle(60));
         assert_eq!(classify(100, Some(40), true, 15), Activity::Waiting);
-        assert_eq!(Activity::Idle(720).describe(), "idle 12m");
+        assert_eq!(Activity::Idle(720).kind(), "idle");
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub struct AgentRow {
     pub effort: Option<String>,
     pub status: Status,
     pub exit_code: Option<i32>,
+    /// `working`, `idle` or `waiting` for a running agent, else null.
     pub activity: Option<String>,
+    /// For an idle agent: seconds since its screen last changed.
+    pub idle_seconds: Option<u64>,
     pub pane_command: Option<String>,
     /// RFC 3339, UTC, of the latest launch.
     pub started_at: Option<String>,
@@ -94,6 +97,7 @@ pub fn rows(
                 status: Status::Missing,
                 exit_code: None,
                 activity: None,
+                idle_seconds: None,
                 pane_command: None,
                 started_at: None,
                 uptime_seconds: None,
@@ -127,7 +131,14 @@ fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64)
         effort: meta.and_then(|m| m.effort.clone()),
         status,
         exit_code: session.exit_code(),
-        activity: extras.activity.get(&session.name).map(|a| a.describe()),
+        activity: extras
+            .activity
+            .get(&session.name)
+            .map(|a| a.kind().to_string()),
+        idle_seconds: match extras.activity.get(&session.name) {
+            Some(Activity::Idle(secs)) => Some(*secs),
+            _ => None,
+        },
         pane_command: Some(session.pane.current_command.clone()),
         started_at: started.map(rfc3339),
         uptime_seconds: started.filter(|_| alive).map(|s| now.saturating_sub(s)),

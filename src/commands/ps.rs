@@ -83,7 +83,16 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
                 (r.model.clone().unwrap_or_else(dash), None),
                 (r.effort.clone().unwrap_or_else(dash), None),
                 (status, Some(status_color)),
-                (r.activity.clone().unwrap_or_else(dash), activity_color),
+                (
+                    match (r.activity.as_deref(), r.idle_seconds) {
+                        (Some("idle"), Some(secs)) => {
+                            format!("idle {}", status::short_duration(secs))
+                        }
+                        (Some(word), _) => word.to_string(),
+                        (None, _) => dash(),
+                    },
+                    activity_color,
+                ),
                 (
                     r.uptime_seconds
                         .map(status::short_duration)

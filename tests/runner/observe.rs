@@ -127,15 +127,17 @@ fn quiet_agents_are_idle_and_say_for_how_long() {
     env.set("FLEET_IDLE_AFTER", "1");
     env.fleet(&["start", "quiet", "--runtime", "stub"])
         .success();
-    let row = env.wait_row("quiet", "idle", |r| {
-        r["activity"]
-            .as_str()
-            .is_some_and(|a| a.starts_with("idle "))
-    });
+    let row = env.wait_row("quiet", "idle", |r| r["activity"] == "idle");
     assert!(
-        row["activity"].as_str().is_some_and(|a| a.ends_with('s')),
+        row["idle_seconds"].as_u64().is_some_and(|s| s >= 1),
         "{row}"
     );
+    let table = env.fleet(&["ps"]).success().stdout;
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("quiet"))
+        .unwrap_or_default();
+    assert!(line.contains(" idle ") && line.contains("s  "), "{table}");
 }
 
 #[test]
