@@ -121,6 +121,7 @@ mod tests {
             session_created: Some(1),
             last_output: Some(1),
             height: 24,
+            in_mode: false,
             meta,
         }
     }

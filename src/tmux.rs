@@ -38,7 +38,7 @@ const SEP: char = '\t';
 /// What `list-panes -a` reports for every pane on the socket.
 const PANE_FORMAT: &str = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t\
 #{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t\
-#{window_activity}\t#{pane_height}\t#{@fleet}";
+#{window_activity}\t#{pane_height}\t#{pane_in_mode}\t#{@fleet}";
 
 /// The user option that carries the fleet's metadata on each session.
 pub const META_OPTION: &str = "@fleet";
@@ -82,6 +82,8 @@ pub struct ObservedPane {
     pub last_output: Option<u64>,
     /// Rows of the pane's screen.
     pub height: usize,
+    /// In copy mode (someone scrolling back), where keys are not typed.
+    pub in_mode: bool,
     /// The raw value of the `@fleet` user option, if the fleet set one.
     pub meta: Option<String>,
 }
@@ -350,10 +352,14 @@ impl Tmux {
 impl Tmux {
     /// Types `text` into a pane literally (`send-keys -l`: key names such as
     /// `C-c` and a leading `-` are just characters), then Enter if asked.
-    /// One invocation.
-    pub fn send_text(&self, pane_id: u32, text: &str, enter: bool) -> Result<(), TmuxError> {
-        let target = format!("%{pane_id}");
+    /// A pane in copy mode would take the keys as copy-mode commands, so
+    /// that mode is left first. One invocation.
+    pub fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), TmuxError> {
+        let target = format!("%{}", pane.pane_id);
         let mut batch = Batch::new();
+        if pane.in_mode {
+            batch.push(["send-keys", "-X", "-t", target.as_str(), "cancel"]);
+        }
         if !text.is_empty() {
             batch.push(["send-keys", "-t", target.as_str(), "-l", "--", text]);
         }
@@ -536,7 +542,7 @@ pub fn parse_panes(out: &[u8]) -> Vec<ObservedPane> {
 }
 
 fn parse_pane_line(line: &str) -> Option<ObservedPane> {
-    let mut fields = line.splitn(11, SEP);
+    let mut fields = line.splitn(12, SEP);
     let session = fields.next()?.to_string();
     let pane_id = fields.next()?.strip_prefix('%')?.parse().ok()?;
     let pid = fields.next()?.parse().ok();
@@ -547,6 +553,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
     let session_created = fields.next()?.parse().ok();
     let last_output = fields.next()?.parse().ok();
     let height = fields.next()?.parse().unwrap_or(0);
+    let in_mode = fields.next()? == "1";
     let meta = fields
         .next()
         .filter(|m| !m.is_empty())
@@ -562,6 +569,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
         session_created,
         last_output,
         height,
+        in_mode,
         meta,
     })
 }
@@ -589,8 +597,8 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t{\"v\":1}\n\
-                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t\n";
+        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t0\t{\"v\":1}\n\
+                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t1\t\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!(panes[0].session, "builder");
@@ -606,7 +614,7 @@ mod tests {
 
     #[test]
     fn metadata_with_tabs_stays_whole() {
-        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t{\"m\":\"x\ty\"}\n";
+        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t0\t{\"m\":\"x\ty\"}\n";
         assert_eq!(
             parse_panes(out)[0].meta.as_deref(),
             Some("{\"m\":\"x\ty\"}")

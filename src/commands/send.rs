@@ -31,8 +31,7 @@ pub fn cmd_send(ctx: &Context, args: &SendArgs) -> Result<i32, CliError> {
             "agent {name} has exited: nothing would read the text (fleet restart {name} first)"
         )));
     }
-    ctx.tmux
-        .send_text(session.pane.pane_id, &text, !args.no_enter)?;
+    ctx.tmux.send_text(&session.pane, &text, !args.no_enter)?;
     let detail = if args.no_enter {
         text.clone()
     } else {

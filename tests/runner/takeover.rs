@@ -39,6 +39,17 @@ fn send_types_exactly_the_characters_given() {
 }
 
 #[test]
+fn send_reaches_an_agent_someone_is_scrolling_back_in() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "scrolled", "--runtime", "stub"])
+        .success();
+    env.wait_screen("scrolled", "anything else is echoed");
+    env.tmux(&["copy-mode", "-t", "=scrolled:"]);
+    env.fleet(&["send", "scrolled", "still-typed"]).success();
+    env.wait_screen("scrolled", "echo: still-typed");
+}
+
+#[test]
 fn send_refuses_what_it_cannot_type_into() {
     let env = TestEnv::new();
     env.fleet(&["send", "ghost", "hi"])
