@@ -77,7 +77,14 @@ pub fn compile(patterns: &[String]) -> Result<Vec<Regex>, String> {
     patterns
         .iter()
         .map(|p| {
-            Regex::new(p).map_err(|e| format!("waiting pattern {p:?} is not a valid regex: {e}"))
+            Regex::new(p).map_err(|e| {
+                // The regex crate explains over several lines; its last
+                // says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default();
+                let why = why.trim().trim_start_matches("error: ");
+                format!("waiting pattern {p:?} is not a valid regex: {why}")
+            })
         })
         .collect()
 }

@@ -168,7 +168,8 @@ pub fn agent_checks(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> boo
     out
 }
 
-fn policy_check(name: &str, spec: &AgentSpec, policy: &[ModelRule]) -> Check {
+/// Whether the agent's model may run in its runtime.
+pub fn policy_check(name: &str, spec: &AgentSpec, policy: &[ModelRule]) -> Check {
     let Some(model) = &spec.model else {
         return pass(name, "policy", "no model set");
     };

@@ -136,11 +136,30 @@ pub fn print_reports(reports: &[Report]) -> i32 {
     }
 }
 
-/// Checks that every agent about to launch has its workdir: all are checked
-/// before any is launched, so bad input starts nothing.
-pub fn check_workdirs(fleet: &Fleet, plans: &[(&AgentSpec, Step)]) -> Result<(), CliError> {
-    for (spec, step) in plans {
-        if !step.launches() || spec.workdir.is_dir() {
+/// Checks that every agent about to launch has its workdir and keeps the
+/// model policy: all are checked before any is launched, so bad input starts
+/// nothing.
+pub fn check_launchable(fleet: &Fleet, plans: &[(&AgentSpec, Step)]) -> Result<(), CliError> {
+    for (spec, _) in plans.iter().filter(|(_, step)| step.launches()) {
+        // Claude only inside Claude Code (or whatever the rules say): a
+        // model in the wrong runtime can bill the wrong account.
+        let policy = crate::checks::policy_check(spec.name.as_str(), spec, &fleet.policy);
+        if !policy.ok {
+            let location = match (
+                &fleet.path,
+                fleet.agents.get(&spec.name).and_then(|d| d.line),
+            ) {
+                (Some(path), Some(line)) => format!("{}:{line}: ", path.display()),
+                _ => String::new(),
+            };
+            return Err(CliError::user(format!(
+                "{location}agent {}: {}: {}",
+                spec.name,
+                policy.detail,
+                policy.fix.unwrap_or_default()
+            )));
+        }
+        if spec.workdir.is_dir() {
             continue;
         }
         let declared = fleet.agents.get(&spec.name);

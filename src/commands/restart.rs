@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::commands::{check_workdirs, launch_and_report, print_reports};
+use crate::commands::{check_launchable, launch_and_report, print_reports};
 use crate::context::{Context, agent_name};
 use crate::error::CliError;
 use crate::reconcile;
@@ -41,7 +41,7 @@ pub fn cmd_restart(ctx: &Context, args: &RestartArgs) -> Result<i32, CliError> {
         )));
     }
     let plans = [(&spec, reconcile::plan_restart(session))];
-    check_workdirs(&fleet, &plans)?;
+    check_launchable(&fleet, &plans)?;
     let reports = launch_and_report(ctx, &plans, &sessions, "restarted")?;
     Ok(print_reports(&reports))
 }

@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::commands::{check_workdirs, launch_and_report, print_reports};
+use crate::commands::{check_launchable, launch_and_report, print_reports};
 use crate::context::{Context, agent_name};
 use crate::error::CliError;
 use crate::fleetfile::{AgentDecl, CommandSource};
@@ -80,7 +80,7 @@ pub fn cmd_start(ctx: &Context, args: &StartArgs) -> Result<i32, CliError> {
     let sessions = ctx.observe_and_record()?;
     let step = reconcile::plan_start(sessions.get(name.as_str()));
     let plans = [(&spec, step)];
-    check_workdirs(&fleet, &plans)?;
+    check_launchable(&fleet, &plans)?;
     let reports = launch_and_report(ctx, &plans, &sessions, "started")?;
     Ok(print_reports(&reports))
 }

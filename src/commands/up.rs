@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::agent::AgentSpec;
-use crate::commands::{Report, check_workdirs, launch_and_report, print_reports};
+use crate::commands::{Report, check_launchable, launch_and_report, print_reports};
 use crate::context::{Context, agent_name};
 use crate::error::CliError;
 use crate::reconcile::{self, Step};
@@ -54,7 +54,7 @@ pub fn cmd_up(ctx: &Context, args: &UpArgs) -> Result<i32, CliError> {
             )),
         }
     }
-    check_workdirs(&fleet, &plans)?;
+    check_launchable(&fleet, &plans)?;
     let mut reports = launch_and_report(ctx, &plans, &sessions, "started")?;
     reports.extend(remote);
     reports.sort_by(|a, b| a.name.cmp(&b.name));

@@ -140,3 +140,25 @@ fn a_session_the_fleet_did_not_start_is_never_taken_over() {
         pid
     );
 }
+
+#[test]
+fn a_model_outside_its_allowed_runtime_is_not_launched() {
+    let env = TestEnv::new();
+    env.write_fleet(
+        "[agents.fine]\nruntime = \"stub\"\n\n[agents.rogue]\nruntime = \"stub\"\nmodel = \"anthropic/claude-opus-4\"\n",
+    );
+    env.fleet(&["up"]).failure(2).one_line_error(
+        "fleet.toml:4: agent rogue: model anthropic/claude-opus-4 runs in runtime stub, but anthropic/* models may only run in claude: run it with runtime = \"claude\"",
+    );
+    env.fleet(&[
+        "start",
+        "adhoc",
+        "--runtime",
+        "stub",
+        "--model",
+        "anthropic/claude-x",
+    ])
+    .failure(2)
+    .one_line_error("may only run in claude");
+    assert!(!env.server_running(), "nothing may start");
+}

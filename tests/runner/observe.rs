@@ -194,6 +194,16 @@ fn watch_streams_starts_stops_waiting_and_strangers() {
     assert!(line.contains("Allow command? [y/n]"), "{line}");
     env.tmux(&["new-session", "-d", "-s", "stranger", "sleep 300"]);
     wait("unmanaged");
+    env.fleet(&["start", "sh1", "--runtime", "shell"]).success();
+    env.wait_status("sh1", "running");
+    env.type_line("sh1", "sleep 300");
+    let line = wait("drift");
+    assert!(
+        line.contains("sh1") && line.contains("sleep is in front"),
+        "{line}"
+    );
+    env.tmux(&["send-keys", "-t", "=sh1:", "C-c"]);
+    wait("drift-ended");
     env.fleet(&["restart", "w"]).success();
     wait("restarted");
     env.fleet(&["stop", "w"]).success();
@@ -203,8 +213,7 @@ fn watch_streams_starts_stops_waiting_and_strangers() {
 #[test]
 fn verify_passes_a_healthy_agent_and_fails_each_fault() {
     let env = TestEnv::new();
-    env.write_fleet(
-        r#"
+    let fleet = r#"
 [agents.healthy]
 runtime = "stub"
 
@@ -218,9 +227,13 @@ command = "no-such-runtime --flag"
 [agents.rogue]
 runtime = "stub"
 model = "anthropic/claude-opus-4"
-"#,
-    );
+"#;
+    // Launched while a rule allowed it; the rule is gone since.
+    env.write_fleet(&format!(
+        "{fleet}\n[[policy.models]]\npattern = \"anthropic/*\"\nruntimes = [\"claude\", \"stub\"]\n"
+    ));
     env.fleet(&["up"]).success();
+    env.write_fleet(fleet);
     env.wait_status("healthy", "running");
     env.wait_status("drifter", "running");
     env.type_line("drifter", "sleep 300");
@@ -311,4 +324,53 @@ fn events_keep_history_and_ps_counts_restarts() {
         .one_line_error("is not a duration");
     let table = env.fleet(&["events", "h"]).success().stdout;
     assert!(table.contains("exited 5"), "{table}");
+}
+
+#[test]
+fn a_fleet_file_adds_waiting_patterns_to_a_runtime() {
+    let env = TestEnv::new();
+    env.write_fleet(
+        "[runtimes.stub]\nwaiting = ['(?m)^echo: need a human$']\n\n[agents.helpme]\nruntime = \"stub\"\n",
+    );
+    env.fleet(&["up"]).success();
+    env.wait_row("helpme", "working", |r| r["activity"] == "working");
+    env.type_line("helpme", "need a human");
+    env.wait_row("helpme", "waiting", |r| r["activity"] == "waiting");
+    // The built-in stub pattern still counts alongside the new one.
+    env.type_line("helpme", "ask");
+    env.wait_screen("helpme", "Allow command? [y/n]");
+    assert_eq!(env.row("helpme")["activity"], "waiting");
+    env.write_fleet("[runtimes.stub]\nwaiting = ['(unclosed']\n");
+    env.fleet(&["ps"]).failure(2).one_line_error(
+        "fleet.toml:2: [runtimes.stub] waiting pattern \"(unclosed\" is not a valid regex",
+    );
+}
+
+#[test]
+fn verify_fails_a_pane_that_does_not_export_the_runtime_bin_path() {
+    let env = TestEnv::new();
+    // A session with fleet metadata but launched some other way (an older
+    // script, by hand): the runtime directly, no PATH export.
+    let meta = format!(
+        r#"{{"runtime":"stub","processes":["fleet-stub"],"argv":["{stub}"],"workdir":"{work}","started_at":1}}"#,
+        stub = crate::common::STUB,
+        work = env.work().display()
+    );
+    env.tmux(&["new-session", "-d", "-s", "legacy", crate::common::STUB]);
+    env.tmux(&["set-option", "-t", "=legacy:", "@fleet", &meta]);
+    env.wait_status("legacy", "running");
+    let run = env.fleet(&["verify", "legacy", "--json"]).failure(1);
+    let checks: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap_or_default();
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["ok"] == false).collect();
+    assert_eq!(failed.len(), 1, "{checks:#?}");
+    assert_eq!(failed[0]["check"], "runtime on PATH");
+    assert!(
+        failed[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("does not export"))
+    );
+    assert_eq!(
+        failed[0]["fix"],
+        "fleet restart legacy relaunches it with the fleet's pane command"
+    );
 }
