@@ -171,6 +171,15 @@ pub fn escape_arg(arg: &str) -> String {
     }
 }
 
+/// How much of a pane to capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// The visible screen.
+    Screen,
+    /// The last `n` lines of history and screen together.
+    Last(usize),
+}
+
 impl Tmux {
     pub fn new(socket: impl Into<String>) -> Self {
         Self {
@@ -286,18 +295,7 @@ impl Tmux {
             Err(e) => Err(e),
         }
     }
-}
 
-/// How much of a pane to capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Capture {
-    /// The visible screen.
-    Screen,
-    /// The last `n` lines of history and screen together.
-    Last(usize),
-}
-
-impl Tmux {
     /// The contents of many panes in one invocation, keyed by pane id. Each
     /// capture is preceded by a marker line carrying a per-call nonce, so
     /// that nothing a pane shows can be mistaken for a boundary. `raw`
@@ -347,9 +345,7 @@ impl Tmux {
         let out = self.run(&batch)?;
         Ok(split_captures(&String::from_utf8_lossy(&out), &nonce))
     }
-}
 
-impl Tmux {
     /// Types `text` into a pane literally (`send-keys -l`: key names such as
     /// `C-c` and a leading `-` are just characters), then Enter if asked.
     /// A pane in copy mode would take the keys as copy-mode commands, so
@@ -426,9 +422,7 @@ impl Tmux {
             })
             .collect())
     }
-}
 
-impl Tmux {
     /// The visible screens of many panes in one invocation, keyed by pane
     /// id. `capture-pane -p` prints exactly one line per screen row, so the
     /// output splits by the heights `list-panes` reported, with no marker
