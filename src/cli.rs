@@ -11,7 +11,12 @@ use crate::commands::{
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
 /// durably, observably, and safe to take over.
 #[derive(Debug, Parser)]
-#[command(name = "fleet", version, max_term_width = 100)]
+#[command(
+    name = "fleet",
+    version,
+    max_term_width = 100,
+    after_help = "Exit status: 0 ok; 1 an action or check failed; 2 bad usage or input (nothing was changed)."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
