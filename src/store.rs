@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
 use crate::transitions::{self, Change, Lifecycle, kind};
@@ -136,19 +136,10 @@ impl EventStore {
         if unchanged {
             return Ok(Vec::new());
         }
-        let (socket, host, path) = (self.socket.clone(), self.host.clone(), self.path.clone());
-        let err = |source| StoreError {
-            path: path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let result = (|| -> rusqlite::Result<Vec<Event>> {
+        self.write(|tx, socket, host| {
             // Read again inside the write transaction: another process may
             // have recorded the same change since the read above.
-            let previous = load_last_seen(&tx, &socket)?;
+            let previous = load_last_seen(tx, socket)?;
             let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
             let mut events = Vec::new();
             for name in names {
@@ -157,7 +148,7 @@ impl EventStore {
                 }
                 let (prev, cur) = (previous.get(name), current.get(name));
                 for change in transitions::diff(prev, cur) {
-                    events.push(insert(&tx, now_ms, &socket, &host, name, &change)?);
+                    events.push(insert(tx, now_ms, socket, host, name, &change)?);
                 }
                 match cur {
                     Some(state) if prev != Some(state) => {
@@ -181,16 +172,36 @@ impl EventStore {
                 }
             }
             Ok(events)
-        })();
-        let events = result.map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(events)
+        })
     }
 
     /// Records that fleet stopped these agents, and forgets their last
     /// observation so that their sessions' end is not read as a vanishing.
     pub fn record_stops(&mut self, now_ms: i64, agents: &[&str]) -> Result<(), StoreError> {
-        let (socket, host) = (self.socket.clone(), self.host.clone());
+        self.write(|tx, socket, host| {
+            for agent in agents {
+                let stop = Change {
+                    at_ms: None,
+                    kind: kind::STOPPED,
+                    exit_code: None,
+                    detail: String::new(),
+                };
+                insert(tx, now_ms, socket, host, agent, &stop)?;
+                tx.execute(
+                    "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                    params![socket, agent],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (waiting for other
+    /// writers up to the busy timeout) and commits it.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &str, &str) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
         let path = self.path.clone();
         let err = |source| StoreError {
             path: path.clone(),
@@ -200,28 +211,9 @@ impl EventStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        for agent in agents {
-            insert(
-                &tx,
-                now_ms,
-                &socket,
-                &host,
-                agent,
-                &Change {
-                    at_ms: None,
-                    kind: kind::STOPPED,
-                    exit_code: None,
-                    detail: String::new(),
-                },
-            )
-            .map_err(err)?;
-            tx.execute(
-                "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
-                params![socket, agent],
-            )
-            .map_err(err)?;
-        }
-        tx.commit().map_err(err)
+        let out = f(&tx, &self.socket, &self.host).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(out)
     }
 
     /// Records one act, such as a takeover.
