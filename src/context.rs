@@ -44,7 +44,7 @@ impl Context {
         Ok(Self {
             tmux: Tmux::new(global.socket.clone()),
             store: RefCell::new(None),
-            fleet_home: FleetHome::from_env(home_dir.as_deref()),
+            fleet_home: FleetHome::from_env(home_dir.as_deref(), &cwd),
             home_dir,
             file,
             cwd,

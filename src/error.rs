@@ -50,6 +50,10 @@ impl From<FileError> for CliError {
 
 impl From<TmuxError> for CliError {
     fn from(e: TmuxError) -> Self {
-        Self::failed(e.to_string())
+        match e {
+            // Checked before anything runs: bad input, nothing changed.
+            TmuxError::TooLong { .. } => Self::user(e.to_string()),
+            other => Self::failed(other.to_string()),
+        }
     }
 }

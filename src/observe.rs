@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use crate::agent::SessionMeta;
 use crate::tmux::ObservedPane;
 
+/// Seconds after a launch during which the fleet's launch script (`sh`)
+/// may still be in front of the runtime it is about to `exec`.
+pub const LAUNCH_GRACE: u64 = 2;
+
 /// The status words of `fleet ps`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +71,17 @@ impl ObservedSession {
             Some(meta) if meta.processes.contains(&self.pane.current_command) => Status::Running,
             Some(_) => Status::Drift,
         }
+    }
+
+    /// Still in the fleet's launch script (`sh` in front) within a moment of
+    /// its launch: not drift, the runtime is about to be `exec`ed.
+    pub fn is_launching(&self, now: u64) -> bool {
+        self.status() == Status::Drift
+            && self.pane.current_command == "sh"
+            && self
+                .meta
+                .as_ref()
+                .is_some_and(|m| now.saturating_sub(m.started_at) <= LAUNCH_GRACE)
     }
 
     /// The exit status of a dead pane; a signal `N` reads as `128 + N`, as a

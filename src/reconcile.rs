@@ -20,6 +20,8 @@ pub enum Step {
     Respawn { pane_id: u32, restarts: u32 },
     /// Healthy: leave it alone.
     AlreadyRunning,
+    /// Launched a moment ago and still coming up: leave it alone.
+    Starting,
     /// Alive with something else in front: report, do not touch.
     Drift { in_front: String },
     /// A session the fleet did not start holds the name: never touch it.
@@ -33,10 +35,13 @@ impl Step {
 }
 
 /// `up` and `start`: launch what is not running, leave the rest.
-pub fn plan_start(observed: Option<&ObservedSession>) -> Step {
+pub fn plan_start(observed: Option<&ObservedSession>, now: u64) -> Step {
     let Some(session) = observed else {
         return Step::Create;
     };
+    if session.is_launching(now) {
+        return Step::Starting;
+    }
     match (session.status(), &session.meta) {
         (Status::Running, _) => Step::AlreadyRunning,
         (Status::Drift, _) => Step::Drift {
@@ -154,6 +159,12 @@ pub fn launch(
             META_OPTION.to_string(),
             meta.to_json(),
         ]);
+        if let Err(size) = group.fits_with(&prelude()) {
+            return Err(TmuxError::TooLong {
+                what: format!("agent {}'s command", spec.name),
+                size,
+            });
+        }
         groups.push(group);
         names.push((spec.name.clone(), meta));
     }
@@ -301,30 +312,39 @@ mod tests {
 
     #[test]
     fn start_launches_only_what_is_down() {
-        assert_eq!(plan_start(None), Step::Create);
+        assert_eq!(plan_start(None, 100), Step::Create);
+        // The launch script still in front a moment after launch: not drift.
         assert_eq!(
-            plan_start(Some(&session("node", false, true))),
+            plan_start(Some(&session("sh", false, true)), 2),
+            Step::Starting
+        );
+        assert!(matches!(
+            plan_start(Some(&session("sh", false, true)), 100),
+            Step::Drift { .. }
+        ));
+        assert_eq!(
+            plan_start(Some(&session("node", false, true)), 100),
             Step::AlreadyRunning
         );
         assert_eq!(
-            plan_start(Some(&session("bash", false, true))),
+            plan_start(Some(&session("bash", false, true)), 100),
             Step::Drift {
                 in_front: "bash".into()
             }
         );
         assert_eq!(
-            plan_start(Some(&session("sh", true, true))),
+            plan_start(Some(&session("sh", true, true)), 100),
             Step::Respawn {
                 pane_id: 7,
                 restarts: 3
             }
         );
         assert_eq!(
-            plan_start(Some(&session("vim", false, false))),
+            plan_start(Some(&session("vim", false, false)), 100),
             Step::Conflict
         );
         assert_eq!(
-            plan_start(Some(&session("vim", true, false))),
+            plan_start(Some(&session("vim", true, false)), 100),
             Step::Conflict
         );
     }

@@ -129,6 +129,10 @@ pub enum TemplateError {
     Empty,
     #[error("command uses {{{0}}}, which is not a field: use {{model}} or {{effort}}")]
     UnknownField(String),
+    #[error(
+        "command has a {{ without its }} in {0:?}: write {{model}} or {{effort}}, or {{{{ for a brace"
+    )]
+    Unclosed(String),
     #[error("command uses {{{0}}} but no {0} is set: set {0} for the agent or in [defaults]")]
     Missing(&'static str),
 }
@@ -168,7 +172,9 @@ fn fill_word(
             out.push('}');
             rest = after;
         } else if let Some(after) = tail.strip_prefix('{') {
-            let end = after.find('}').unwrap_or(after.len());
+            let end = after
+                .find('}')
+                .ok_or_else(|| TemplateError::Unclosed(word.to_string()))?;
             let field = &after[..end];
             let value = match field {
                 "model" => model.ok_or(TemplateError::Missing("model"))?,
@@ -176,7 +182,7 @@ fn fill_word(
                 other => return Err(TemplateError::UnknownField(other.to_string())),
             };
             out.push_str(value);
-            rest = after.get(end + 1..).unwrap_or("");
+            rest = &after[end + 1..];
         } else {
             // A lone `}` is data.
             out.push('}');
@@ -243,6 +249,10 @@ mod tests {
             Err(TemplateError::Unsplittable("x 'open".into()))
         );
         assert_eq!(fill("  ", None, None), Err(TemplateError::Empty));
+        assert_eq!(
+            fill("x --m {model", Some("m"), None),
+            Err(TemplateError::Unclosed("{model".into()))
+        );
     }
 
     #[test]

@@ -23,14 +23,17 @@ impl FleetHome {
         Self { root }
     }
 
-    pub fn from_env(home: Option<&Path>) -> Option<Self> {
-        if let Some(dir) = std::env::var_os("FLEET_HOME").filter(|v| !v.is_empty()) {
-            return Some(Self::new(PathBuf::from(dir)));
-        }
-        if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-            return Some(Self::new(PathBuf::from(dir).join("mosaic-fleet")));
-        }
-        home.map(|h| Self::new(h.join(".local/state/mosaic-fleet")))
+    /// A relative directory is taken from `cwd`: the transcript writers run
+    /// under the tmux server, whose working directory is not the caller's.
+    pub fn from_env(home: Option<&Path>, cwd: &Path) -> Option<Self> {
+        let root = if let Some(dir) = std::env::var_os("FLEET_HOME").filter(|v| !v.is_empty()) {
+            PathBuf::from(dir)
+        } else if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+            PathBuf::from(dir).join("mosaic-fleet")
+        } else {
+            home?.join(".local/state/mosaic-fleet")
+        };
+        Some(Self::new(cwd.join(root)))
     }
 
     pub fn root(&self) -> &Path {

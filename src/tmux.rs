@@ -25,8 +25,10 @@ use std::io;
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// tmux 3.0 is the first to run a multi-argument pane command without a shell.
-pub const MIN_VERSION: (u32, u32) = (3, 0);
+/// tmux 3.2: multi-argument pane commands (3.0) and `attach -f` client
+/// flags for read-only observers (3.2). On 3.2 a runtime killed by a signal
+/// reads as `exited` with no code (`pane_dead_signal` is 3.3).
+pub const MIN_VERSION: (u32, u32) = (3, 2);
 
 /// tmux refuses a command whose arguments exceed 16 KiB in all; keep a margin.
 const MAX_INVOCATION_BYTES: usize = 12 * 1024;
@@ -51,12 +53,14 @@ pub enum TmuxError {
     Spawn(io::Error),
     #[error("no tmux server is running on socket \"{0}\"")]
     NoServer(String),
-    #[error("tmux {version} is too old: fleet needs tmux 3.0 or newer")]
+    #[error("tmux {version} is too old: fleet needs tmux 3.2 or newer")]
     TooOld { version: String },
-    #[error("a tmux command is longer than tmux accepts ({0} bytes): shorten the agent command")]
-    TooLong(usize),
-    #[error("tmux {command} failed: {message}")]
-    Failed { command: String, message: String },
+    #[error(
+        "{what} is too long for tmux ({size} bytes with its metadata; tmux takes about {MAX_INVOCATION_BYTES}): shorten it"
+    )]
+    TooLong { what: String, size: usize },
+    #[error("tmux refused: {message}")]
+    Failed { message: String },
 }
 
 /// A handle on the fleet's tmux server.
@@ -120,6 +124,21 @@ impl Batch {
         self.commands.is_empty()
     }
 
+    /// Whether this batch, with `prelude`, fits one tmux invocation.
+    pub fn fits_with(&self, prelude: &Batch) -> Result<(), usize> {
+        let size: usize = prelude
+            .to_args()
+            .iter()
+            .chain(self.to_args().iter())
+            .map(|a| a.len() + 1)
+            .sum();
+        if size + 2 > MAX_INVOCATION_BYTES {
+            Err(size)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Splits `groups` (each a list of commands that must run together) into
     /// argument vectors that each fit one tmux invocation; every invocation
     /// begins with the commands of `prelude`.
@@ -133,7 +152,10 @@ impl Batch {
             let args = group.to_args();
             let size = size_of(&args) + 2;
             if size + size_of(&prelude) > MAX_INVOCATION_BYTES {
-                return Err(TmuxError::TooLong(size));
+                return Err(TmuxError::TooLong {
+                    what: "a tmux command".into(),
+                    size,
+                });
             }
             if has_group && size_of(&current) + size > MAX_INVOCATION_BYTES {
                 out.push(std::mem::replace(&mut current, prelude.clone()));
@@ -230,10 +252,7 @@ impl Tmux {
         } else {
             stderr.lines().next().unwrap_or_default().to_string()
         };
-        Err(TmuxError::Failed {
-            command: args.first().cloned().unwrap_or_default(),
-            message,
-        })
+        Err(TmuxError::Failed { message })
     }
 
     /// Runs one batch in a single invocation, or as few as fit.

@@ -60,26 +60,14 @@ impl Change {
     }
 }
 
-/// Seconds after a launch during which the fleet's launch script (`sh`)
-/// may still be in front of the runtime it is about to `exec`.
-const LAUNCH_GRACE: u64 = 2;
-
 /// Sessions whose state is still settling, left out of the lifecycles so
-/// that what they settle into is recorded once: a dead pane whose status
-/// tmux has not learnt yet, and a pane whose launch script has not yet
-/// handed over to the runtime (briefly `sh` in front, which is not drift).
+/// that what they settle into is recorded once: a pane whose launch script
+/// has not yet handed over to the runtime (briefly `sh` in front, which is
+/// not drift). (A dead pane's status is settled by `Tmux::list_panes`.)
 pub fn settling(sessions: &BTreeMap<String, ObservedSession>, now: u64) -> BTreeSet<String> {
     sessions
         .iter()
-        .filter(|(_, s)| {
-            let unreaped = s.status() == Status::Exited && s.exit_code().is_none();
-            let launching = s.status() == Status::Drift
-                && s.pane.current_command == "sh"
-                && s.meta
-                    .as_ref()
-                    .is_some_and(|m| now.saturating_sub(m.started_at) <= LAUNCH_GRACE);
-            unreaped || launching
-        })
+        .filter(|(_, s)| s.is_launching(now))
         .map(|(name, _)| name.clone())
         .collect()
 }

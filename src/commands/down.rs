@@ -26,7 +26,7 @@ pub fn cmd_down(ctx: &Context, args: &DownArgs) -> Result<i32, CliError> {
     let _lock = ctx.lock()?;
     let sessions = ctx.observe_and_record()?;
     let targets: Vec<AgentName> = if names.is_empty() {
-        fleet.local_agents().map(|a| a.spec.name.clone()).collect()
+        fleet.agents.keys().cloned().collect()
     } else {
         for name in &names {
             let managed = sessions.get(name.as_str()).is_some_and(|s| s.is_managed());
@@ -42,6 +42,14 @@ pub fn cmd_down(ctx: &Context, args: &DownArgs) -> Result<i32, CliError> {
     let mut kill = Vec::new();
     let mut reports = Vec::new();
     for name in &targets {
+        let remote = fleet.agents.get(name).and_then(|a| a.spec.host.as_ref());
+        if let (Some(host), None) = (remote, sessions.get(name.as_str())) {
+            reports.push(Report::ok(
+                name.as_str(),
+                format!("skipped: belongs on host {host} (run fleet down there)"),
+            ));
+            continue;
+        }
         match reconcile::plan_stop(sessions.get(name.as_str())) {
             StopStep::Kill => kill.push(name),
             StopStep::NotRunning => reports.push(Report::ok(name.as_str(), "not running")),

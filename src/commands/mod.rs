@@ -229,6 +229,7 @@ pub fn launch_and_report(
                 None => Report::failed(name, "failed: tmux did not run it"),
             },
             Step::AlreadyRunning => Report::ok(name, "already running"),
+            Step::Starting => Report::ok(name, "starting (launched a moment ago)"),
             Step::Drift { in_front } => Report::ok(
                 name,
                 format!(

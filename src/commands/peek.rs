@@ -28,15 +28,18 @@ pub fn cmd_peek(ctx: &Context, args: &PeekArgs) -> Result<i32, CliError> {
             "agent {name} has no session: fleet logs {name} shows its transcript"
         ))
     })?;
-    let what = match args.lines {
+    let height = session.pane.height.max(1);
+    let (what, lines) = match args.lines {
         Some(0) => return Err(CliError::user("-n 0 shows nothing: give at least 1 line")),
-        Some(n) => Capture::Last(n),
-        None => Capture::Screen,
+        Some(n) => (Capture::Last(n), n),
+        // tmux scrolls a dead pane up a line to say so: reach back for what
+        // scrolled off, so the screen shows why the runtime died.
+        None if session.pane.dead => (Capture::Last(height), height),
+        None => (Capture::Screen, usize::MAX),
     };
     let id = session.pane.pane_id;
     let screens = ctx.tmux.capture_many(&[id], what, args.raw)?;
     let text = screens.get(&id).map(String::as_str).unwrap_or_default();
-    let shown = screen::last_lines(text, args.lines.unwrap_or(usize::MAX));
-    output::print(&shown);
+    output::print(&screen::last_lines(text, lines));
     Ok(0)
 }

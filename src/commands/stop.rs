@@ -13,8 +13,15 @@ pub struct StopArgs {
 
 pub fn cmd_stop(ctx: &Context, args: &StopArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
+    let fleet = ctx.fleet()?;
     let _lock = ctx.lock()?;
     let sessions = ctx.observe_and_record()?;
+    let remote = fleet.agents.get(&name).and_then(|a| a.spec.host.as_ref());
+    if let (Some(host), None) = (remote, sessions.get(name.as_str())) {
+        return Err(CliError::user(format!(
+            "agent {name} belongs on host {host}: stop it there"
+        )));
+    }
     let report = match reconcile::plan_stop(sessions.get(name.as_str())) {
         StopStep::Kill => {
             record_stops(ctx, &[&name]);

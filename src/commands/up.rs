@@ -4,7 +4,7 @@ use crate::agent::AgentSpec;
 use crate::commands::{Report, check_launchable, launch_and_report, print_reports};
 use crate::context::{Context, agent_name};
 use crate::error::CliError;
-use crate::reconcile::{self, Step};
+use crate::reconcile::{self, Step, unix_now};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -50,7 +50,7 @@ pub fn cmd_up(ctx: &Context, args: &UpArgs) -> Result<i32, CliError> {
             )),
             None => plans.push((
                 spec,
-                reconcile::plan_start(sessions.get(spec.name.as_str())),
+                reconcile::plan_start(sessions.get(spec.name.as_str()), unix_now()),
             )),
         }
     }

@@ -63,7 +63,7 @@ fn unknown_runtimes_and_unfillable_templates_are_refused() {
         .one_line_error("unknown runtime \"gemini\"");
     env.fleet(&["start", "x", "--runtime", "pi"])
         .failure(2)
-        .one_line_error("runtime \"pi\" needs a model");
+        .one_line_error("runtime \"pi\" needs a model: pass --model M");
     env.write_fleet("[runtimes.mine]\ncommand = \"mine --level {levle}\"\n");
     env.fleet(&["start", "x", "--runtime", "mine"])
         .failure(2)

@@ -184,6 +184,8 @@ impl TestEnv {
             .env("HOME", self.home())
             .env("PATH", "/usr/bin:/bin")
             .env("TMUX_TMPDIR", self.root().join("tmux"))
+            // A server this starts must not sit in the crate's directory.
+            .current_dir(self.root())
             .stdin(Stdio::null())
             .output()
             .unwrap_or_else(|e| panic!("run tmux: {e}"))

@@ -125,6 +125,11 @@ fn a_stripped_launcher_finds_the_runtime_through_mosaic_runtime_bin() {
     let run = env.fleet(&["start", "lost", "--", "fleet-stub"]).success();
     assert!(run.stdout.contains("started"));
     assert_eq!(env.wait_exit("lost"), 127);
+    let peek = env.fleet(&["peek", "lost"]).success().stdout;
+    assert!(
+        peek.contains("fleet: fleet-stub: command not found (PATH="),
+        "{peek}"
+    );
     assert!(
         env.screen("lost")
             .contains("fleet: fleet-stub: command not found (PATH="),
@@ -291,4 +296,90 @@ fn the_seed_variables_keep_working() {
     env.wait_screen("seed", "model: seed/model");
     let cwd = env.tmux_out(&["display", "-p", "-t", "=seed:", "#{pane_current_path}"]);
     assert_eq!(cwd.trim(), dir_text);
+}
+
+#[test]
+fn starting_an_exited_ad_hoc_agent_runs_what_it_ran_before() {
+    let env = TestEnv::new();
+    // Defaults that differ from what the agent was started with.
+    env.write_fleet("[defaults]\nruntime = \"shell\"\n");
+    let dir = env.work().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let dir_text = dir.to_string_lossy().into_owned();
+    env.fleet(&[
+        "start",
+        "adhoc",
+        "--runtime",
+        "stub",
+        "--model",
+        "my/model",
+        "--workdir",
+        &dir_text,
+    ])
+    .success();
+    env.wait_screen("adhoc", "anything else is echoed");
+    env.type_line("adhoc", "exit 3");
+    assert_eq!(env.wait_exit("adhoc"), 3);
+    let run = env.fleet(&["start", "adhoc"]).success();
+    assert!(
+        run.stdout.contains("started (it had exited 3)"),
+        "{}",
+        run.stdout
+    );
+    let row = env.wait_status("adhoc", "running");
+    assert_eq!(row["runtime"], "stub");
+    assert_eq!(row["model"], "my/model");
+    assert_eq!(row["workdir"], dir_text.as_str());
+}
+
+#[test]
+fn a_relative_fleet_home_is_taken_from_where_fleet_runs() {
+    let env = TestEnv::new();
+    // The tmux server runs elsewhere (the test root), as it would when
+    // another fleet command started it from another directory.
+    env.tmux(&["new-session", "-d", "-s", "keeper", "sleep 300"]);
+    env.fleet_env(
+        &["start", "rel", "--runtime", "stub"],
+        &[("FLEET_HOME", "relstate")],
+    )
+    .success();
+    env.wait_screen("rel", "anything else is echoed");
+    let transcript = env
+        .work()
+        .join("relstate/logs")
+        .join(&env.socket)
+        .join("rel.log");
+    assert!(
+        wait_until(Duration::from_secs(5), || transcript.exists()),
+        "no transcript at {}",
+        transcript.display()
+    );
+    assert!(!env.root().join("relstate").exists());
+}
+
+#[test]
+fn a_command_too_long_for_tmux_is_refused_before_anything_starts() {
+    let env = TestEnv::new();
+    let long = "x".repeat(13_000);
+    env.fleet(&["start", "big", "--", "echo", &long])
+        .failure(2)
+        .one_line_error("agent big's command is too long for tmux");
+    assert!(!env.server_running());
+}
+
+#[test]
+fn a_seed_command_without_a_runtime_is_custom() {
+    let env = TestEnv::new();
+    let command = format!("'{STUB}' --model seed/cmd");
+    env.fleet_env(&["start", "seeded"], &[("MOSAIC_AGENT_COMMAND", &command)])
+        .success();
+    let row = env.wait_status("seeded", "running");
+    assert_eq!(row["runtime"], "custom");
+    assert_eq!(row["pane_command"], "fleet-stub");
+    env.fleet_env(
+        &["start", "broken"],
+        &[("MOSAIC_AGENT_COMMAND", "agent 'open")],
+    )
+    .failure(2)
+    .one_line_error("MOSAIC_AGENT_COMMAND=\"agent 'open\" has an unclosed quote");
 }

@@ -114,6 +114,14 @@ fn agents_of_other_hosts_are_left_to_them() {
         .filter_map(|r| r["name"].as_str().map(String::from))
         .collect();
     assert_eq!(names, ["here"]);
+    let down = env.fleet(&["down"]).success().stdout;
+    assert!(
+        down.contains("there  skipped: belongs on host far"),
+        "{down}"
+    );
+    env.fleet(&["stop", "there"])
+        .failure(2)
+        .one_line_error("agent there belongs on host far: stop it there");
 }
 
 #[test]
