@@ -105,6 +105,9 @@ pub struct SessionMeta {
     pub path_prefix: String,
     /// Unix seconds of the latest launch.
     pub started_at: u64,
+    /// The same in milliseconds, to date the launch in the history.
+    #[serde(default)]
+    pub launched_ms: u64,
     #[serde(default)]
     pub restarts: u32,
     #[serde(default)]
@@ -112,7 +115,7 @@ pub struct SessionMeta {
 }
 
 impl SessionMeta {
-    pub fn new(spec: &AgentSpec, path_prefix: &str, started_at: u64, restarts: u32) -> Self {
+    pub fn new(spec: &AgentSpec, path_prefix: &str, launched_ms: u64, restarts: u32) -> Self {
         Self {
             runtime: spec.runtime.clone(),
             model: spec.model.clone(),
@@ -121,7 +124,8 @@ impl SessionMeta {
             argv: spec.argv.clone(),
             workdir: spec.workdir.clone(),
             path_prefix: path_prefix.to_string(),
-            started_at,
+            started_at: launched_ms / 1000,
+            launched_ms,
             restarts,
             restart: spec.restart,
         }
@@ -195,7 +199,7 @@ mod tests {
             restart: RestartPolicy::OnFailure,
             host: None,
         };
-        let meta = SessionMeta::new(&spec, "/x/bin", 7, 2);
+        let meta = SessionMeta::new(&spec, "/x/bin", 7000, 2);
         let back = SessionMeta::from_json(&meta.to_json());
         assert_eq!(back.as_ref(), Some(&meta));
         assert!(!meta.to_json().contains('\n'));

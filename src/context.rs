@@ -105,7 +105,11 @@ impl Context {
     /// in a small state file; when the fleet looks the same as that, there
     /// is nothing to record and the store is not even opened (a quiet
     /// fleet's `ps` stays one tmux call and one small read).
-    pub fn record(&self, sessions: &BTreeMap<String, ObservedSession>) -> Vec<Event> {
+    pub fn record(
+        &self,
+        sessions: &BTreeMap<String, ObservedSession>,
+        observed_ms: i64,
+    ) -> Vec<Event> {
         let settling = transitions::settling(sessions, crate::reconcile::unix_now());
         let lifecycles = transitions::lifecycles(sessions, &settling);
         let fingerprint = serde_json::to_vec(&(&lifecycles, &settling)).unwrap_or_default();
@@ -115,13 +119,14 @@ impl Context {
         {
             return Vec::new();
         }
-        let result = self.with_store(|store| store.observe(now_ms(), &lifecycles, &settling));
+        let result =
+            self.with_store(|store| store.observe(now_ms(), observed_ms, &lifecycles, &settling));
         match result {
-            Ok(events) => {
-                if let Some(path) = &marker {
+            Ok(observed) => {
+                if let (Some(path), false) = (&marker, observed.stale) {
                     let _ = crate::state::write_atomic(path, &fingerprint);
                 }
-                events
+                observed.events
             }
             Err(e) => {
                 eprintln!("fleet: warning: events not recorded: {e}");
@@ -132,8 +137,9 @@ impl Context {
 
     /// Observes every session and records what changed, in one go.
     pub fn observe_and_record(&self) -> Result<BTreeMap<String, ObservedSession>, CliError> {
+        let observed_ms = now_ms();
         let sessions = self.observe()?;
-        self.record(&sessions);
+        self.record(&sessions, observed_ms);
         Ok(sessions)
     }
 

@@ -99,7 +99,7 @@ pub fn launch(
     transcripts: Option<&Transcripts>,
     plans: &[(&AgentSpec, Step)],
 ) -> Result<BTreeMap<AgentName, Outcome>, TmuxError> {
-    let now = unix_now();
+    let now_ms = u64::try_from(crate::store::now_ms()).unwrap_or(0);
     let mut groups = Vec::new();
     let mut names = Vec::new();
     for (spec, step) in plans {
@@ -151,7 +151,7 @@ pub fn launch(
                 transcripts.writer_command(&spec.name),
             ]);
         }
-        let meta = SessionMeta::new(spec, path_prefix, now, restarts);
+        let meta = SessionMeta::new(spec, path_prefix, now_ms, restarts);
         group.push([
             "set-option".to_string(),
             "-t".to_string(),
@@ -304,6 +304,7 @@ mod tests {
                 workdir: "/".into(),
                 path_prefix: String::new(),
                 started_at: 1,
+                launched_ms: 1000,
                 restarts: 2,
                 restart: Default::default(),
             }),

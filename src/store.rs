@@ -18,13 +18,21 @@ use serde::Serialize;
 
 use crate::transitions::{self, Change, Lifecycle, kind};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 #[error("event store {path}: {source}")]
 pub struct StoreError {
     pub path: PathBuf,
     pub source: rusqlite::Error,
+}
+
+/// What recording one observation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub events: Vec<Event>,
+    /// A newer observation was already recorded: this one was dropped.
+    pub stale: bool,
 }
 
 /// One recorded event. Its JSON form is the stable schema of
@@ -62,19 +70,38 @@ impl EventStore {
         if let Err(e) = std::fs::create_dir_all(home) {
             return Err(err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))));
         }
-        let conn = Connection::open(&path).map_err(err)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(err)?;
+        // Opening races other processes that open, checkpoint or close the
+        // same file; SQLite then says "locked" without waiting. Try again,
+        // a bounded number of times.
+        let mut attempt = 0;
+        loop {
+            match Self::try_open(&path, socket, host) {
+                Ok(store) => return Ok(store),
+                Err(e) if is_busy(&e) && attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    fn try_open(path: &Path, socket: &str, host: &str) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL is a property of the file: set it once, not on every open.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         let store = Self {
             conn,
-            path: path.clone(),
+            path: path.to_path_buf(),
             socket: socket.to_string(),
             host: host.to_string(),
         };
-        store.migrate().map_err(err)?;
+        store.migrate()?;
         Ok(store)
     }
 
@@ -111,20 +138,28 @@ impl EventStore {
                  state  TEXT NOT NULL,
                  PRIMARY KEY (socket, agent)
              );
-             PRAGMA user_version = 1;
+             CREATE TABLE IF NOT EXISTS observed (
+                 socket TEXT PRIMARY KEY,
+                 at_ms  INTEGER NOT NULL
+             );
+             PRAGMA user_version = 2;
              COMMIT;",
         )
     }
 
     /// Records what changed since the last observation of this socket by
-    /// any process, and remembers this one. Returns the new events. When
-    /// nothing changed (the usual case) it only reads.
+    /// any process, and remembers this one. `observed_ms` is when tmux was
+    /// asked: an observation older than one already recorded (another
+    /// process asked later but wrote first) is stale and changes nothing,
+    /// so no change is recorded twice. When nothing changed (the usual case)
+    /// it only reads.
     pub fn observe(
         &mut self,
         now_ms: i64,
+        observed_ms: i64,
         current: &BTreeMap<String, Lifecycle>,
         held_back: &BTreeSet<String>,
-    ) -> Result<Vec<Event>, StoreError> {
+    ) -> Result<Observed, StoreError> {
         let unchanged = {
             let previous = load_last_seen(&self.conn, &self.socket).map_err(|e| self.err(e))?;
             let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
@@ -134,9 +169,27 @@ impl EventStore {
                 .all(|n| previous.get(n) == current.get(n))
         };
         if unchanged {
-            return Ok(Vec::new());
+            return Ok(Observed::default());
         }
         self.write(|tx, socket, host| {
+            let newest: Option<i64> = tx
+                .query_row(
+                    "SELECT at_ms FROM observed WHERE socket = ?1",
+                    params![socket],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if newest.is_some_and(|at| at > observed_ms) {
+                return Ok(Observed {
+                    events: Vec::new(),
+                    stale: true,
+                });
+            }
+            tx.execute(
+                "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (socket) DO UPDATE SET at_ms = excluded.at_ms",
+                params![socket, observed_ms],
+            )?;
             // Read again inside the write transaction: another process may
             // have recorded the same change since the read above.
             let previous = load_last_seen(tx, socket)?;
@@ -171,14 +224,24 @@ impl EventStore {
                     }
                 }
             }
-            Ok(events)
+            Ok(Observed {
+                events,
+                stale: false,
+            })
         })
     }
 
     /// Records that fleet stopped these agents, and forgets their last
     /// observation so that their sessions' end is not read as a vanishing.
+    /// Observations taken before the stop become stale: written late, they
+    /// would bring the agents back to life in the history.
     pub fn record_stops(&mut self, now_ms: i64, agents: &[&str]) -> Result<(), StoreError> {
         self.write(|tx, socket, host| {
+            tx.execute(
+                "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (socket) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)",
+                params![socket, now_ms],
+            )?;
             for agent in agents {
                 let stop = Change {
                     at_ms: None,
@@ -281,6 +344,13 @@ impl EventStore {
     }
 }
 
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn load_last_seen(
     conn: &Connection,
     socket: &str,
@@ -356,6 +426,7 @@ mod tests {
             status,
             exit_code: (status == Status::Exited).then_some(3),
             started_at,
+            launched_ms: started_at * 1000,
             restarts: 0,
             in_front: "x".into(),
         }
@@ -369,14 +440,60 @@ mod tests {
         let none = BTreeSet::new();
         let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
         let exited = BTreeMap::from([("w".to_string(), state(Status::Exited, 5))]);
-        assert_eq!(a.observe(1, &running, &none).map(|e| e.len()).ok(), Some(1));
-        assert_eq!(b.observe(2, &running, &none).map(|e| e.len()).ok(), Some(0));
-        let exits = b.observe(3, &exited, &none).unwrap_or_default();
+        assert_eq!(
+            a.observe(1, 1, &running, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(1)
+        );
+        assert_eq!(
+            b.observe(2, 2, &running, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(0)
+        );
+        let exits = b.observe(3, 3, &exited, &none).unwrap_or_default().events;
         assert_eq!(exits.len(), 1);
         assert_eq!(exits[0].exit_code, Some(3));
-        assert_eq!(a.observe(4, &exited, &none).map(|e| e.len()).ok(), Some(0));
+        assert_eq!(
+            a.observe(4, 4, &exited, &none).map(|o| o.events.len()).ok(),
+            Some(0)
+        );
         let all = a.events(Some("w"), 0, 0).unwrap_or_default();
         let kinds: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(kinds, ["started", "exited"]);
+    }
+
+    #[test]
+    fn an_older_observation_written_late_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
+        let exited = BTreeMap::from([("w".to_string(), state(Status::Exited, 5))]);
+        a.observe(10, 10, &running, &none).unwrap_or_default();
+        // Seen at 30: exited. Then a look taken at 20 (still running) lands.
+        assert_eq!(
+            a.observe(31, 30, &exited, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(1)
+        );
+        let late = a.observe(32, 20, &running, &none).unwrap_or_default();
+        assert!(late.stale && late.events.is_empty());
+        // The next look agrees with the newest: nothing to record twice.
+        assert_eq!(
+            a.observe(41, 40, &exited, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(0)
+        );
+        let kinds: Vec<String> = a
+            .events(Some("w"), 0, 0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
         assert_eq!(kinds, ["started", "exited"]);
     }
 
@@ -386,10 +503,12 @@ mod tests {
         let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
         let none = BTreeSet::new();
         let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
-        a.observe(1, &running, &none).unwrap_or_default();
+        a.observe(1, 1, &running, &none).unwrap_or_default();
         a.record_stops(2, &["w"]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            a.observe(3, &BTreeMap::new(), &none).map(|e| e.len()).ok(),
+            a.observe(3, 3, &BTreeMap::new(), &none)
+                .map(|o| o.events.len())
+                .ok(),
             Some(0)
         );
         let other = EventStore::open(dir.path(), "t", "h").unwrap_or_else(|e| panic!("{e}"));

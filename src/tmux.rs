@@ -528,9 +528,13 @@ fn spawn_error(e: io::Error) -> TmuxError {
     }
 }
 
+/// A server that is not there, or is going away as its last session ends
+/// (then a `list-panes -a` finds "no current target").
 fn is_no_server(stderr: &str) -> bool {
     stderr.starts_with("no server running")
         || (stderr.starts_with("error connecting to") && stderr.contains("No such file"))
+        || stderr.starts_with("server exited unexpectedly")
+        || stderr.starts_with("no current target")
 }
 
 /// Parses `tmux -V` output such as `tmux 3.3a` or `tmux 3.4`.

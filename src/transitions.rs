@@ -34,6 +34,9 @@ pub struct Lifecycle {
     pub exit_code: Option<i32>,
     /// Launch time from the session's metadata (0 for unmanaged sessions).
     pub started_at: u64,
+    /// The same in milliseconds (0 when the metadata predates it).
+    #[serde(default)]
+    pub launched_ms: u64,
     pub restarts: u32,
     pub in_front: String,
 }
@@ -88,6 +91,7 @@ pub fn lifecycles(
                     status: s.status(),
                     exit_code: s.exit_code(),
                     started_at: meta.map(|m| m.started_at).unwrap_or(0),
+                    launched_ms: meta.map(|m| m.launched_ms).unwrap_or(0),
                     restarts: meta.map(|m| m.restarts).unwrap_or(0),
                     in_front: s.pane.current_command.clone(),
                 },
@@ -122,8 +126,11 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
         }
         (prev, Some(c)) => {
             // The restart counter tells two launches within one second apart.
-            let relaunched =
-                prev.is_none_or(|p| p.started_at != c.started_at || p.restarts != c.restarts);
+            let relaunched = prev.is_none_or(|p| {
+                p.started_at != c.started_at
+                    || p.launched_ms != c.launched_ms
+                    || p.restarts != c.restarts
+            });
             let before = if relaunched {
                 let k = if c.restarts > 0 {
                     kind::RESTARTED
@@ -131,7 +138,12 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
                     kind::STARTED
                 };
                 let mut launch = Change::new(k, "");
-                launch.at_ms = i64::try_from(c.started_at.saturating_mul(1000)).ok();
+                let at = if c.launched_ms > 0 {
+                    c.launched_ms
+                } else {
+                    c.started_at.saturating_mul(1000)
+                };
+                launch.at_ms = i64::try_from(at).ok();
                 out.push(launch);
                 Status::Running
             } else {
@@ -171,6 +183,7 @@ mod tests {
             status,
             exit_code: (status == Status::Exited).then_some(127),
             started_at,
+            launched_ms: started_at * 1000,
             restarts,
             in_front: "bash".into(),
         }

@@ -119,7 +119,13 @@ impl WaitingCache {
             .iter()
             .filter_map(|id| wanted.get(id).map(|(s, _)| (*id, s.pane.height)))
             .collect();
-        let screens = tmux.capture_screens(&panes)?;
+        let screens = match tmux.capture_screens(&panes) {
+            Ok(screens) => screens,
+            // A pane (or the whole server) that went away since it was
+            // listed fails the capture: keep what was seen, read again later.
+            Err(TmuxError::Failed { .. } | TmuxError::NoServer(_)) => return Ok(changed),
+            Err(e) => return Err(e),
+        };
         for (id, text) in screens {
             let Some((session, runtime)) = wanted.get(&id) else {
                 continue;

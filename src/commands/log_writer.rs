@@ -23,6 +23,7 @@ pub struct LogWriterArgs {
 pub fn cmd_log_writer(args: &LogWriterArgs) -> Result<i32, CliError> {
     let fail =
         |e: std::io::Error| CliError::failed(format!("transcript {}: {e}", args.path.display()));
+    let max_bytes = args.max_bytes.max(1);
     let mut file = open(&args.path).map_err(fail)?;
     let mut size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut stdin = std::io::stdin().lock();
@@ -34,12 +35,20 @@ pub fn cmd_log_writer(args: &LogWriterArgs) -> Result<i32, CliError> {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(fail(e)),
         };
-        if size > 0 && size + n as u64 > args.max_bytes {
-            file = rotate(&args.path).map_err(fail)?;
-            size = 0;
+        // Fill the file to exactly its cap, rotate, go on with the rest: a
+        // transcript file never exceeds the cap, whatever the chunk sizes.
+        let mut chunk = &buf[..n];
+        while !chunk.is_empty() {
+            if size >= max_bytes {
+                file = rotate(&args.path).map_err(fail)?;
+                size = 0;
+            }
+            let room = usize::try_from(max_bytes - size).unwrap_or(usize::MAX);
+            let (now, later) = chunk.split_at(chunk.len().min(room));
+            file.write_all(now).map_err(fail)?;
+            size += now.len() as u64;
+            chunk = later;
         }
-        file.write_all(&buf[..n]).map_err(fail)?;
-        size += n as u64;
     }
 }
 

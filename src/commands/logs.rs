@@ -64,19 +64,30 @@ pub fn cmd_logs(ctx: &Context, args: &LogsArgs) -> Result<i32, CliError> {
     }
     loop {
         std::thread::sleep(Duration::from_millis(200));
+        let current = std::fs::metadata(&path).map(|m| m.ino()).ok();
+        let held = file.metadata().map(|m| m.ino()).ok();
+        let rotated_since = current.is_some() && current != held;
+        // Drain what we hold (after a rotation it is NAME.log.1 or older,
+        // and its writer has finished with it).
         buf.clear();
         file.read_to_end(&mut buf).map_err(read_err)?;
+        if rotated_since {
+            // More than one rotation since the last look: the file between
+            // the one we held and the new one is NAME.log.1 now.
+            if let Ok(between) = File::open(&older)
+                && between.metadata().map(|m| m.ino()).ok() != held
+                && between.metadata().map(|m| m.ino()).ok() != current
+            {
+                let mut between = between;
+                between.read_to_end(&mut buf).map_err(read_err)?;
+            }
+            file = File::open(&path).map_err(read_err)?;
+            file.seek(SeekFrom::Start(0)).map_err(read_err)?;
+            file.read_to_end(&mut buf).map_err(read_err)?;
+        }
         if !emit(&buf) {
             // Nobody reads any more (`fleet logs -f | head`).
             return Ok(0);
-        }
-        // Rotated: what we hold is now NAME.log.1 and is drained; go on
-        // with the new file from its start.
-        let current = std::fs::metadata(&path).map(|m| m.ino()).ok();
-        let held = file.metadata().map(|m| m.ino()).ok();
-        if current.is_some() && current != held {
-            file = File::open(&path).map_err(read_err)?;
-            file.seek(SeekFrom::Start(0)).map_err(read_err)?;
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::output;
 use crate::reconcile::unix_now;
 use crate::status;
 use crate::store::{Event, now_ms, rfc3339_ms};
+use crate::tmux::TmuxError;
 use crate::transitions;
 use crate::waiting::{Patterns, WaitingCache};
 
@@ -49,7 +50,20 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
 
     loop {
         let tick = Instant::now();
-        let sessions = ctx.observe()?;
+        let observed_ms = now_ms();
+        let sessions = match ctx.tmux.list_panes() {
+            Ok(panes) => crate::observe::sessions(panes),
+            // tmux refused something mid-change (a session ending as it was
+            // asked about): look again next tick rather than stop watching.
+            Err(TmuxError::Failed { message }) => {
+                if std::env::var_os("FLEET_LOG").is_some() {
+                    eprintln!("fleet: watch: tmux: {message}");
+                }
+                std::thread::sleep(TICK);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let now = unix_now();
 
         // Lifecycle: record what changed, then print every new event,
@@ -57,7 +71,7 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
         let settling = transitions::settling(&sessions, now);
         let lifecycles = transitions::lifecycles(&sessions, &settling);
         if last_lifecycles.as_ref() != Some(&lifecycles) {
-            ctx.record(&sessions);
+            ctx.record(&sessions, observed_ms);
             last_lifecycles = Some(lifecycles);
         }
         let mut lines = String::new();

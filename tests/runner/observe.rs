@@ -374,3 +374,62 @@ fn verify_fails_a_pane_that_does_not_export_the_runtime_bin_path() {
         "fleet restart legacy relaunches it with the fleet's pane command"
     );
 }
+
+#[test]
+fn watch_outlives_sessions_coming_and_going_and_history_counts_each_once() {
+    let env = TestEnv::new();
+    let mut watchers = vec![env.spawn(&["watch"], &[]), env.spawn(&["watch"], &[])];
+    std::thread::sleep(Duration::from_millis(400));
+    for _ in 0..12 {
+        env.fleet(&["start", "blink", "--runtime", "stub"])
+            .success();
+        env.fleet(&["ps"]).success();
+        env.fleet(&["stop", "blink"]).success();
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    for w in &mut watchers {
+        assert!(w.alive(), "a watcher died while sessions came and went");
+    }
+    let events = env.events(&["blink"]);
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!(count("stopped"), 12, "{events:#?}");
+    assert!(count("started") <= 12, "{events:#?}");
+    assert_eq!(count("vanished"), 0, "{events:#?}");
+}
+
+#[test]
+fn logs_follow_keeps_every_line_across_rotations() {
+    let env = TestEnv::new();
+    env.fleet_env(
+        &["start", "counter", "--runtime", "shell"],
+        &[("FLEET_LOG_MAX_BYTES", "5000")],
+    )
+    .success();
+    env.wait_status("counter", "running");
+    let follow = env.spawn(&["logs", "counter", "--follow"], &[]);
+    std::thread::sleep(Duration::from_millis(400));
+    env.type_line("counter", "seq 1 2000 | sed 's/^/N/'; echo END-OF-COUNT");
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let Some(line) = follow.line(Duration::from_secs(2)) else {
+            break;
+        };
+        if line.starts_with("END-OF-COUNT") {
+            break;
+        }
+        if let Some(n) = line
+            .strip_prefix('N')
+            .and_then(|n| n.trim().parse::<u32>().ok())
+        {
+            seen.push(n);
+        }
+    }
+    let expected: Vec<u32> = (1..=2000).collect();
+    assert_eq!(
+        seen.len(),
+        expected.len(),
+        "lines lost or doubled across rotations"
+    );
+    assert_eq!(seen, expected);
+}
