@@ -9,6 +9,8 @@
 
 use regex::Regex;
 
+use crate::transitions::kind;
+
 /// How much of the screen the waiting patterns see.
 pub const TAIL_LINES: usize = 25;
 
@@ -28,9 +30,9 @@ impl Activity {
     /// The word of a transition: `working`, `idle`, `waiting`.
     pub fn kind(self) -> &'static str {
         match self {
-            Activity::Working => "working",
-            Activity::Idle(_) => "idle",
-            Activity::Waiting => "waiting",
+            Activity::Working => kind::WORKING,
+            Activity::Idle(_) => kind::IDLE,
+            Activity::Waiting => kind::WAITING,
         }
     }
 }
