@@ -201,7 +201,7 @@ fn main() {
             .map(|_| bench.tmux(&["capture-pane", "-p", "-t", "=agent-000:"]))
             .collect(),
     );
-    let tmux = mosaic_fleet::tmux::Tmux::new(bench.socket.clone());
+    let tmux = mosaic_fleet::core::host::tmux::Tmux::new(bench.socket.clone());
     let ids: Vec<(u32, usize)> = tmux
         .list_panes()
         .expect("list panes")

@@ -1,0 +1,76 @@
+//! The command line, as clap parses it. Nothing here touches tmux.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cli::commands::{
+    attach, down, events, log_writer, logs, peek, ps, restart, send, start, stop, up, verify, watch,
+};
+
+/// Run a fleet of long-lived AI coding agents in detached tmux sessions,
+/// durably, observably, and safe to take over.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleet",
+    version,
+    max_term_width = 100,
+    after_help = "Exit status: 0 ok; 1 an action or check failed; 2 bad usage or input (nothing was changed)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The fleet file [default: fleet.toml found upward from the current
+    /// directory, else $FLEET_FILE]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// The fleet's own tmux socket (never the default server)
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "MOSAIC_TMUX_SOCKET",
+        default_value = "mosaic-fleet"
+    )]
+    pub socket: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start every declared agent that is not running; leave healthy ones alone
+    Up(up::UpArgs),
+    /// Stop declared agents (all, or the named); never sessions fleet did not start
+    Down(down::DownArgs),
+    /// Start one agent; says `already running` when it is
+    Start(start::StartArgs),
+    /// Stop one agent
+    Stop(stop::StopArgs),
+    /// Stop and start one agent again
+    Restart(restart::RestartArgs),
+    /// One row per agent: name, host, runtime, model, effort, status, activity
+    Ps(ps::PsArgs),
+    /// Check each agent and this host for durability and policy; say how to fix
+    Verify(verify::VerifyArgs),
+    /// Stream transitions as they happen: started, exited, drift, idle, waiting
+    Watch(watch::WatchArgs),
+    /// Print an agent's current screen, read-only
+    Peek(peek::PeekArgs),
+    /// Print an agent's persisted transcript, kept after its pane is gone
+    Logs(logs::LogsArgs),
+    /// History: launches, stops, exits with codes, restarts, drift, takeovers
+    Events(events::EventsArgs),
+    /// Attach to an agent's session, read-only unless --takeover
+    Attach(attach::AttachArgs),
+    /// Type text into an agent, then Enter (a takeover act)
+    Send(send::SendArgs),
+    /// Append standard input to a transcript, rotating it (run by tmux)
+    #[command(name = "__log-writer", hide = true)]
+    LogWriter(log_writer::LogWriterArgs),
+}

@@ -1,0 +1,59 @@
+//! The error a command ends with: one line naming the problem and the fix,
+//! and an exit code that means something.
+//!
+//! Exit codes: 0 ok; 1 an action or check failed; 2 bad usage or bad input
+//! (a bad name, a broken fleet file): nothing was changed.
+
+use std::fmt;
+
+use crate::core::desired::fleetfile::FileError;
+use crate::core::host::tmux::TmuxError;
+
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    pub message: String,
+    pub code: i32,
+}
+
+impl CliError {
+    /// Bad input: nothing was touched.
+    pub fn user(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: EXIT_USAGE,
+        }
+    }
+
+    /// Something the fleet tried did not work.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: EXIT_FAILED,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<FileError> for CliError {
+    fn from(e: FileError) -> Self {
+        Self::user(e.to_string())
+    }
+}
+
+impl From<TmuxError> for CliError {
+    fn from(e: TmuxError) -> Self {
+        match e {
+            // Checked before anything runs: bad input, nothing changed.
+            TmuxError::TooLong { .. } => Self::user(e.to_string()),
+            other => Self::failed(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The checks of `fleet verify`: pure functions from what was observed to
+//! one verdict per check, each failure with its fix.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::core::desired::agent::AgentSpec;
+use crate::core::desired::fleetfile::ModelRule;
+use crate::core::observe::{ObservedSession, Status};
+
+/// One verdict. Its JSON form is the stable schema of `verify --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// The agent checked, or `null` for a check of the host.
+    pub agent: Option<String>,
+    pub check: &'static str,
+    pub ok: bool,
+    pub detail: String,
+    /// How to fix a failure.
+    pub fix: Option<String>,
+}
+
+fn pass(agent: &str, check: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        agent: Some(agent.to_string()),
+        check,
+        ok: true,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn fail(
+    agent: &str,
+    check: &'static str,
+    detail: impl Into<String>,
+    fix: impl Into<String>,
+) -> Check {
+    Check {
+        agent: Some(agent.to_string()),
+        check,
+        ok: false,
+        detail: detail.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+/// What is known about one agent.
+pub struct AgentFacts<'a> {
+    pub name: &'a str,
+    /// The spec to check: what runs (from the session) or what is declared.
+    pub spec: &'a AgentSpec,
+    pub declared: bool,
+    pub session: Option<&'a ObservedSession>,
+    /// Whether the pane's start command exports a PATH and `exec`s.
+    pub exports_path: Option<bool>,
+    /// The runtime-bin prefix the pane has (or would get).
+    pub path_prefix: &'a str,
+    /// The PATH the pane inherits from the tmux server.
+    pub base_path: &'a str,
+    pub policy: &'a [ModelRule],
+}
+
+pub fn agent_checks(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> bool) -> Vec<Check> {
+    let name = facts.name;
+    let spec = facts.spec;
+    let mut out = Vec::new();
+    let up = if facts.declared {
+        format!("fleet up {name}")
+    } else {
+        format!("fleet start {name}")
+    };
+
+    match facts.session {
+        None => out.push(fail(name, "session", "no session", up)),
+        Some(s) if !s.is_managed() => out.push(fail(
+            name,
+            "session",
+            "a session of this name exists that fleet did not start",
+            "end that session or rename the agent",
+        )),
+        Some(s) => {
+            out.push(pass(name, "session", "exists"));
+            if s.pane.dead {
+                let code = s
+                    .exit_code()
+                    .map(|c| format!("exited {c}"))
+                    .unwrap_or_else(|| "exited".into());
+                out.push(fail(
+                    name,
+                    "pane alive",
+                    code,
+                    format!("see why with fleet peek {name} or fleet logs {name}, then fleet restart {name}"),
+                ));
+            } else {
+                out.push(pass(
+                    name,
+                    "pane alive",
+                    format!("pid {}", s.pane.pid.unwrap_or(0)),
+                ));
+                if s.status() == Status::Running {
+                    out.push(pass(
+                        name,
+                        "runtime in front",
+                        s.pane.current_command.clone(),
+                    ));
+                } else {
+                    out.push(fail(
+                        name,
+                        "runtime in front",
+                        format!(
+                            "{} is in front, not the runtime ({})",
+                            s.pane.current_command,
+                            spec.processes.join(" or ")
+                        ),
+                        format!("fleet restart {name}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    let program = spec.argv.first().map(String::as_str).unwrap_or_default();
+    let found = resolve(program, facts.path_prefix, facts.base_path, &is_executable);
+    match (facts.exports_path, found) {
+        (Some(false), _) => out.push(fail(
+            name,
+            "runtime on PATH",
+            "the pane command does not export the runtime-bin PATH",
+            format!("fleet restart {name} relaunches it with the fleet's pane command"),
+        )),
+        (_, Some(path)) => out.push(pass(
+            name,
+            "runtime on PATH",
+            format!("{program} found at {}", path.display()),
+        )),
+        (_, None) => out.push(fail(
+            name,
+            "runtime on PATH",
+            format!(
+                "{program} is not found on the pane's PATH ({}{}{})",
+                facts.path_prefix,
+                if facts.path_prefix.is_empty() { "" } else { ":" },
+                facts.base_path
+            ),
+            format!(
+                "install {program}, or set MOSAIC_RUNTIME_BIN to the directory that has it, then fleet restart {name}"
+            ),
+        )),
+    }
+
+    if spec.workdir.is_dir() {
+        out.push(pass(name, "workdir", spec.workdir.display().to_string()));
+    } else {
+        out.push(fail(
+            name,
+            "workdir",
+            format!("{} does not exist", spec.workdir.display()),
+            format!(
+                "create {} or change the agent's workdir",
+                spec.workdir.display()
+            ),
+        ));
+    }
+
+    out.push(policy_check(name, spec, facts.policy));
+    out
+}
+
+/// Whether the agent's model may run in its runtime.
+pub fn policy_check(name: &str, spec: &AgentSpec, policy: &[ModelRule]) -> Check {
+    let Some(model) = &spec.model else {
+        return pass(name, "policy", "no model set");
+    };
+    for rule in policy {
+        if rule.matches(model) && !rule.runtimes.contains(&spec.runtime) {
+            return fail(
+                name,
+                "policy",
+                format!(
+                    "model {model} runs in runtime {}, but {} models may only run in {}",
+                    spec.runtime,
+                    rule.pattern,
+                    rule.runtimes.join(", ")
+                ),
+                format!(
+                    "run it with runtime = \"{}\" or choose a model outside {}",
+                    rule.runtimes
+                        .first()
+                        .map(String::as_str)
+                        .unwrap_or("claude"),
+                    rule.pattern
+                ),
+            );
+        }
+    }
+    pass(name, "policy", format!("{model} in {}", spec.runtime))
+}
+
+/// Where a shell would find `program`: itself if it has a `/`, else the
+/// first executable on the prefix and then the base PATH.
+pub fn resolve(
+    program: &str,
+    prefix: &str,
+    base_path: &str,
+    is_executable: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return is_executable(&p).then_some(p);
+    }
+    prefix
+        .split(':')
+        .chain(base_path.split(':'))
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(program))
+        .find(|p| is_executable(p))
+}
+
+/// What is known about the host's boot survival.
+pub struct HostFacts {
+    pub unit: PathBuf,
+    pub unit_installed: bool,
+    pub unit_enabled: bool,
+    pub user: String,
+    pub linger: bool,
+}
+
+pub fn host_checks(facts: &HostFacts) -> Vec<Check> {
+    let host = |check, ok: bool, detail: String| Check {
+        agent: None,
+        check,
+        ok,
+        detail,
+        fix: (!ok).then(|| "fleet init".to_string()),
+    };
+    vec![
+        host(
+            "boot unit installed",
+            facts.unit_installed,
+            facts.unit.display().to_string(),
+        ),
+        host(
+            "boot unit enabled",
+            facts.unit_enabled,
+            "systemctl --user enable".to_string(),
+        ),
+        host(
+            "linger",
+            facts.linger,
+            format!("loginctl enable-linger {}", facts.user),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::desired::agent::{AgentName, RestartPolicy};
+
+    fn spec(runtime: &str, model: Option<&str>) -> AgentSpec {
+        AgentSpec {
+            name: AgentName::parse("a").unwrap_or_else(|e| panic!("{e}")),
+            runtime: runtime.into(),
+            model: model.map(String::from),
+            effort: None,
+            argv: vec!["agent".into()],
+            processes: vec!["agent".into()],
+            workdir: "/".into(),
+            restart: RestartPolicy::Never,
+            host: None,
+        }
+    }
+
+    #[test]
+    fn claude_only_inside_claude_code() {
+        let rules = [ModelRule::builtin()];
+        assert!(!policy_check("a", &spec("pi", Some("anthropic/claude-opus")), &rules).ok);
+        assert!(policy_check("a", &spec("claude", Some("anthropic/claude-opus")), &rules).ok);
+        assert!(policy_check("a", &spec("pi", Some("openai/gpt-5")), &rules).ok);
+        assert!(policy_check("a", &spec("pi", None), &rules).ok);
+    }
+
+    #[test]
+    fn resolves_like_a_shell() {
+        let exists = |p: &Path| p == Path::new("/rt/agent") || p == Path::new("/usr/bin/agent");
+        assert_eq!(
+            resolve("agent", "/rt", "/usr/bin", exists),
+            Some("/rt/agent".into())
+        );
+        assert_eq!(
+            resolve("agent", "", "/usr/bin", exists),
+            Some("/usr/bin/agent".into())
+        );
+        assert_eq!(resolve("agent", "", "/bin", exists), None);
+        assert_eq!(
+            resolve("/rt/agent", "", "", exists),
+            Some("/rt/agent".into())
+        );
+    }
+
+    #[test]
+    fn a_missing_session_fails_with_the_way_up() {
+        let s = spec("pi", None);
+        let facts = AgentFacts {
+            name: "a",
+            spec: &s,
+            declared: true,
+            session: None,
+            exports_path: None,
+            path_prefix: "",
+            base_path: "/bin",
+            policy: &[],
+        };
+        let checks = agent_checks(&facts, |_| true);
+        assert_eq!(checks[0].fix.as_deref(), Some("fleet up a"));
+        assert!(checks.iter().skip(1).all(|c| c.ok));
+    }
+}

@@ -1,0 +1,913 @@
+//! The fleet file (`fleet.toml`) becomes the desired state: a checked
+//! [`Fleet`] with every agent resolved to an [`AgentSpec`].
+//!
+//! Every mistake in the file is reported as `FILE:LINE: message` naming the
+//! key, and nothing is started from a file that has one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::core::desired::agent::{AgentName, AgentSpec, RestartPolicy};
+use crate::core::desired::runtime::{self, Runtime, TemplateError};
+
+/// A mistake in a fleet file, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct FileError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+/// A host of the fleet, reached over ssh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    pub ssh: String,
+}
+
+/// Models matching `pattern` may only run in `runtimes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRule {
+    pub pattern: String,
+    pub runtimes: Vec<String>,
+}
+
+impl ModelRule {
+    /// The rule that holds unless a fleet file replaces it: Claude only
+    /// inside Claude Code.
+    pub fn builtin() -> Self {
+        Self {
+            pattern: "anthropic/*".into(),
+            runtimes: vec!["claude".into()],
+        }
+    }
+
+    pub fn matches(&self, model: &str) -> bool {
+        glob_match(&self.pattern, model)
+    }
+}
+
+/// `*` matches any run of characters; everything else is literal.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// How an agent's command is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandSource {
+    /// A template string, split like a shell would and then filled.
+    Template(String),
+    /// Literal argv, as typed after `--`.
+    Argv(Vec<String>),
+}
+
+/// What may be said about one agent before resolution: a `[agents.NAME]`
+/// table, or the flags of `fleet start`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentDecl {
+    pub runtime: Option<String>,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    pub workdir: Option<String>,
+    pub command: Option<CommandSource>,
+    pub processes: Option<Vec<String>>,
+    pub restart: Option<RestartPolicy>,
+    pub host: Option<String>,
+}
+
+/// `[defaults]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub runtime: Option<String>,
+    pub model: Option<String>,
+    pub effort: Option<String>,
+    pub workdir: Option<String>,
+    pub restart: Option<RestartPolicy>,
+}
+
+/// Where the error of a resolution lies: which key of the agent's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclKey {
+    Runtime,
+    Command,
+    Workdir,
+    Host,
+}
+
+impl DeclKey {
+    fn name(self) -> &'static str {
+        match self {
+            DeclKey::Runtime => "runtime",
+            DeclKey::Command => "command",
+            DeclKey::Workdir => "workdir",
+            DeclKey::Host => "host",
+        }
+    }
+}
+
+/// A declared agent: its spec and where the file says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredAgent {
+    pub spec: AgentSpec,
+    /// What the file says, before defaults: `fleet start` overrides on it.
+    pub decl: AgentDecl,
+    /// Line of the `[agents.NAME]` header.
+    pub line: Option<usize>,
+    /// Line of the agent's `workdir` key, else of `[defaults]` workdir.
+    pub workdir_line: Option<usize>,
+}
+
+/// The desired state: everything a fleet file declares, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fleet {
+    pub path: Option<PathBuf>,
+    /// Relative workdirs are relative to this: the fleet file's directory.
+    pub base_dir: PathBuf,
+    pub home: Option<PathBuf>,
+    pub defaults: Defaults,
+    pub runtimes: BTreeMap<String, Runtime>,
+    pub agents: BTreeMap<AgentName, DeclaredAgent>,
+    pub hosts: BTreeMap<String, Host>,
+    pub policy: Vec<ModelRule>,
+}
+
+impl Fleet {
+    /// A fleet with no file: built-in runtimes and defaults only.
+    pub fn empty(base_dir: PathBuf, home: Option<PathBuf>) -> Self {
+        Self {
+            path: None,
+            base_dir,
+            home,
+            defaults: Defaults::default(),
+            runtimes: runtime::builtins(),
+            agents: BTreeMap::new(),
+            hosts: BTreeMap::new(),
+            policy: vec![ModelRule::builtin()],
+        }
+    }
+
+    /// Reads and checks a fleet file.
+    pub fn load(path: &Path, home: Option<PathBuf>) -> Result<Self, FileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            path: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read the fleet file: {e}"),
+        })?;
+        let base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
+        Self::parse(&text, path, base_dir, home)
+    }
+
+    /// Checks fleet-file text; `path` is used only in messages.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        base_dir: PathBuf,
+        home: Option<PathBuf>,
+    ) -> Result<Self, FileError> {
+        let err = |offset: Option<usize>, message: String| FileError {
+            path: path.to_path_buf(),
+            line: offset.map(|o| line_of(text, o)),
+            message,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map(|s| s.start);
+            err(offset, describe_toml_error(text, offset, e.message()))
+        })?;
+
+        let mut fleet = Fleet::empty(base_dir, home);
+        fleet.path = Some(path.to_path_buf());
+
+        fleet.defaults = Defaults {
+            runtime: raw.defaults.runtime.as_ref().map(|s| s.get_ref().clone()),
+            model: raw.defaults.model.clone(),
+            effort: raw.defaults.effort.clone(),
+            workdir: raw.defaults.workdir.as_ref().map(|s| s.get_ref().clone()),
+            restart: parse_restart(raw.defaults.restart.as_ref(), "[defaults]")
+                .map_err(|(o, m)| err(Some(o), m))?,
+        };
+
+        for (name, raw_rt) in &raw.runtimes {
+            let at = Some(name.span().start);
+            if !is_plain_name(name.get_ref()) {
+                return Err(err(
+                    at,
+                    format!(
+                        "runtime name {:?} is invalid: use lowercase letters, digits, '-' and '_'",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            let builtin = fleet.runtimes.get(name.get_ref()).cloned();
+            let command = match (&raw_rt.command, &builtin) {
+                (Some(c), _) => c.get_ref().clone(),
+                (None, Some(b)) => b.command.clone(),
+                (None, None) => {
+                    return Err(err(
+                        at,
+                        format!(
+                            "[runtimes.{}] has no command: add command = \"program --model {{model}}\"",
+                            name.get_ref()
+                        ),
+                    ));
+                }
+            };
+            // Check the template's shape now; fields are filled per agent.
+            let command_at = raw_rt.command.as_ref().map(|c| c.span().start).or(at);
+            match runtime::fill(&command, Some("m"), Some("e")) {
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(err(
+                        command_at,
+                        format!("[runtimes.{}] {e}", name.get_ref()),
+                    ));
+                }
+            }
+            let processes = match (&raw_rt.processes, &builtin) {
+                (Some(p), _) => p.clone(),
+                (None, Some(b)) if raw_rt.command.is_none() => b.processes.clone(),
+                _ => default_processes(&command, builtin.as_ref()),
+            };
+            let mut waiting = builtin
+                .as_ref()
+                .map(|b| b.waiting.clone())
+                .unwrap_or_default();
+            if let Some(extra) = &raw_rt.waiting {
+                if let Err(e) = crate::core::signals::activity::compile(extra.get_ref()) {
+                    return Err(err(
+                        Some(extra.span().start),
+                        format!("[runtimes.{}] {e}", name.get_ref()),
+                    ));
+                }
+                waiting.extend(extra.get_ref().iter().cloned());
+            }
+            fleet.runtimes.insert(
+                name.get_ref().clone(),
+                Runtime {
+                    waiting,
+                    command,
+                    processes,
+                    model: raw_rt.model.clone(),
+                    effort: raw_rt.effort.clone(),
+                    fallback_model: builtin.as_ref().and_then(|b| b.fallback_model.clone()),
+                    fallback_effort: builtin.as_ref().and_then(|b| b.fallback_effort.clone()),
+                },
+            );
+        }
+
+        if let Some(rt) = &raw.defaults.runtime
+            && !fleet.runtimes.contains_key(rt.get_ref())
+        {
+            return Err(err(
+                Some(rt.span().start),
+                unknown_runtime(rt.get_ref(), "[defaults]", &fleet.runtimes),
+            ));
+        }
+
+        for (name, raw_host) in &raw.hosts {
+            let at = Some(name.span().start);
+            if !is_host_name(name.get_ref()) {
+                return Err(err(
+                    at,
+                    format!(
+                        "host name {:?} is invalid: use letters, digits, '.', '-' and '_'",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            let ssh = raw_host.ssh.get_ref().trim();
+            if ssh.is_empty() || ssh.starts_with('-') {
+                return Err(err(
+                    Some(raw_host.ssh.span().start),
+                    format!(
+                        "[hosts.{}] ssh = {:?} is not an ssh destination: use \"user@host\"",
+                        name.get_ref(),
+                        raw_host.ssh.get_ref()
+                    ),
+                ));
+            }
+            fleet.hosts.insert(
+                name.get_ref().clone(),
+                Host {
+                    ssh: ssh.to_string(),
+                },
+            );
+        }
+
+        let mut policy = Vec::new();
+        for rule in &raw.policy.models {
+            let at = Some(rule.pattern.span().start);
+            if rule.pattern.get_ref().is_empty() {
+                return Err(err(
+                    at,
+                    "[[policy.models]] pattern is empty: use a model glob such as \"anthropic/*\""
+                        .into(),
+                ));
+            }
+            for rt in rule.runtimes.get_ref() {
+                if !fleet.runtimes.contains_key(rt) {
+                    return Err(err(
+                        Some(rule.runtimes.span().start),
+                        unknown_runtime(rt, "[[policy.models]]", &fleet.runtimes),
+                    ));
+                }
+            }
+            policy.push(ModelRule {
+                pattern: rule.pattern.get_ref().clone(),
+                runtimes: rule.runtimes.get_ref().clone(),
+            });
+        }
+        // The built-in rule stands unless the file speaks about the same models.
+        if !policy
+            .iter()
+            .any(|r| r.pattern == ModelRule::builtin().pattern)
+        {
+            policy.push(ModelRule::builtin());
+        }
+        fleet.policy = policy;
+
+        for (name, raw_agent) in &raw.agents {
+            let header = Some(name.span().start);
+            let agent_name =
+                AgentName::parse(name.get_ref()).map_err(|e| err(header, e.to_string()))?;
+            let table = format!("[agents.{agent_name}]");
+            let restart = parse_restart(raw_agent.restart.as_ref(), &table)
+                .map_err(|(o, m)| err(Some(o), m))?;
+            let decl = AgentDecl {
+                runtime: raw_agent.runtime.as_ref().map(|s| s.get_ref().clone()),
+                model: raw_agent.model.clone(),
+                effort: raw_agent.effort.clone(),
+                workdir: raw_agent.workdir.as_ref().map(|s| s.get_ref().clone()),
+                command: raw_agent
+                    .command
+                    .as_ref()
+                    .map(|s| CommandSource::Template(s.get_ref().clone())),
+                processes: raw_agent.processes.clone(),
+                restart,
+                host: raw_agent.host.as_ref().map(|s| s.get_ref().clone()),
+            };
+            let spec = fleet
+                .resolve(&agent_name, &decl)
+                .map_err(|(key, message)| {
+                    let offset = match key {
+                        DeclKey::Runtime => raw_agent
+                            .runtime
+                            .as_ref()
+                            .map(|s| s.span().start)
+                            .or(raw.defaults.runtime.as_ref().map(|s| s.span().start)),
+                        DeclKey::Command => raw_agent.command.as_ref().map(|s| s.span().start),
+                        DeclKey::Workdir => raw_agent.workdir.as_ref().map(|s| s.span().start),
+                        DeclKey::Host => raw_agent.host.as_ref().map(|s| s.span().start),
+                    };
+                    err(
+                        offset.or(header),
+                        format!("{table} {}: {message}", key.name()),
+                    )
+                })?;
+            let workdir_line = raw_agent
+                .workdir
+                .as_ref()
+                .or(raw.defaults.workdir.as_ref())
+                .map(|s| line_of(text, s.span().start));
+            fleet.agents.insert(
+                agent_name,
+                DeclaredAgent {
+                    spec,
+                    decl,
+                    line: header.map(|o| line_of(text, o)),
+                    workdir_line,
+                },
+            );
+        }
+        Ok(fleet)
+    }
+
+    /// Resolves one agent against this fleet's runtimes and defaults.
+    /// Precedence: the agent's own keys, then its runtime table's, then
+    /// `[defaults]`, then the built-in runtime's fallbacks.
+    pub fn resolve(
+        &self,
+        name: &AgentName,
+        decl: &AgentDecl,
+    ) -> Result<AgentSpec, (DeclKey, String)> {
+        let runtime_name = decl
+            .runtime
+            .clone()
+            .or_else(|| self.defaults.runtime.clone())
+            .unwrap_or_else(|| "pi".to_string());
+        // A literal argv (`fleet start -- CMD`) needs no template, so any
+        // runtime label will do; everything else needs a known runtime.
+        let runtime = self.runtimes.get(&runtime_name);
+        let model = decl
+            .model
+            .clone()
+            .or_else(|| runtime.and_then(|r| r.model.clone()))
+            .or_else(|| self.defaults.model.clone())
+            .or_else(|| runtime.and_then(|r| r.fallback_model.clone()));
+        let effort = decl
+            .effort
+            .clone()
+            .or_else(|| runtime.and_then(|r| r.effort.clone()))
+            .or_else(|| self.defaults.effort.clone())
+            .or_else(|| runtime.and_then(|r| r.fallback_effort.clone()));
+
+        let template_error = |e: TemplateError| (DeclKey::Command, e.to_string());
+        let (argv, processes) = match (&decl.command, runtime) {
+            (Some(CommandSource::Argv(argv)), _) => {
+                if argv.is_empty() {
+                    return Err((DeclKey::Command, "command is empty".into()));
+                }
+                let processes = decl.processes.clone().unwrap_or_else(|| {
+                    let mut p = vec![runtime::process_name(&argv[0])];
+                    if let Some(rt) = runtime {
+                        extend_unique(&mut p, &rt.processes);
+                    }
+                    p
+                });
+                (argv.clone(), processes)
+            }
+            (Some(CommandSource::Template(t)), Some(rt)) => {
+                let argv = runtime::fill(t, model.as_deref(), effort.as_deref())
+                    .map_err(template_error)?;
+                let processes = decl
+                    .processes
+                    .clone()
+                    .unwrap_or_else(|| default_processes(t, Some(rt)));
+                (argv, processes)
+            }
+            (None, Some(rt)) => {
+                let argv = runtime::fill(&rt.command, model.as_deref(), effort.as_deref())
+                    .map_err(|e| match e {
+                        TemplateError::Missing(field) => (
+                            DeclKey::Runtime,
+                            format!(
+                                "runtime {runtime_name:?} needs a {field}: set {field} for the agent or in [defaults]"
+                            ),
+                        ),
+                        other => template_error(other),
+                    })?;
+                let processes = decl
+                    .processes
+                    .clone()
+                    .unwrap_or_else(|| rt.processes.clone());
+                (argv, processes)
+            }
+            (Some(CommandSource::Template(_)) | None, None) => {
+                return Err((
+                    DeclKey::Runtime,
+                    unknown_runtime(&runtime_name, "", &self.runtimes)
+                        .trim_start()
+                        .to_string(),
+                ));
+            }
+        };
+
+        let workdir_text = decl
+            .workdir
+            .clone()
+            .or_else(|| self.defaults.workdir.clone());
+        let workdir = match workdir_text {
+            Some(w) => self.expand_path(&w),
+            None => self.base_dir.clone(),
+        };
+
+        let host = match &decl.host {
+            Some(h) if !self.hosts.contains_key(h) && !is_local_host(h) => {
+                return Err((
+                    DeclKey::Host,
+                    format!("host {h:?} is not declared: add [hosts.{h}] with ssh = \"user@{h}\""),
+                ));
+            }
+            Some(h) if is_local_host(h) => None,
+            other => other.clone(),
+        };
+
+        Ok(AgentSpec {
+            name: name.clone(),
+            runtime: runtime_name,
+            model,
+            effort,
+            argv,
+            processes,
+            workdir,
+            restart: decl.restart.or(self.defaults.restart).unwrap_or_default(),
+            host,
+        })
+    }
+
+    /// `~` and `~/…` become the home directory; relative paths are taken
+    /// from the fleet file's directory.
+    pub fn expand_path(&self, text: &str) -> PathBuf {
+        let expanded = match (text.strip_prefix('~'), &self.home) {
+            (Some(""), Some(home)) => home.clone(),
+            (Some(rest), Some(home)) if rest.starts_with('/') => {
+                home.join(rest.trim_start_matches('/'))
+            }
+            _ => PathBuf::from(text),
+        };
+        if expanded.is_absolute() {
+            expanded
+        } else {
+            self.base_dir.join(expanded)
+        }
+    }
+
+    /// The declared agents that live on this host.
+    pub fn local_agents(&self) -> impl Iterator<Item = &DeclaredAgent> {
+        self.agents.values().filter(|a| a.spec.host.is_none())
+    }
+}
+
+/// Is `name` this machine, so an agent placed there is local?
+pub fn is_local_host(name: &str) -> bool {
+    name == "localhost" || name == crate::core::host::hostname::local()
+}
+
+fn extend_unique(into: &mut Vec<String>, more: &[String]) {
+    for p in more {
+        if !into.contains(p) {
+            into.push(p.clone());
+        }
+    }
+}
+
+/// An overridden command counts as in front under its own program name, and
+/// under the runtime's names (the runtime may be what it wraps).
+fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
+    let mut p = Vec::new();
+    if let Some(first) = shlex::split(command).and_then(|w| w.into_iter().next()) {
+        p.push(runtime::process_name(&first));
+    }
+    if let Some(rt) = runtime {
+        extend_unique(&mut p, &rt.processes);
+    }
+    p
+}
+
+fn unknown_runtime(name: &str, table: &str, runtimes: &BTreeMap<String, Runtime>) -> String {
+    let known: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+    format!(
+        "{table} unknown runtime {name:?}: use one of {} or declare [runtimes.{name}]",
+        known.join(", ")
+    )
+}
+
+fn parse_restart(
+    value: Option<&Spanned<String>>,
+    table: &str,
+) -> Result<Option<RestartPolicy>, (usize, String)> {
+    let Some(value) = value else { return Ok(None) };
+    match value.get_ref().as_str() {
+        "never" => Ok(Some(RestartPolicy::Never)),
+        "on-failure" => Ok(Some(RestartPolicy::OnFailure)),
+        "always" => Ok(Some(RestartPolicy::Always)),
+        other => Err((
+            value.span().start,
+            format!(
+                "{table} restart = {other:?} is not a policy: use \"never\", \"on-failure\" or \"always\""
+            ),
+        )),
+    }
+}
+
+fn is_plain_name(name: &str) -> bool {
+    AgentName::parse(name).is_ok()
+}
+
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The `[table]` header in force at `offset`, for messages.
+fn table_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    // Only whole lines above the error: a header with the error in it is
+    // itself the unknown key.
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| match l.find(']') {
+            Some(i) if l.starts_with("[[") => l[..(i + 2).min(l.len())].to_string(),
+            Some(i) => l[..=i].to_string(),
+            None => l.to_string(),
+        })
+}
+
+/// Turns serde's wording into the fleet's: `unknown key "procsses" in
+/// [agents.scout]: expected one of …`.
+fn describe_toml_error(text: &str, offset: Option<usize>, message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((key, expected)) = rest.split_once('`')
+    {
+        let table = offset
+            .and_then(|o| table_at(text, o))
+            .map(|t| format!(" in {t}"))
+            .unwrap_or_else(|| " at the top level".into());
+        let expected = expected
+            .trim_start_matches(", ")
+            .replace('`', "")
+            .replace("expected ", "");
+        return format!("unknown key {key:?}{table}: expected {expected}");
+    }
+    let table = offset
+        .and_then(|o| table_at(text, o))
+        .map(|t| format!("{t} "))
+        .unwrap_or_default();
+    format!("{table}{}", message.trim())
+}
+
+// The file as written. Unknown keys are errors.
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    runtimes: BTreeMap<Spanned<String>, RawRuntime>,
+    #[serde(default)]
+    agents: BTreeMap<Spanned<String>, RawAgent>,
+    #[serde(default)]
+    hosts: BTreeMap<Spanned<String>, RawHost>,
+    #[serde(default)]
+    policy: RawPolicy,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    runtime: Option<Spanned<String>>,
+    model: Option<String>,
+    effort: Option<String>,
+    workdir: Option<Spanned<String>>,
+    restart: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRuntime {
+    command: Option<Spanned<String>>,
+    processes: Option<Vec<String>>,
+    waiting: Option<Spanned<Vec<String>>>,
+    model: Option<String>,
+    effort: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    runtime: Option<Spanned<String>>,
+    model: Option<String>,
+    effort: Option<String>,
+    workdir: Option<Spanned<String>>,
+    command: Option<Spanned<String>>,
+    processes: Option<Vec<String>>,
+    restart: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    ssh: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    models: Vec<RawModelRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModelRule {
+    pattern: Spanned<String>,
+    runtimes: Spanned<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Fleet, FileError> {
+        Fleet::parse(
+            text,
+            Path::new("fleet.toml"),
+            PathBuf::from("/base"),
+            Some(PathBuf::from("/home/op")),
+        )
+    }
+
+    fn error(text: &str) -> String {
+        match parse(text) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn resolves_the_product_example() {
+        let fleet = parse(
+            r#"
+[defaults]
+runtime = "pi"
+model   = "openai-codex/gpt-5.5"
+effort  = "high"
+workdir = "~/src/mosaic"
+
+[runtimes.pi]
+command   = "mosaic yolo pi --model {model}:{effort}"
+processes = ["pi", "node"]
+
+[agents.builder]
+[agents.reviewer]
+runtime = "codex"
+restart = "on-failure"
+
+[agents.scout]
+host = "dragon-lin"
+
+[agents.janitor]
+command   = "my-agent --fast"
+processes = ["my-agent"]
+
+[hosts.dragon-lin]
+ssh = "jason@dragon-lin"
+
+[[policy.models]]
+pattern  = "anthropic/*"
+runtimes = ["claude"]
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let builder = &fleet.agents[&AgentName::parse("builder").unwrap_or_else(|e| panic!("{e}"))];
+        assert_eq!(
+            builder.spec.argv,
+            [
+                "mosaic",
+                "yolo",
+                "pi",
+                "--model",
+                "openai-codex/gpt-5.5:high"
+            ]
+        );
+        assert_eq!(builder.spec.workdir, PathBuf::from("/home/op/src/mosaic"));
+        assert_eq!(builder.line, Some(12));
+        let reviewer =
+            &fleet.agents[&AgentName::parse("reviewer").unwrap_or_else(|e| panic!("{e}"))];
+        assert_eq!(reviewer.spec.restart, RestartPolicy::OnFailure);
+        assert_eq!(reviewer.spec.processes, ["codex", "node"]);
+        let scout = &fleet.agents[&AgentName::parse("scout").unwrap_or_else(|e| panic!("{e}"))];
+        assert_eq!(scout.spec.host.as_deref(), Some("dragon-lin"));
+        let janitor = &fleet.agents[&AgentName::parse("janitor").unwrap_or_else(|e| panic!("{e}"))];
+        assert_eq!(janitor.spec.argv, ["my-agent", "--fast"]);
+        assert_eq!(janitor.spec.processes, ["my-agent"]);
+        assert_eq!(fleet.policy.len(), 1);
+        assert_eq!(fleet.local_agents().count(), 3);
+    }
+
+    #[test]
+    fn names_file_line_and_key_of_an_unknown_key() {
+        assert_eq!(
+            error("[agents.scout]\nruntime = \"pi\"\nprocsses = [\"x\"]\n"),
+            "fleet.toml:3: unknown key \"procsses\" in [agents.scout]: expected one of runtime, model, effort, workdir, command, processes, restart, host"
+        );
+        assert!(
+            error("[agent.x]\n")
+                .starts_with("fleet.toml:1: unknown key \"agent\" at the top level")
+        );
+    }
+
+    #[test]
+    fn names_an_unknown_runtime() {
+        let e = error("[defaults]\nmodel = \"m\"\n\n[agents.a]\nruntime = \"gemini\"\n");
+        assert!(
+            e.starts_with("fleet.toml:5: [agents.a] runtime: unknown runtime \"gemini\": use one of claude, codex, pi, shell, stub"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_a_bad_agent_name() {
+        let e = error("[agents.\"Bad;Name\"]\n");
+        assert!(
+            e.starts_with("fleet.toml:1: agent name \"Bad;Name\" is invalid"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_an_unfillable_template() {
+        let e = error("[agents.a]\nruntime = \"shell\"\ncommand = \"x --m {modle}\"\n");
+        assert_eq!(
+            e,
+            "fleet.toml:3: [agents.a] command: command uses {modle}, which is not a field: use {model} or {effort}"
+        );
+        let e = error("[agents.a]\nruntime = \"pi\"\n");
+        assert!(e.contains("runtime \"pi\" needs a model"), "{e}");
+        let e = error("[runtimes.x]\ncommand = \"x 'open\"\n");
+        assert!(e.starts_with("fleet.toml:2: [runtimes.x] command"), "{e}");
+    }
+
+    #[test]
+    fn names_bad_values() {
+        assert!(error("[agents.a]\nrestart = \"sometimes\"\n").starts_with("fleet.toml:2:"));
+        assert!(
+            error("[agents.a]\nruntime = \"stub\"\nhost = \"nowhere\"\n")
+                .contains("host \"nowhere\" is not declared")
+        );
+        assert!(
+            error("[[policy.models]]\npattern = \"x/*\"\nruntimes = [\"nope\"]\n")
+                .contains("unknown runtime \"nope\"")
+        );
+        assert!(
+            error("[agents.a]\nruntime = 3\n").starts_with("fleet.toml:2: [agents.a] invalid type")
+        );
+        assert!(error("[runtimes.mine]\nprocesses = [\"x\"]\n").contains("has no command"));
+    }
+
+    #[test]
+    fn user_runtimes_fill_from_agents() {
+        let fleet = parse(
+            "[runtimes.mine]\ncommand = \"mine --m {model} --e {effort}\"\n\n[agents.a]\nruntime = \"mine\"\nmodel = \"x y\"\neffort = \"low\"\nworkdir = \"rel\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let a = &fleet.agents[&AgentName::parse("a").unwrap_or_else(|e| panic!("{e}"))].spec;
+        assert_eq!(a.argv, ["mine", "--m", "x y", "--e", "low"]);
+        assert_eq!(a.processes, ["mine"]);
+        assert_eq!(a.workdir, PathBuf::from("/base/rel"));
+    }
+
+    #[test]
+    fn defaults_beat_built_in_fallbacks_but_not_runtime_tables() {
+        let fleet = parse(
+            "[defaults]\nruntime = \"stub\"\nmodel = \"d/m\"\n\n[runtimes.stub]\ncommand = \"s {model} {effort}\"\n\n[runtimes.mine]\ncommand = \"m {model}\"\nmodel = \"r/m\"\n\n[agents.a]\n[agents.b]\nruntime = \"mine\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let spec = |n: &str| {
+            fleet.agents[&AgentName::parse(n).unwrap_or_else(|e| panic!("{e}"))]
+                .spec
+                .clone()
+        };
+        assert_eq!(spec("a").argv, ["s", "d/m", "low"]);
+        assert_eq!(spec("b").argv, ["m", "r/m"]);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("anthropic/*", "anthropic/claude-opus"));
+        assert!(!glob_match("anthropic/*", "openai/gpt"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "axxbyyc"));
+        assert!(!glob_match("a*b*c", "ac"));
+        assert!(glob_match("exact", "exact"));
+    }
+}

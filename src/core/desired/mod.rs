@@ -1,0 +1,5 @@
+//! The desired state: the fleet file, checked, with every agent resolved.
+
+pub mod agent;
+pub mod fleetfile;
+pub mod runtime;

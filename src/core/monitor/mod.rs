@@ -1,0 +1,3 @@
+//! The monitor: what changed between two looks at the fleet.
+
+pub mod transitions;

@@ -1,0 +1,152 @@
+//! Activity of a running agent: `working` (its screen changed recently),
+//! `idle` (no change for a while, and for how long), or `waiting` (its screen
+//! shows the runtime's needs-a-human pattern).
+//!
+//! Waiting patterns are regexes matched against the tail of the screen: its
+//! last [`TAIL_LINES`] non-blank lines, trailing spaces trimmed, joined with
+//! `\n`. `(?m)` makes `^`/`$` work per line; `\z` is the very end of the
+//! screen, for prompts that only count while they are the last thing shown.
+
+use regex::Regex;
+
+use crate::core::monitor::transitions::kind;
+
+/// How much of the screen the waiting patterns see.
+pub const TAIL_LINES: usize = 25;
+
+/// Seconds without output after which a running agent is idle, unless
+/// `FLEET_IDLE_AFTER` says otherwise.
+pub const DEFAULT_IDLE_AFTER: u64 = 15;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Working,
+    /// Idle for this many seconds.
+    Idle(u64),
+    Waiting,
+}
+
+impl Activity {
+    /// The word of a transition: `working`, `idle`, `waiting`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Activity::Working => kind::WORKING,
+            Activity::Idle(_) => kind::IDLE,
+            Activity::Waiting => kind::WAITING,
+        }
+    }
+}
+
+pub fn idle_after() -> u64 {
+    std::env::var("FLEET_IDLE_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_IDLE_AFTER)
+}
+
+/// The last `TAIL_LINES` non-blank lines of a screen, trimmed, joined.
+pub fn tail(screen: &str) -> String {
+    let lines: Vec<&str> = screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
+}
+
+/// Whether a screen shows one of the waiting patterns.
+pub fn is_waiting(screen: &str, patterns: &[Regex]) -> bool {
+    let tail = tail(screen);
+    patterns.iter().any(|re| re.is_match(&tail))
+}
+
+/// Decides a running agent's activity from whether its screen waits for a
+/// human and when it last wrote.
+pub fn classify(now: u64, last_output: Option<u64>, waiting: bool, idle_after: u64) -> Activity {
+    if waiting {
+        return Activity::Waiting;
+    }
+    let quiet = last_output.map(|t| now.saturating_sub(t)).unwrap_or(0);
+    if quiet < idle_after {
+        Activity::Working
+    } else {
+        Activity::Idle(quiet)
+    }
+}
+
+/// Compiles patterns; the error names the pattern.
+pub fn compile(patterns: &[String]) -> Result<Vec<Regex>, String> {
+    patterns
+        .iter()
+        .map(|p| {
+            Regex::new(p).map_err(|e| {
+                // The regex crate explains over several lines; its last
+                // says what is wrong.
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or_default();
+                let why = why.trim().trim_start_matches("error: ");
+                format!("waiting pattern {p:?} is not a valid regex: {why}")
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::desired::runtime::builtins;
+
+    fn patterns(runtime: &str) -> Vec<Regex> {
+        compile(&builtins()[runtime].waiting).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn working_then_idle_by_time() {
+        assert_eq!(classify(100, Some(95), false, 15), Activity::Working);
+        assert_eq!(classify(100, Some(40), false, 15), Activity::Idle(60));
+        assert_eq!(classify(100, Some(40), true, 15), Activity::Waiting);
+        assert_eq!(Activity::Idle(720).kind(), "idle");
+    }
+
+    #[test]
+    fn the_stub_waits_only_while_its_question_is_last() {
+        let stub = patterns("stub");
+        let asking = "banner\n> ask\nAllow command? [y/n] \n\n\n";
+        let answered = "banner\n> ask\nAllow command? [y/n] y\napproved.\n> \n";
+        assert!(is_waiting(asking, &stub));
+        assert!(!is_waiting(answered, &stub));
+    }
+
+    #[test]
+    fn real_approval_prompts_are_recognised() {
+        let claude = patterns("claude");
+        let screen = "╭───────╮\n│ Bash command\n│   rm -rf build\n│ Do you want to proceed?\n│ ❯ 1. Yes\n│   2. Yes, and don’t ask again for: rm:*\n│   3. No, and tell Claude what to do differently (esc)\n╰───────╯\n";
+        assert!(claude.iter().any(|r| r.is_match(&tail(screen))));
+        assert!(
+            claude
+                .iter()
+                .any(|r| r.is_match("Do you want to make this edit to requirements.txt?"))
+        );
+        assert!(
+            !claude
+                .iter()
+                .any(|r| r.is_match("I made the edit you asked for.\n> "))
+        );
+
+        let codex = patterns("codex");
+        let screen = "  Would you like to run the following command?\n\n  $ cargo test\n\n› 1. Yes, proceed (y)\n  2. Yes, and don't ask again for this command in this session\n  3. No, and tell Codex what to do differently (esc)\n\n  Press enter to confirm or esc to cancel\n";
+        assert!(codex.iter().any(|r| r.is_match(&tail(screen))));
+        assert!(
+            !codex
+                .iter()
+                .any(|r| r.is_match("Ran cargo test: 12 passed"))
+        );
+
+        let pi = patterns("pi");
+        assert!(pi.iter().any(|r| r.is_match("Select provider to login:")));
+        assert!(
+            pi.iter()
+                .any(|r| r.is_match("Paste the authorization code or full redirect URL:"))
+        );
+    }
+}

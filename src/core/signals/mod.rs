@@ -1,0 +1,4 @@
+//! Signals of an agent's activity.
+
+pub mod activity;
+pub mod cache;

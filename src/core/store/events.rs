@@ -1,0 +1,517 @@
+//! The event store: every launch, stop, exit, restart, drift and takeover
+//! act, in SQLite under `$FLEET_HOME/events.sqlite`.
+//!
+//! Theory of operation. Exits and drift happen while no `fleet` is looking,
+//! so every command that observes the fleet hands its observation to
+//! [`EventStore::observe`], which compares it with the last observation any
+//! process stored (`last_seen`) and records the difference, all in one
+//! `BEGIN IMMEDIATE` transaction: two processes observing at once record each
+//! change once. WAL mode and a busy timeout let many writers wait for each
+//! other instead of failing; a crash mid-write leaves the last commit intact.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::core::monitor::transitions::{self, Change, Lifecycle, kind};
+
+const SCHEMA_VERSION: i64 = 2;
+
+#[derive(Debug, thiserror::Error)]
+#[error("event store {path}: {source}")]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub source: rusqlite::Error,
+}
+
+/// What recording one observation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub events: Vec<Event>,
+    /// A newer observation was already recorded: this one was dropped.
+    pub stale: bool,
+}
+
+/// One recorded event. Its JSON form is the stable schema of
+/// `fleet events --json` and `fleet watch --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    #[serde(skip)]
+    pub id: i64,
+    /// RFC 3339, UTC, with milliseconds.
+    pub time: String,
+    #[serde(skip)]
+    pub at_ms: i64,
+    pub host: String,
+    pub agent: String,
+    pub event: String,
+    pub exit_code: Option<i32>,
+    pub detail: String,
+}
+
+pub struct EventStore {
+    conn: Connection,
+    path: PathBuf,
+    socket: String,
+    host: String,
+}
+
+impl EventStore {
+    /// Opens (creating if needed) the store of one fleet socket.
+    pub fn open(home: &Path, socket: &str, host: &str) -> Result<Self, StoreError> {
+        let path = home.join("events.sqlite");
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        if let Err(e) = std::fs::create_dir_all(home) {
+            return Err(err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))));
+        }
+        // Opening races other processes that open, checkpoint or close the
+        // same file; SQLite then says "locked" without waiting. Try again,
+        // a bounded number of times.
+        let mut attempt = 0;
+        loop {
+            match Self::try_open(&path, socket, host) {
+                Ok(store) => return Ok(store),
+                Err(e) if is_busy(&e) && attempt < 50 => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    fn try_open(path: &Path, socket: &str, host: &str) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // WAL is a property of the file: set it once, not on every open.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let store = Self {
+            conn,
+            path: path.to_path_buf(),
+            socket: socket.to_string(),
+            host: host.to_string(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn migrate(&self) -> rusqlite::Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
+        self.conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE IF NOT EXISTS events (
+                 id        INTEGER PRIMARY KEY,
+                 at_ms     INTEGER NOT NULL,
+                 socket    TEXT NOT NULL,
+                 host      TEXT NOT NULL,
+                 agent     TEXT NOT NULL,
+                 kind      TEXT NOT NULL,
+                 exit_code INTEGER,
+                 detail    TEXT NOT NULL DEFAULT ''
+             );
+             CREATE INDEX IF NOT EXISTS events_by_agent ON events (socket, agent, at_ms);
+             CREATE TABLE IF NOT EXISTS last_seen (
+                 socket TEXT NOT NULL,
+                 agent  TEXT NOT NULL,
+                 state  TEXT NOT NULL,
+                 PRIMARY KEY (socket, agent)
+             );
+             CREATE TABLE IF NOT EXISTS observed (
+                 socket TEXT PRIMARY KEY,
+                 at_ms  INTEGER NOT NULL
+             );
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )
+    }
+
+    /// Records what changed since the last observation of this socket by
+    /// any process, and remembers this one. `observed_ms` is when tmux was
+    /// asked: an observation older than one already recorded (another
+    /// process asked later but wrote first) is stale and changes nothing,
+    /// so no change is recorded twice. When nothing changed (the usual case)
+    /// it only reads.
+    pub fn observe(
+        &mut self,
+        now_ms: i64,
+        observed_ms: i64,
+        current: &BTreeMap<String, Lifecycle>,
+        held_back: &BTreeSet<String>,
+    ) -> Result<Observed, StoreError> {
+        let unchanged = {
+            let previous = load_last_seen(&self.conn, &self.socket).map_err(|e| self.err(e))?;
+            let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
+            names
+                .into_iter()
+                .filter(|n| !held_back.contains(*n))
+                .all(|n| previous.get(n) == current.get(n))
+        };
+        if unchanged {
+            return Ok(Observed::default());
+        }
+        self.write(|tx, socket, host| {
+            let newest: Option<i64> = tx
+                .query_row(
+                    "SELECT at_ms FROM observed WHERE socket = ?1",
+                    params![socket],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if newest.is_some_and(|at| at > observed_ms) {
+                return Ok(Observed {
+                    events: Vec::new(),
+                    stale: true,
+                });
+            }
+            tx.execute(
+                "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (socket) DO UPDATE SET at_ms = excluded.at_ms",
+                params![socket, observed_ms],
+            )?;
+            // Read again inside the write transaction: another process may
+            // have recorded the same change since the read above.
+            let previous = load_last_seen(tx, socket)?;
+            let names: BTreeSet<&String> = previous.keys().chain(current.keys()).collect();
+            let mut events = Vec::new();
+            for name in names {
+                if held_back.contains(name) {
+                    continue;
+                }
+                let (prev, cur) = (previous.get(name), current.get(name));
+                for change in transitions::diff(prev, cur) {
+                    events.push(insert(tx, now_ms, socket, host, name, &change)?);
+                }
+                match cur {
+                    Some(state) if prev != Some(state) => {
+                        tx.execute(
+                            "INSERT INTO last_seen (socket, agent, state) VALUES (?1, ?2, ?3)
+                             ON CONFLICT (socket, agent) DO UPDATE SET state = excluded.state",
+                            params![
+                                socket,
+                                name,
+                                serde_json::to_string(state).unwrap_or_default()
+                            ],
+                        )?;
+                    }
+                    Some(_) => {}
+                    None => {
+                        tx.execute(
+                            "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                            params![socket, name],
+                        )?;
+                    }
+                }
+            }
+            Ok(Observed {
+                events,
+                stale: false,
+            })
+        })
+    }
+
+    /// Records that fleet stopped these agents, and forgets their last
+    /// observation so that their sessions' end is not read as a vanishing.
+    /// Observations taken before the stop become stale: written late, they
+    /// would bring the agents back to life in the history.
+    pub fn record_stops(&mut self, now_ms: i64, agents: &[&str]) -> Result<(), StoreError> {
+        self.write(|tx, socket, host| {
+            tx.execute(
+                "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
+                 ON CONFLICT (socket) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)",
+                params![socket, now_ms],
+            )?;
+            for agent in agents {
+                let stop = Change {
+                    at_ms: None,
+                    kind: kind::STOPPED,
+                    exit_code: None,
+                    detail: String::new(),
+                };
+                insert(tx, now_ms, socket, host, agent, &stop)?;
+                tx.execute(
+                    "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                    params![socket, agent],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction (waiting for other
+    /// writers up to the busy timeout) and commits it.
+    fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &str, &str) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        let err = |source| StoreError {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let out = f(&tx, &self.socket, &self.host).map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(out)
+    }
+
+    /// Records one act, such as a takeover.
+    pub fn record(
+        &mut self,
+        now_ms: i64,
+        agent: &str,
+        kind: &'static str,
+        detail: &str,
+    ) -> Result<Event, StoreError> {
+        let change = Change {
+            at_ms: None,
+            kind,
+            exit_code: None,
+            detail: detail.to_string(),
+        };
+        insert(&self.conn, now_ms, &self.socket, &self.host, agent, &change)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Events of this socket, oldest first: of one agent or all, at or
+    /// after `since_ms`, with an id above `after_id`.
+    pub fn events(
+        &self,
+        agent: Option<&str>,
+        since_ms: i64,
+        after_id: i64,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, at_ms, host, agent, kind, exit_code, detail FROM events
+                 WHERE socket = ?1 AND (?2 IS NULL OR agent = ?2) AND at_ms >= ?3 AND id > ?4
+                 ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![self.socket, agent, since_ms, after_id], |r| {
+                let at_ms: i64 = r.get(1)?;
+                Ok(Event {
+                    id: r.get(0)?,
+                    time: rfc3339_ms(at_ms),
+                    at_ms,
+                    host: r.get(2)?,
+                    agent: r.get(3)?,
+                    event: r.get(4)?,
+                    exit_code: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The id of the newest event, so a watcher can start after it.
+    pub fn last_id(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT MAX(id) FROM events", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()
+            .map(|v| v.flatten().unwrap_or(0))
+            .map_err(|e| self.err(e))
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+fn load_last_seen(
+    conn: &Connection,
+    socket: &str,
+) -> rusqlite::Result<BTreeMap<String, Lifecycle>> {
+    let mut stmt = conn.prepare_cached("SELECT agent, state FROM last_seen WHERE socket = ?1")?;
+    let rows = stmt.query_map(params![socket], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut previous = BTreeMap::new();
+    for row in rows {
+        let (agent, state) = row?;
+        if let Ok(state) = serde_json::from_str(&state) {
+            previous.insert(agent, state);
+        }
+    }
+    Ok(previous)
+}
+
+fn insert(
+    conn: &Connection,
+    now_ms: i64,
+    socket: &str,
+    host: &str,
+    agent: &str,
+    change: &Change,
+) -> rusqlite::Result<Event> {
+    // A launch seen late is dated by its own time, never in the future.
+    let at_ms = change.at_ms.map_or(now_ms, |at| at.min(now_ms));
+    conn.execute(
+        "INSERT INTO events (at_ms, socket, host, agent, kind, exit_code, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            at_ms,
+            socket,
+            host,
+            agent,
+            change.kind,
+            change.exit_code,
+            change.detail
+        ],
+    )?;
+    Ok(Event {
+        id: conn.last_insert_rowid(),
+        time: rfc3339_ms(at_ms),
+        at_ms,
+        host: host.to_string(),
+        agent: agent.to_string(),
+        event: change.kind.to_string(),
+        exit_code: change.exit_code,
+        detail: change.detail.clone(),
+    })
+}
+
+pub fn rfc3339_ms(at_ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::observe::Status;
+
+    fn state(status: Status, started_at: u64) -> Lifecycle {
+        Lifecycle {
+            status,
+            exit_code: (status == Status::Exited).then_some(3),
+            started_at,
+            launched_ms: started_at * 1000,
+            restarts: 0,
+            in_front: "x".into(),
+        }
+    }
+
+    #[test]
+    fn records_each_change_once_across_stores() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let mut b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
+        let exited = BTreeMap::from([("w".to_string(), state(Status::Exited, 5))]);
+        assert_eq!(
+            a.observe(1, 1, &running, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(1)
+        );
+        assert_eq!(
+            b.observe(2, 2, &running, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(0)
+        );
+        let exits = b.observe(3, 3, &exited, &none).unwrap_or_default().events;
+        assert_eq!(exits.len(), 1);
+        assert_eq!(exits[0].exit_code, Some(3));
+        assert_eq!(
+            a.observe(4, 4, &exited, &none).map(|o| o.events.len()).ok(),
+            Some(0)
+        );
+        let all = a.events(Some("w"), 0, 0).unwrap_or_default();
+        let kinds: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();
+        assert_eq!(kinds, ["started", "exited"]);
+    }
+
+    #[test]
+    fn an_older_observation_written_late_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
+        let exited = BTreeMap::from([("w".to_string(), state(Status::Exited, 5))]);
+        a.observe(10, 10, &running, &none).unwrap_or_default();
+        // Seen at 30: exited. Then a look taken at 20 (still running) lands.
+        assert_eq!(
+            a.observe(31, 30, &exited, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(1)
+        );
+        let late = a.observe(32, 20, &running, &none).unwrap_or_default();
+        assert!(late.stale && late.events.is_empty());
+        // The next look agrees with the newest: nothing to record twice.
+        assert_eq!(
+            a.observe(41, 40, &exited, &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(0)
+        );
+        let kinds: Vec<String> = a
+            .events(Some("w"), 0, 0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(kinds, ["started", "exited"]);
+    }
+
+    #[test]
+    fn stops_are_not_vanishings_and_sockets_are_apart() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
+        a.observe(1, 1, &running, &none).unwrap_or_default();
+        a.record_stops(2, &["w"]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            a.observe(3, 3, &BTreeMap::new(), &none)
+                .map(|o| o.events.len())
+                .ok(),
+            Some(0)
+        );
+        let other = EventStore::open(dir.path(), "t", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(other.events(None, 0, 0).unwrap_or_default().is_empty());
+    }
+}

@@ -1,0 +1,4 @@
+//! What the fleet keeps: the state directory, its lock, the event store.
+
+pub mod events;
+pub mod home;

@@ -1,0 +1,3 @@
+//! Transcripts: what each agent printed, kept on disk.
+
+pub mod strip;
