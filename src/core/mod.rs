@@ -15,3 +15,4 @@ pub mod rows;
 pub mod signals;
 pub mod store;
 pub mod transcript;
+pub mod vocab;

@@ -2,53 +2,14 @@
 //! the pure decision of what each session's status is.
 
 use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
 
 use crate::core::desired::agent::SessionMeta;
 use crate::core::host::tmux::ObservedPane;
+pub use crate::core::vocab::Status;
 
 /// Seconds after a launch during which the fleet's launch script (`sh`)
 /// may still be in front of the runtime it is about to `exec`.
 pub const LAUNCH_GRACE: u64 = 2;
-
-/// The status words of `fleet ps`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// The runtime is the pane's foreground process.
-    Running,
-    /// The pane is alive but something else is in front.
-    Drift,
-    /// The pane died; its status and last screen are kept.
-    Exited,
-    /// Declared, no session.
-    Missing,
-    /// A session on the fleet socket the fleet did not start.
-    Unmanaged,
-    /// Its host did not answer.
-    Unreachable,
-}
-
-impl Status {
-    pub fn word(self) -> &'static str {
-        match self {
-            Status::Running => "running",
-            Status::Drift => "drift",
-            Status::Exited => "exited",
-            Status::Missing => "missing",
-            Status::Unmanaged => "unmanaged",
-            Status::Unreachable => "unreachable",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.word())
-    }
-}
 
 /// One tmux session as the fleet sees it: its agent pane (the oldest pane,
 /// the one the fleet created) and the fleet's metadata, if any.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::core::signals::activity::{self, Activity};
 use crate::core::signals::cache::WaitingCache;
+use crate::core::vocab::ActivityKind;
 
 use crate::core::desired::fleetfile::Fleet;
 use crate::core::observe::{ObservedSession, Status};
@@ -24,7 +25,7 @@ pub struct AgentRow {
     pub status: Status,
     pub exit_code: Option<i32>,
     /// `working`, `idle` or `waiting` for a running agent, else null.
-    pub activity: Option<String>,
+    pub activity: Option<ActivityKind>,
     /// For an idle agent: seconds since its screen last changed.
     pub idle_seconds: Option<u64>,
     pub pane_command: Option<String>,
@@ -131,10 +132,7 @@ fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64)
         effort: meta.and_then(|m| m.effort.clone()),
         status,
         exit_code: session.exit_code(),
-        activity: extras
-            .activity
-            .get(&session.name)
-            .map(|a| a.kind().to_string()),
+        activity: extras.activity.get(&session.name).map(|a| a.kind()),
         idle_seconds: match extras.activity.get(&session.name) {
             Some(Activity::Idle(secs)) => Some(*secs),
             _ => None,

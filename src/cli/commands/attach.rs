@@ -5,7 +5,7 @@ use clap::Args;
 use crate::cli::commands::record_act;
 use crate::cli::error::CliError;
 use crate::core::context::{Context, agent_name};
-use crate::core::monitor::transitions::kind;
+use crate::core::vocab::EventKind;
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
@@ -39,7 +39,12 @@ pub fn cmd_attach(ctx: &Context, args: &AttachArgs) -> Result<i32, CliError> {
         ));
     }
     if args.takeover {
-        record_act(ctx, name.as_str(), kind::TAKEOVER, "attached read-write");
+        record_act(
+            ctx,
+            name.as_str(),
+            EventKind::Takeover,
+            "attached read-write",
+        );
     }
     let err = ctx.tmux.attach(name.as_str(), !args.takeover);
     Err(CliError::failed(format!("cannot run tmux attach: {err}")))

@@ -65,6 +65,6 @@ pub fn render(events: &[Event]) -> String {
 pub fn word(e: &Event) -> String {
     match e.exit_code {
         Some(code) => format!("{} {code}", e.event),
-        None => e.event.clone(),
+        None => e.event.to_string(),
     }
 }

@@ -71,10 +71,15 @@ pub fn managed_session<'a>(
 }
 
 /// Records one act in the event store. Best effort, like all history.
-pub fn record_act(ctx: &Context, name: &str, kind: &'static str, detail: &str) {
+pub fn record_act(ctx: &Context, name: &str, kind: crate::core::vocab::EventKind, detail: &str) {
     let result = ctx.with_store(|store| {
         store
-            .record(crate::core::store::events::now_ms(), name, kind, detail)
+            .record(
+                crate::core::store::events::now_ms(),
+                name,
+                kind.clone(),
+                detail,
+            )
             .map(|_| ())
     });
     if let Err(e) = result {

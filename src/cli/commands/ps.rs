@@ -3,11 +3,11 @@ use clap::Args;
 use crate::cli::error::CliError;
 use crate::cli::output::{self, Color};
 use crate::core::context::Context;
-use crate::core::observe::Status;
 use crate::core::reconcile::unix_now;
 use crate::core::rows::{self, AgentRow, Extras};
 use crate::core::signals::activity;
 use crate::core::signals::cache::{Patterns, WaitingCache};
+use crate::core::vocab::{ActivityKind, Status};
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -64,9 +64,9 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
                 (Status::Exited, Some(code)) => format!("exited {code}"),
                 (s, _) => s.word().to_string(),
             };
-            let activity_color = match r.activity.as_deref() {
-                Some("waiting") => Some(Color::Yellow),
-                Some("working") => Some(Color::Green),
+            let activity_color = match r.activity {
+                Some(ActivityKind::Waiting) => Some(Color::Yellow),
+                Some(ActivityKind::Working) => Some(Color::Green),
                 _ => None,
             };
             let status_color = match r.status {
@@ -84,8 +84,8 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
                 (r.effort.clone().unwrap_or_else(dash), None),
                 (status, Some(status_color)),
                 (
-                    match (r.activity.as_deref(), r.idle_seconds) {
-                        (Some("idle"), Some(secs)) => {
+                    match (r.activity, r.idle_seconds) {
+                        (Some(ActivityKind::Idle), Some(secs)) => {
                             format!("idle {}", rows::short_duration(secs))
                         }
                         (Some(word), _) => word.to_string(),

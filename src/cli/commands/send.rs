@@ -3,8 +3,8 @@ use clap::Args;
 use crate::cli::commands::{managed_session, record_act};
 use crate::cli::error::CliError;
 use crate::core::context::{Context, agent_name};
-use crate::core::monitor::transitions::kind;
 use crate::core::observe::Status;
+use crate::core::vocab::EventKind;
 
 #[derive(Debug, Args)]
 #[command(allow_hyphen_values = true)]
@@ -37,6 +37,6 @@ pub fn cmd_send(ctx: &Context, args: &SendArgs) -> Result<i32, CliError> {
     } else {
         format!("{text}\u{23ce}")
     };
-    record_act(ctx, name.as_str(), kind::SEND, &detail);
+    record_act(ctx, name.as_str(), EventKind::Send, &detail);
     Ok(0)
 }

@@ -105,7 +105,7 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
                     at_ms: now_ms(),
                     host: ctx.host.clone(),
                     agent: name.clone(),
-                    event: activity.kind().to_string(),
+                    event: activity.kind().event(),
                     exit_code: None,
                     detail,
                 };

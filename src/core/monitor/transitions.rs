@@ -7,24 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::core::observe::{ObservedSession, Status};
-
-/// The kinds of event, as `fleet events` and `fleet watch --json` name them.
-/// A stable interface: add kinds, never rename them.
-pub mod kind {
-    pub const STARTED: &str = "started";
-    pub const RESTARTED: &str = "restarted";
-    pub const EXITED: &str = "exited";
-    pub const DRIFT: &str = "drift";
-    pub const DRIFT_ENDED: &str = "drift-ended";
-    pub const STOPPED: &str = "stopped";
-    pub const VANISHED: &str = "vanished";
-    pub const UNMANAGED: &str = "unmanaged";
-    pub const WORKING: &str = "working";
-    pub const IDLE: &str = "idle";
-    pub const WAITING: &str = "waiting";
-    pub const TAKEOVER: &str = "takeover";
-    pub const SEND: &str = "send";
-}
+use crate::core::vocab::EventKind;
 
 /// The part of an agent's state whose changes are history: launches, exits,
 /// drift. Persisted between runs by the event store.
@@ -44,7 +27,7 @@ pub struct Lifecycle {
 /// One change, before it is stamped with a time and an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub exit_code: Option<i32>,
     pub detail: String,
     /// When it happened (unix ms), if known better than "when it was seen":
@@ -53,7 +36,7 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(kind: &'static str, detail: impl Into<String>) -> Self {
+    fn new(kind: EventKind, detail: impl Into<String>) -> Self {
         Self {
             kind,
             exit_code: None,
@@ -108,7 +91,7 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
         (Some(p), None) => {
             if p.status != Status::Exited {
                 out.push(Change::new(
-                    kind::VANISHED,
+                    EventKind::Vanished,
                     "the session ended outside fleet",
                 ));
             }
@@ -116,7 +99,7 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
         (prev, Some(c)) if c.status == Status::Unmanaged => {
             if prev.is_none_or(|p| p.status != Status::Unmanaged) {
                 out.push(Change::new(
-                    kind::UNMANAGED,
+                    EventKind::Unmanaged,
                     format!(
                         "a session fleet did not start appeared, running {}",
                         c.in_front
@@ -133,9 +116,9 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
             });
             let before = if relaunched {
                 let k = if c.restarts > 0 {
-                    kind::RESTARTED
+                    EventKind::Restarted
                 } else {
-                    kind::STARTED
+                    EventKind::Started
                 };
                 let mut launch = Change::new(k, "");
                 let at = if c.launched_ms > 0 {
@@ -151,16 +134,16 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
             };
             match (before, c.status) {
                 (Status::Running, Status::Drift) => out.push(Change::new(
-                    kind::DRIFT,
+                    EventKind::Drift,
                     format!("{} is in front, not the runtime", c.in_front),
                 )),
                 (Status::Drift, Status::Running) => out.push(Change::new(
-                    kind::DRIFT_ENDED,
+                    EventKind::DriftEnded,
                     "the runtime is in front again",
                 )),
                 (Status::Running | Status::Drift, Status::Exited) => out.push(Change {
                     at_ms: None,
-                    kind: kind::EXITED,
+                    kind: EventKind::Exited,
                     exit_code: c.exit_code,
                     detail: c
                         .exit_code
@@ -189,8 +172,8 @@ mod tests {
         }
     }
 
-    fn kinds(changes: Vec<Change>) -> Vec<&'static str> {
-        changes.into_iter().map(|c| c.kind).collect()
+    fn kinds(changes: Vec<Change>) -> Vec<String> {
+        changes.into_iter().map(|c| c.kind.to_string()).collect()
     }
 
     #[test]
@@ -220,7 +203,7 @@ mod tests {
         assert_eq!(kinds(diff(Some(&running), Some(&drift))), ["drift"]);
         assert_eq!(kinds(diff(Some(&drift), Some(&running))), ["drift-ended"]);
         let changes = diff(Some(&running), Some(&exited));
-        assert_eq!(changes[0].kind, "exited");
+        assert_eq!(changes[0].kind, EventKind::Exited);
         assert_eq!(changes[0].exit_code, Some(127));
         assert!(diff(Some(&running), Some(&running)).is_empty());
         assert!(diff(Some(&exited), Some(&exited)).is_empty());

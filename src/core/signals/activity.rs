@@ -9,7 +9,7 @@
 
 use regex::Regex;
 
-use crate::core::monitor::transitions::kind;
+use crate::core::vocab::ActivityKind;
 
 /// How much of the screen the waiting patterns see.
 pub const TAIL_LINES: usize = 25;
@@ -27,12 +27,12 @@ pub enum Activity {
 }
 
 impl Activity {
-    /// The word of a transition: `working`, `idle`, `waiting`.
-    pub fn kind(self) -> &'static str {
+    /// Its word: `working`, `idle`, `waiting`.
+    pub fn kind(self) -> ActivityKind {
         match self {
-            Activity::Working => kind::WORKING,
-            Activity::Idle(_) => kind::IDLE,
-            Activity::Waiting => kind::WAITING,
+            Activity::Working => ActivityKind::Working,
+            Activity::Idle(_) => ActivityKind::Idle,
+            Activity::Waiting => ActivityKind::Waiting,
         }
     }
 }
@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(classify(100, Some(95), false, 15), Activity::Working);
         assert_eq!(classify(100, Some(40), false, 15), Activity::Idle(60));
         assert_eq!(classify(100, Some(40), true, 15), Activity::Waiting);
-        assert_eq!(Activity::Idle(720).kind(), "idle");
+        assert_eq!(Activity::Idle(720).kind(), ActivityKind::Idle);
     }
 
     #[test]

@@ -16,7 +16,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
-use crate::core::monitor::transitions::{self, Change, Lifecycle, kind};
+use crate::core::monitor::transitions::{self, Change, Lifecycle};
+use crate::core::vocab::EventKind;
 
 const SCHEMA_VERSION: i64 = 2;
 
@@ -47,7 +48,7 @@ pub struct Event {
     pub at_ms: i64,
     pub host: String,
     pub agent: String,
-    pub event: String,
+    pub event: EventKind,
     pub exit_code: Option<i32>,
     pub detail: String,
 }
@@ -245,7 +246,7 @@ impl EventStore {
             for agent in agents {
                 let stop = Change {
                     at_ms: None,
-                    kind: kind::STOPPED,
+                    kind: EventKind::Stopped,
                     exit_code: None,
                     detail: String::new(),
                 };
@@ -284,7 +285,7 @@ impl EventStore {
         &mut self,
         now_ms: i64,
         agent: &str,
-        kind: &'static str,
+        kind: EventKind,
         detail: &str,
     ) -> Result<Event, StoreError> {
         let change = Change {
@@ -322,7 +323,10 @@ impl EventStore {
                     at_ms,
                     host: r.get(2)?,
                     agent: r.get(3)?,
-                    event: r.get(4)?,
+                    event: r
+                        .get::<_, String>(4)?
+                        .parse()
+                        .unwrap_or(EventKind::Other(String::new())),
                     exit_code: r.get(5)?,
                     detail: r.get(6)?,
                 })
@@ -387,7 +391,7 @@ fn insert(
             socket,
             host,
             agent,
-            change.kind,
+            change.kind.word(),
             change.exit_code,
             change.detail
         ],
@@ -398,7 +402,7 @@ fn insert(
         at_ms,
         host: host.to_string(),
         agent: agent.to_string(),
-        event: change.kind.to_string(),
+        event: change.kind.clone(),
         exit_code: change.exit_code,
         detail: change.detail.clone(),
     })
@@ -460,7 +464,7 @@ mod tests {
             Some(0)
         );
         let all = a.events(Some("w"), 0, 0).unwrap_or_default();
-        let kinds: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();
+        let kinds: Vec<&str> = all.iter().map(|e| e.event.word()).collect();
         assert_eq!(kinds, ["started", "exited"]);
     }
 
@@ -492,7 +496,7 @@ mod tests {
             .events(Some("w"), 0, 0)
             .unwrap_or_default()
             .into_iter()
-            .map(|e| e.event)
+            .map(|e| e.event.to_string())
             .collect();
         assert_eq!(kinds, ["started", "exited"]);
     }
