@@ -31,15 +31,10 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub file: Option<PathBuf>,
 
-    /// The fleet's own tmux socket (never the default server)
-    #[arg(
-        long,
-        global = true,
-        value_name = "NAME",
-        env = "MOSAIC_TMUX_SOCKET",
-        default_value = "mosaic-fleet"
-    )]
-    pub socket: String,
+    /// The fleet's own tmux socket, never the default server [default:
+    /// $MOSAIC_TMUX_SOCKET, else mosaic-fleet]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub socket: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,8 +6,7 @@
 
 use std::fmt;
 
-use crate::core::desired::fleetfile::FileError;
-use crate::core::host::tmux::TmuxError;
+use crate::core::{Error, ErrorKind};
 
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -42,18 +41,11 @@ impl fmt::Display for CliError {
     }
 }
 
-impl From<FileError> for CliError {
-    fn from(e: FileError) -> Self {
-        Self::user(e.to_string())
-    }
-}
-
-impl From<TmuxError> for CliError {
-    fn from(e: TmuxError) -> Self {
-        match e {
-            // Checked before anything runs: bad input, nothing changed.
-            TmuxError::TooLong { .. } => Self::user(e.to_string()),
-            other => Self::failed(other.to_string()),
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        match e.kind() {
+            ErrorKind::BadInput => Self::user(e.to_string()),
+            ErrorKind::Failed => Self::failed(e.to_string()),
         }
     }
 }

@@ -1,14 +1,25 @@
 //! The command line: clap parses, a command asks the core, and renders what
-//! it answers. Exit codes are decided here, at the edge.
+//! it answers. Settings are read here, once; exit codes are decided here,
+//! at the edge.
 
 pub mod args;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod report;
 
 use std::ffi::OsString;
+use std::sync::Arc;
 
 use clap::Parser;
+
+use crate::core::Core;
+use crate::core::clock::SystemClock;
+use crate::core::host::local::{LocalEnv, LocalHost};
+use crate::core::host::{hostname, tmux::Tmux};
+use crate::core::settings::{Env, Flags, Settings};
+use args::{Command, GlobalArgs};
+use error::CliError;
 
 /// Runs `fleet` with these arguments and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
@@ -20,11 +31,57 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return code;
         }
     };
-    match commands::dispatch(cli) {
+    // The transcript writer runs under tmux and needs no fleet context.
+    let result = match &cli.command {
+        Command::LogWriter(args) => commands::log_writer::cmd_log_writer(args),
+        _ => core_for(&cli.global).and_then(|core| {
+            let result = commands::dispatch(&core, cli.command);
+            print_warnings(&core);
+            result
+        }),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("fleet: error: {e}");
             e.code
         }
+    }
+}
+
+/// The core for this process: settings from the flags and the
+/// environment, tmux on this machine, the system clock.
+fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| CliError::user(format!("the current directory is unusable: {e}")))?;
+    let flags = Flags {
+        file: global.file.clone(),
+        socket: global.socket.clone(),
+    };
+    let settings = Settings::resolve(
+        &flags,
+        &Env::from_process(),
+        cwd,
+        std::env::current_exe().ok(),
+    )?;
+    let mut tmux = Tmux::new(settings.socket.clone());
+    if settings.trace {
+        tmux = tmux.traced(Arc::new(|line| eprintln!("fleet: {line}")));
+    }
+    let env = LocalEnv {
+        home: settings.home_dir.clone(),
+        runtime_bin: settings.runtime_bin.clone(),
+        path: settings.path.clone(),
+        config_home: settings.config_home.clone(),
+        user: settings.user.clone(),
+    };
+    let host = LocalHost::new(tmux, hostname::local(), env);
+    Ok(Core::new(settings, Box::new(host), Arc::new(SystemClock)))
+}
+
+/// Warnings go to stderr, apart from the answer.
+pub fn print_warnings(core: &Core) {
+    for warning in core.take_warnings() {
+        eprintln!("fleet: warning: {warning}");
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::core::desired::agent::AgentSpec;
 use crate::core::desired::fleetfile::ModelRule;
+use crate::core::host::BootFacts;
 use crate::core::observe::{ObservedSession, Status};
 
 /// One verdict. Its JSON form is the stable schema of `verify --json`.
@@ -59,6 +60,8 @@ pub struct AgentFacts<'a> {
     pub path_prefix: &'a str,
     /// The PATH the pane inherits from the tmux server.
     pub base_path: &'a str,
+    /// Whether the agent's workdir exists on its host.
+    pub workdir_exists: bool,
     pub policy: &'a [ModelRule],
 }
 
@@ -150,7 +153,7 @@ pub fn agent_checks(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> boo
         )),
     }
 
-    if spec.workdir.is_dir() {
+    if facts.workdir_exists {
         out.push(pass(name, "workdir", spec.workdir.display().to_string()));
     } else {
         out.push(fail(
@@ -198,39 +201,36 @@ pub fn policy_check(name: &str, spec: &AgentSpec, policy: &[ModelRule]) -> Check
     pass(name, "policy", format!("{model} in {}", spec.runtime))
 }
 
-/// Where a shell would find `program`: itself if it has a `/`, else the
-/// first executable on the prefix and then the base PATH.
-pub fn resolve(
-    program: &str,
-    prefix: &str,
-    base_path: &str,
-    is_executable: impl Fn(&Path) -> bool,
-) -> Option<PathBuf> {
+/// Where a shell would look for `program`, in order: itself if it has a
+/// `/`, else each directory of the prefix and then of the base PATH.
+pub fn candidates(program: &str, prefix: &str, base_path: &str) -> Vec<PathBuf> {
     if program.is_empty() {
-        return None;
+        return Vec::new();
     }
     if program.contains('/') {
-        let p = PathBuf::from(program);
-        return is_executable(&p).then_some(p);
+        return vec![PathBuf::from(program)];
     }
     prefix
         .split(':')
         .chain(base_path.split(':'))
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(program))
+        .collect()
+}
+
+/// Where a shell would find `program`: the first executable candidate.
+pub fn resolve(
+    program: &str,
+    prefix: &str,
+    base_path: &str,
+    is_executable: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    candidates(program, prefix, base_path)
+        .into_iter()
         .find(|p| is_executable(p))
 }
 
-/// What is known about the host's boot survival.
-pub struct HostFacts {
-    pub unit: PathBuf,
-    pub unit_installed: bool,
-    pub unit_enabled: bool,
-    pub user: String,
-    pub linger: bool,
-}
-
-pub fn host_checks(facts: &HostFacts) -> Vec<Check> {
+pub fn host_checks(facts: &BootFacts) -> Vec<Check> {
     let host = |check, ok: bool, detail: String| Check {
         agent: None,
         check,
@@ -314,6 +314,7 @@ mod tests {
             exports_path: None,
             path_prefix: "",
             base_path: "/bin",
+            workdir_exists: true,
             policy: &[],
         };
         let checks = agent_checks(&facts, |_| true);

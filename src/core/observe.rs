@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::core::desired::agent::SessionMeta;
-use crate::core::host::tmux::ObservedPane;
+use crate::core::host::ObservedPane;
 pub use crate::core::vocab::Status;
 
 /// Seconds after a launch during which the fleet's launch script (`sh`)

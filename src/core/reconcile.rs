@@ -1,14 +1,10 @@
-//! The reconciler: compares desired agents with observed sessions (pure
-//! functions, tested without tmux) and acts on the difference through the
-//! tmux adapter, many agents per tmux invocation.
+//! The reconciler: compares desired agents with observed sessions and
+//! decides what to do about each (pure functions, tested without tmux). The
+//! operations in `ops` carry the decisions out through the host.
 
-use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use crate::core::desired::agent::{AgentName, AgentSpec, SessionMeta};
-use crate::core::host::launch;
-use crate::core::host::tmux::{Batch, META_OPTION, Tmux, TmuxError};
-use crate::core::observe::{self, ObservedSession, Status};
+use crate::core::desired::agent::{AgentSpec, SessionMeta};
+use crate::core::host::{Launch, Place, pane};
+use crate::core::observe::{ObservedSession, Status};
 
 /// What to do about one agent that should be up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,196 +83,34 @@ pub fn plan_stop(observed: Option<&ObservedSession>) -> StopStep {
     }
 }
 
-/// The result of acting on one agent.
-pub type Outcome = Result<(), String>;
-
-/// Launches the agents whose step launches, in as few tmux invocations as
-/// fit. Returns one outcome per launched agent. When a batch fails, each of
-/// its agents is retried alone so that one bad agent cannot hide the rest.
-pub fn launch(
-    tmux: &Tmux,
+/// The launch the host carries out for one plan that launches: where, the
+/// pane command with the runtime-bin prefix baked in, the transcript pipe,
+/// and the metadata stored on the session (dated `now_ms`).
+pub fn launch_for(
+    spec: &AgentSpec,
+    step: &Step,
     path_prefix: &str,
-    transcripts: Option<&Transcripts>,
-    plans: &[(&AgentSpec, Step)],
-) -> Result<BTreeMap<AgentName, Outcome>, TmuxError> {
-    let now_ms = u64::try_from(crate::core::store::events::now_ms()).unwrap_or(0);
-    let mut groups = Vec::new();
-    let mut names = Vec::new();
-    for (spec, step) in plans {
-        let pane = launch::pane_argv(&spec.workdir, path_prefix, &spec.argv);
-        // set-option takes a pane target: `=NAME:` is the session's pane.
-        let target = format!("={}:", spec.name);
-        let mut group = Batch::new();
-        let pane_target;
-        let restarts = match step {
-            Step::Create => {
-                pane_target = format!("={}:", spec.name);
-                group.push(
-                    [
-                        "new-session",
-                        "-d",
-                        "-s",
-                        spec.name.as_str(),
-                        "-x",
-                        "200",
-                        "-y",
-                        "50",
-                        "--",
-                    ]
-                    .into_iter()
-                    .map(String::from)
-                    .chain(pane),
-                );
-                0
-            }
-            Step::Respawn { pane_id, restarts } => {
-                pane_target = format!("%{pane_id}");
-                group.push(
-                    ["respawn-pane", "-k", "-t", pane_target.as_str(), "--"]
-                        .into_iter()
-                        .map(String::from)
-                        .chain(pane),
-                );
-                *restarts
-            }
-            _ => continue,
-        };
-        if let Some(transcripts) = transcripts {
-            // Straight after the launch, in the same tmux call, so the
-            // transcript has the runtime's first output too.
-            group.push([
-                "pipe-pane".to_string(),
-                "-t".to_string(),
-                pane_target.clone(),
-                transcripts.writer_command(&spec.name),
-            ]);
-        }
-        let meta = SessionMeta::new(spec, path_prefix, now_ms, restarts);
-        group.push([
-            "set-option".to_string(),
-            "-t".to_string(),
-            target,
-            META_OPTION.to_string(),
-            meta.to_json(),
-        ]);
-        if let Err(size) = group.fits_with(&prelude()) {
-            return Err(TmuxError::TooLong {
-                what: format!("agent {}'s command", spec.name),
-                size,
-            });
-        }
-        groups.push(group);
-        names.push((spec.name.clone(), meta));
-    }
-    let mut outcomes = BTreeMap::new();
-    if groups.is_empty() {
-        return Ok(outcomes);
-    }
-    let first_error = match tmux.run_groups(&prelude(), &groups) {
-        Ok(_) => {
-            for (name, _) in names {
-                outcomes.insert(name, Ok(()));
-            }
-            return Ok(outcomes);
-        }
-        Err(e @ TmuxError::Failed { .. }) => e.to_string(),
-        Err(e) => return Err(e),
+    transcript: Option<Vec<String>>,
+    now_ms: u64,
+) -> Option<Launch> {
+    let (place, restarts) = match step {
+        Step::Create => (Place::NewSession, 0),
+        Step::Respawn { pane_id, restarts } => (Place::Respawn { pane_id: *pane_id }, *restarts),
+        _ => return None,
     };
-    // tmux stopped at the first failing command. An agent whose metadata is
-    // on its session got through (setting it is the last step of its group);
-    // the others are tried once more alone, so each gets its own verdict,
-    // unless a session of that name appeared meanwhile.
-    let sessions = observe::sessions(tmux.list_panes()?);
-    for ((name, meta), group) in names.into_iter().zip(&groups) {
-        let session = sessions.get(name.as_str());
-        let outcome = match session {
-            Some(s) if s.meta.as_ref() == Some(&meta) => Ok(()),
-            Some(s) if !s.is_managed() => Err(first_error.clone()),
-            _ => tmux
-                .run_groups(&prelude(), std::slice::from_ref(group))
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
-        outcomes.insert(name, outcome);
-    }
-    Ok(outcomes)
-}
-
-/// Where transcripts go: each agent's pane is piped into
-/// `fleet __log-writer`, which appends to `DIR/NAME.log` and rotates it at
-/// `max_bytes` (one older file, `NAME.log.1`, is kept).
-#[derive(Debug, Clone)]
-pub struct Transcripts {
-    pub fleet_exe: std::path::PathBuf,
-    pub dir: std::path::PathBuf,
-    pub max_bytes: u64,
-}
-
-impl Transcripts {
-    pub fn path(&self, name: &str) -> std::path::PathBuf {
-        self.dir.join(format!("{name}.log"))
-    }
-
-    /// The shell command tmux runs for `pipe-pane` (through `sh -c`, hence
-    /// the quoting).
-    fn writer_command(&self, name: &AgentName) -> String {
-        let quote = |p: &std::path::Path| {
-            let text = p.to_string_lossy().into_owned();
-            shlex::try_quote(&text)
-                .map(|q| q.into_owned())
-                .unwrap_or(text)
-        };
-        let command = format!(
-            "exec {} __log-writer --path {} --max-bytes {}",
-            quote(&self.fleet_exe),
-            quote(&self.path(name.as_str())),
-            self.max_bytes
-        );
-        // tmux expands formats in the command: `#` must be doubled.
-        command.replace('#', "##")
-    }
-}
-
-/// Kills the named sessions in one invocation.
-pub fn stop(tmux: &Tmux, names: &[&AgentName]) -> Result<(), TmuxError> {
-    let groups: Vec<Batch> = names
-        .iter()
-        .map(|name| {
-            let mut b = Batch::new();
-            b.push([
-                "kill-session".to_string(),
-                "-t".to_string(),
-                format!("={name}"),
-            ]);
-            b
-        })
-        .collect();
-    if groups.is_empty() {
-        return Ok(());
-    }
-    tmux.run_groups(&Batch::new(), &groups).map(|_| ())
-}
-
-/// Server settings that every launch relies on, sent ahead of each batch:
-/// a pane whose runtime exits stays, with its status and last screen, so
-/// `ps` can say `exited 127` and `peek` can show why.
-fn prelude() -> Batch {
-    let mut b = Batch::new();
-    b.push(["set-option", "-wg", "remain-on-exit", "on"]);
-    b
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    Some(Launch {
+        name: spec.name.clone(),
+        place,
+        pane_argv: pane::pane_argv(&spec.workdir, path_prefix, &spec.argv),
+        transcript,
+        meta: SessionMeta::new(spec, path_prefix, now_ms, restarts),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::host::tmux::ObservedPane;
+    use crate::core::host::ObservedPane;
 
     fn session(command: &str, dead: bool, managed: bool) -> ObservedSession {
         ObservedSession {

@@ -2,9 +2,10 @@
 //! what `fleet ps` prints and what `ps --json` promises to scripts.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
 
 use serde::Serialize;
+
+use crate::core::clock::rfc3339;
 
 use crate::core::signals::activity::{self, Activity};
 use crate::core::signals::cache::WaitingCache;
@@ -148,10 +149,6 @@ fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64)
     }
 }
 
-pub fn rfc3339(unix: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
-}
-
 /// `42s`, `5m`, `3h12m`, `2d4h`: short enough for a table column.
 pub fn short_duration(secs: u64) -> String {
     match secs {
@@ -172,10 +169,5 @@ mod tests {
         assert_eq!(short_duration(300), "5m");
         assert_eq!(short_duration(3600 * 3 + 60 * 12), "3h12m");
         assert_eq!(short_duration(86400 * 2 + 3600 * 4), "2d4h");
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
     }
 }

@@ -1,11 +1,11 @@
 use std::io::IsTerminal;
+use std::os::unix::process::CommandExt;
 
 use clap::Args;
 
-use crate::cli::commands::record_act;
+use crate::cli::commands::agent_name;
 use crate::cli::error::CliError;
-use crate::core::context::{Context, agent_name};
-use crate::core::vocab::EventKind;
+use crate::core::Core;
 
 #[derive(Debug, Args)]
 pub struct AttachArgs {
@@ -20,14 +20,9 @@ pub struct AttachArgs {
 /// reach the agent (a read-only client gives way to other clients on window
 /// size; alone, it sizes the window as any client does). `--takeover` is the
 /// explicit, recorded act of taking the wheel.
-pub fn cmd_attach(ctx: &Context, args: &AttachArgs) -> Result<i32, CliError> {
+pub fn cmd_attach(core: &Core, args: &AttachArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
-    let sessions = ctx.observe_and_record()?;
-    if !sessions.contains_key(name.as_str()) {
-        return Err(CliError::failed(format!(
-            "agent {name} has no session: fleet logs {name} shows its transcript"
-        )));
-    }
+    let mut command = core.attach(&name, args.takeover)?;
     if !std::io::stdin().is_terminal() {
         return Err(CliError::user(
             "fleet attach needs a terminal: run it from an interactive shell (fleet peek works anywhere)",
@@ -39,13 +34,9 @@ pub fn cmd_attach(ctx: &Context, args: &AttachArgs) -> Result<i32, CliError> {
         ));
     }
     if args.takeover {
-        record_act(
-            ctx,
-            name.as_str(),
-            EventKind::Takeover,
-            "attached read-write",
-        );
+        core.record_takeover(&name);
     }
-    let err = ctx.tmux.attach(name.as_str(), !args.takeover);
+    crate::cli::print_warnings(core);
+    let err = command.exec();
     Err(CliError::failed(format!("cannot run tmux attach: {err}")))
 }

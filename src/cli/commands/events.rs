@@ -1,10 +1,10 @@
 use clap::Args;
 
+use crate::cli::commands::{agent_name, json};
 use crate::cli::error::CliError;
 use crate::cli::output;
-use crate::core::context::{Context, agent_name};
-use crate::core::store::events::{Event, now_ms};
-
+use crate::core::Core;
+use crate::core::store::events::Event;
 #[derive(Debug, Args)]
 pub struct EventsArgs {
     /// Only this agent's events
@@ -17,27 +17,19 @@ pub struct EventsArgs {
     pub json: bool,
 }
 
-pub fn cmd_events(ctx: &Context, args: &EventsArgs) -> Result<i32, CliError> {
+pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
     let name = args.name.as_deref().map(agent_name).transpose()?;
-    let since_ms = match &args.since {
-        Some(text) => {
-            let d = humantime::parse_duration(text).map_err(|e| {
-                CliError::user(format!(
-                    "--since {text:?} is not a duration ({e}): use e.g. 30m, 2h, 7d"
-                ))
-            })?;
-            now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        }
-        None => 0,
+    let since = match &args.since {
+        Some(text) => Some(humantime::parse_duration(text).map_err(|e| {
+            CliError::user(format!(
+                "--since {text:?} is not a duration ({e}): use e.g. 30m, 2h, 7d"
+            ))
+        })?),
+        None => None,
     };
-    // Bring history up to date with what has happened since anyone looked.
-    ctx.observe_and_record()?;
-    let events =
-        ctx.with_store(|store| store.events(name.as_ref().map(|n| n.as_str()), since_ms, 0))?;
+    let events = core.events(name.as_ref(), since)?;
     if args.json {
-        let text = serde_json::to_string_pretty(&events)
-            .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
-        output::print(&format!("{text}\n"));
+        output::print(&json(&events)?);
     } else if events.is_empty() {
         output::print("no events\n");
     } else {

@@ -1,12 +1,10 @@
 use clap::Args;
 
+use crate::cli::commands::json;
 use crate::cli::error::CliError;
 use crate::cli::output::{self, Color};
-use crate::core::context::Context;
-use crate::core::reconcile::unix_now;
-use crate::core::rows::{self, AgentRow, Extras};
-use crate::core::signals::activity;
-use crate::core::signals::cache::{Patterns, WaitingCache};
+use crate::core::Core;
+use crate::core::rows::{self, AgentRow};
 use crate::core::vocab::{ActivityKind, Status};
 
 #[derive(Debug, Args)]
@@ -16,33 +14,12 @@ pub struct PsArgs {
     pub json: bool,
 }
 
-pub fn cmd_ps(ctx: &Context, args: &PsArgs) -> Result<i32, CliError> {
-    let fleet = ctx.fleet()?;
-    let sessions = ctx.observe_and_record()?;
-    let now = unix_now();
-    // Screens that may show a waiting prompt and changed since `ps` last
-    // read them are read, all in one more tmux call.
-    let cache_path = ctx.state_file("waiting.json");
-    let mut cache = cache_path
-        .as_deref()
-        .map(WaitingCache::load)
-        .unwrap_or_default();
-    if cache.refresh(&ctx.tmux, &mut Patterns::new(&fleet), &sessions, now)?
-        && let Some(path) = &cache_path
-        && let Err(e) = cache.save(path)
-    {
-        eprintln!("fleet: warning: cannot save {}: {e}", path.display());
-    }
-    let extras = Extras {
-        activity: rows::activities(&sessions, &cache, now, activity::idle_after()),
-    };
-    let agent_rows = rows::rows(Some(&fleet), &sessions, &extras, &ctx.host, now);
+pub fn cmd_ps(core: &Core, args: &PsArgs) -> Result<i32, CliError> {
+    let rows = core.ps()?;
     if args.json {
-        let text = serde_json::to_string_pretty(&agent_rows)
-            .map_err(|e| CliError::failed(format!("cannot write JSON: {e}")))?;
-        output::print(&format!("{text}\n"));
+        output::print(&json(&rows)?);
     } else {
-        output::print(&render_table(&agent_rows, output::color_enabled()));
+        output::print(&render_table(&rows, output::color_enabled()));
     }
     Ok(0)
 }

@@ -1,10 +1,8 @@
 use clap::Args;
 
-use crate::cli::commands::{managed_session, record_act};
+use crate::cli::commands::agent_name;
 use crate::cli::error::CliError;
-use crate::core::context::{Context, agent_name};
-use crate::core::observe::Status;
-use crate::core::vocab::EventKind;
+use crate::core::Core;
 
 #[derive(Debug, Args)]
 #[command(allow_hyphen_values = true)]
@@ -21,22 +19,8 @@ pub struct SendArgs {
 }
 
 /// A takeover act: it types into the agent, and is recorded as an event.
-pub fn cmd_send(ctx: &Context, args: &SendArgs) -> Result<i32, CliError> {
+pub fn cmd_send(core: &Core, args: &SendArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
-    let text = args.text.join(" ");
-    let sessions = ctx.observe_and_record()?;
-    let session = managed_session(ctx, &sessions, &name)?;
-    if session.status() == Status::Exited {
-        return Err(CliError::failed(format!(
-            "agent {name} has exited: nothing would read the text (fleet restart {name} first)"
-        )));
-    }
-    ctx.tmux.send_text(&session.pane, &text, !args.no_enter)?;
-    let detail = if args.no_enter {
-        text.clone()
-    } else {
-        format!("{text}\u{23ce}")
-    };
-    record_act(ctx, name.as_str(), EventKind::Send, &detail);
+    core.send(&name, &args.text.join(" "), !args.no_enter)?;
     Ok(0)
 }

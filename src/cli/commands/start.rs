@@ -1,15 +1,12 @@
-use std::collections::BTreeMap;
-
 use clap::Args;
 
-use crate::cli::commands::{check_launchable, launch_and_report, print_reports};
+use crate::cli::commands::agent_name;
 use crate::cli::error::CliError;
-use crate::core::context::{Context, agent_name};
+use crate::cli::report::{self, Command};
 use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::{AgentDecl, CommandSource, Fleet};
-use crate::core::observe::ObservedSession;
-use crate::core::reconcile::{self, unix_now};
-
+use crate::core::ops::Sessions;
+use crate::core::{Core, Error};
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// The agent: lowercase letters, digits, '-' and '_' (at most 63)
@@ -33,39 +30,29 @@ pub struct StartArgs {
     pub command: Vec<String>,
 }
 
-pub fn cmd_start(ctx: &Context, args: &StartArgs) -> Result<i32, CliError> {
+pub fn cmd_start(core: &Core, args: &StartArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
-    let fleet = ctx.fleet()?;
-    let _lock = ctx.lock()?;
-    let sessions = ctx.observe_and_record()?;
-    let spec = spec_for(ctx, &fleet, &name, &sessions, args)?;
-    if let Some(host) = &spec.host {
-        return Err(CliError::user(format!(
-            "agent {name} belongs on host {host}: start it there (fleet start {name} on {host})"
-        )));
-    }
-    let step = reconcile::plan_start(sessions.get(name.as_str()), unix_now());
-    let plans = [(&spec, step)];
-    check_launchable(&fleet, &plans)?;
-    let reports = launch_and_report(ctx, &plans, &sessions, "started")?;
-    Ok(print_reports(&reports))
+    let outcome = core.start(&name, |fleet, sessions| {
+        spec_for(core, fleet, &name, sessions, args).map_err(|e| Error::BadValue(e.message))
+    })?;
+    Ok(report::print(&[report::launch(&outcome, Command::Other)]))
 }
 
 /// What to launch: the declaration with the flags over it; for an agent
 /// the file does not declare, what its session last ran (when no flag asks
 /// for something else), else the flags and the seed's variables.
 fn spec_for(
-    ctx: &Context,
+    core: &Core,
     fleet: &Fleet,
     name: &AgentName,
-    sessions: &BTreeMap<String, ObservedSession>,
+    sessions: &Sessions,
     args: &StartArgs,
 ) -> Result<AgentSpec, CliError> {
     let declared = fleet.agents.get(name);
     let workdir_flag = args
         .workdir
         .as_ref()
-        .map(|w| ctx.cwd.join(w).to_string_lossy().into_owned());
+        .map(|w| core.settings.cwd.join(w).to_string_lossy().into_owned());
     let asks_for_other = args.runtime.is_some()
         || args.model.is_some()
         || args.effort.is_some()
@@ -79,7 +66,13 @@ fn spec_for(
         return Ok(spec);
     }
 
-    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+    let seed = &core.settings.seed;
+    let env = |key: &str| match key {
+        "MOSAIC_AGENT_RUNTIME" => seed.runtime.clone(),
+        "MOSAIC_AGENT_COMMAND" => seed.command.clone(),
+        "MOSAIC_AGENT_WORKDIR" => seed.workdir.clone(),
+        _ => None,
+    };
     let mut decl =
         match declared {
             Some(agent) => agent.decl.clone(),
@@ -99,7 +92,7 @@ fn spec_for(
                     runtime,
                     workdir: Some(
                         env("MOSAIC_AGENT_WORKDIR")
-                            .unwrap_or_else(|| ctx.cwd.to_string_lossy().into_owned()),
+                            .unwrap_or_else(|| core.settings.cwd.to_string_lossy().into_owned()),
                     ),
                     command,
                     ..AgentDecl::default()

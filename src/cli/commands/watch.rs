@@ -15,15 +15,15 @@ use clap::Args;
 use crate::cli::commands::events::word;
 use crate::cli::error::CliError;
 use crate::cli::output;
-use crate::core::context::Context;
-use crate::core::host::tmux::TmuxError;
+use crate::core::Core;
+use crate::core::clock::rfc3339_ms;
+use crate::core::host::HostError;
 use crate::core::monitor::transitions;
 use crate::core::observe::Status;
-use crate::core::reconcile::unix_now;
 use crate::core::rows;
-use crate::core::signals::activity::{self, Activity};
+use crate::core::signals::activity::Activity;
 use crate::core::signals::cache::{Patterns, WaitingCache};
-use crate::core::store::events::{Event, now_ms, rfc3339_ms};
+use crate::core::store::events::Event;
 
 /// How often the fleet is looked at: transitions show within a second.
 const TICK: Duration = Duration::from_millis(250);
@@ -35,11 +35,11 @@ pub struct WatchArgs {
     pub json: bool,
 }
 
-pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
-    let fleet = ctx.fleet()?;
-    let mut last_id = ctx.with_store(|store| store.last_id())?;
+pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
+    let fleet = core.fleet()?;
+    let mut last_id = core.with_store(|store| store.last_id())?;
     let mut patterns = Patterns::new(&fleet);
-    let idle_after = activity::idle_after();
+    let idle_after = core.settings.idle_after;
 
     let mut last_lifecycles = None;
     let mut cache = WaitingCache::default();
@@ -50,38 +50,40 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
 
     loop {
         let tick = Instant::now();
-        let observed_ms = now_ms();
-        let sessions = match ctx.tmux.list_panes() {
+        let observed_ms = core.clock().now_ms();
+        let sessions = match core.host().list_panes() {
             Ok(panes) => crate::core::observe::sessions(panes),
             // tmux refused something mid-change (a session ending as it was
             // asked about): look again next tick rather than stop watching.
-            Err(TmuxError::Failed { message }) => {
-                if std::env::var_os("FLEET_LOG").is_some() {
+            Err(HostError::Failed { message }) => {
+                if core.settings.trace {
                     eprintln!("fleet: watch: tmux: {message}");
                 }
                 std::thread::sleep(TICK);
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(crate::core::Error::from(e).into()),
         };
-        let now = unix_now();
+        let now = core.clock().now();
 
         // Lifecycle: record what changed, then print every new event,
         // whoever recorded it.
         let settling = transitions::settling(&sessions, now);
         let lifecycles = transitions::lifecycles(&sessions, &settling);
         if last_lifecycles.as_ref() != Some(&lifecycles) {
-            ctx.record(&sessions, observed_ms);
+            core.record(&sessions, observed_ms);
             last_lifecycles = Some(lifecycles);
         }
         let mut lines = String::new();
-        for event in ctx.with_store(|store| store.events(None, 0, last_id))? {
+        for event in core.with_store(|store| store.events(None, 0, last_id))? {
             last_id = event.id;
             lines.push_str(&render(&event, args.json));
         }
 
         // Activity: read the screens that changed since they were read.
-        cache.refresh(&ctx.tmux, &mut patterns, &sessions, now)?;
+        cache
+            .refresh(core.host(), &mut patterns, &sessions, now)
+            .map_err(crate::core::Error::from)?;
         let current = rows::activities(&sessions, &cache, now, idle_after);
         for (name, activity) in &current {
             let before = last_activity.get(name);
@@ -101,9 +103,9 @@ pub fn cmd_watch(ctx: &Context, args: &WatchArgs) -> Result<i32, CliError> {
                 };
                 let event = Event {
                     id: 0,
-                    time: rfc3339_ms(now_ms()),
-                    at_ms: now_ms(),
-                    host: ctx.host.clone(),
+                    time: rfc3339_ms(core.clock().now_ms()),
+                    at_ms: core.clock().now_ms(),
+                    host: core.host().name().to_string(),
                     agent: name.clone(),
                     event: activity.kind().event(),
                     exit_code: None,

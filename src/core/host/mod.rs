@@ -1,5 +1,178 @@
-//! The host seam: the terminal multiplexer of a fleet on one host.
+//! The host seam: a fleet's terminal multiplexer on one host, and the facts
+//! about that host a launch depends on.
+//!
+//! Theory of operation. The core never runs `tmux` itself: it talks to a
+//! [`Host`]. [`LocalHost`] is tmux on this machine ([`tmux`] is the one
+//! adapter that runs it, batching many commands per invocation); [`FakeHost`]
+//! keeps panes in memory so the core's decisions can be tested in-process;
+//! the same trait leaves room for tmux reached over SSH.
+//!
+//! Everything that depends on where an agent runs is asked of its host and
+//! handed in as plain data ([`HostFacts`]): the runtime-bin PATH prefix
+//! (which runs `npm config get prefix` there), which directories exist,
+//! which files are executable, how boot survival is set up, the host name.
+//! Nothing in the core reads them in place.
 
+pub mod fake;
 pub mod hostname;
-pub mod launch;
+pub mod local;
+pub mod pane;
 pub mod tmux;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::core::desired::agent::{AgentName, SessionMeta};
+
+pub use fake::FakeHost;
+pub use local::LocalHost;
+
+/// What can go wrong talking to a host's multiplexer.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("tmux was not found on PATH: install it (apt-get install tmux) or add it to PATH")]
+    NotFound,
+    #[error("could not run tmux: {0}")]
+    Spawn(io::Error),
+    #[error("no tmux server is running on socket \"{0}\"")]
+    NoServer(String),
+    #[error("tmux {version} is too old: fleet needs tmux 3.2 or newer")]
+    TooOld { version: String },
+    #[error(
+        "{what} is too long for tmux ({size} bytes with its metadata; tmux takes about {}): shorten it",
+        tmux::batch::MAX_INVOCATION_BYTES
+    )]
+    TooLong { what: String, size: usize },
+    #[error("tmux refused: {message}")]
+    Failed { message: String },
+}
+
+/// A pane as the multiplexer reports it: plain data, no interpretation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedPane {
+    pub session: String,
+    /// The number in tmux's `%N` pane id; lower is older.
+    pub pane_id: u32,
+    pub pid: Option<u32>,
+    pub dead: bool,
+    pub dead_status: Option<i32>,
+    pub dead_signal: Option<i32>,
+    /// The name of the pane's foreground process, as tmux sees it.
+    pub current_command: String,
+    pub session_created: Option<u64>,
+    /// Unix seconds of the last output in the pane's window.
+    pub last_output: Option<u64>,
+    /// Rows of the pane's screen.
+    pub height: usize,
+    /// In copy mode (someone scrolling back), where keys are not typed.
+    pub in_mode: bool,
+    /// The raw value of the `@fleet` user option, if the fleet set one.
+    pub meta: Option<String>,
+}
+
+impl ObservedPane {
+    /// Dead, but tmux has not reaped the process yet.
+    pub fn awaits_status(&self) -> bool {
+        self.dead && self.dead_status.is_none() && self.dead_signal.is_none()
+    }
+}
+
+/// How much of a pane to capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// The visible screen.
+    Screen,
+    /// The last `n` lines of history and screen together.
+    Last(usize),
+}
+
+/// Where a launch runs its agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A new session named after the agent.
+    NewSession,
+    /// The agent's existing pane, its runtime replaced.
+    Respawn { pane_id: u32 },
+}
+
+/// One agent to launch, decided by the core; the host only carries it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub name: AgentName,
+    pub place: Place,
+    /// The pane command: the launch script, its arguments, the runtime.
+    pub pane_argv: Vec<String>,
+    /// What the pane's output is piped into, if anything.
+    pub transcript: Option<Vec<String>>,
+    /// The fleet's record, stored on the session.
+    pub meta: SessionMeta,
+}
+
+/// Each launched agent's result: tmux's own words when it failed.
+pub type LaunchResults = BTreeMap<AgentName, Result<(), String>>;
+
+/// What the core wants to know about a host before it acts.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    /// Derive the runtime-bin PATH prefix (costs a `npm config get prefix`).
+    pub runtime_prefix: bool,
+    /// Directories whose existence matters (workdirs).
+    pub dirs: Vec<PathBuf>,
+    /// Files whose executability matters (where a runtime may resolve).
+    pub files: Vec<PathBuf>,
+    /// Read how boot survival is set up.
+    pub boot: bool,
+}
+
+/// What a host answered to a [`Probe`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    pub runtime_prefix: String,
+    /// The asked directories that exist.
+    pub dirs: BTreeSet<PathBuf>,
+    /// The asked files that exist and are executable.
+    pub executables: BTreeSet<PathBuf>,
+    pub boot: Option<BootFacts>,
+}
+
+/// Boot survival, as systemd's own files show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BootFacts {
+    pub unit: PathBuf,
+    pub unit_installed: bool,
+    pub unit_enabled: bool,
+    pub user: String,
+    pub linger: bool,
+}
+
+/// A fleet's terminal multiplexer on one host.
+pub trait Host: Send + Sync {
+    /// The host's name, as rows and events show it.
+    fn name(&self) -> &str;
+    /// The fleet's server on that host (a tmux socket name).
+    fn socket(&self) -> &str;
+    /// Whether the multiplexer is there and new enough to launch.
+    fn check_ready(&self) -> Result<(), HostError>;
+    /// Every pane of the fleet's server; none when no server runs.
+    fn list_panes(&self) -> Result<Vec<ObservedPane>, HostError>;
+    /// The visible screens of these panes (id, height), in one go.
+    fn capture_screens(&self, panes: &[(u32, usize)]) -> Result<BTreeMap<u32, String>, HostError>;
+    /// One pane's screen or last lines; `raw` keeps escape sequences.
+    fn capture(&self, pane_id: u32, what: Capture, raw: bool) -> Result<String, HostError>;
+    /// Launches these agents, as few round trips as fit.
+    fn launch(&self, launches: &[Launch]) -> Result<LaunchResults, HostError>;
+    /// Ends these agents' sessions.
+    fn kill(&self, names: &[&AgentName]) -> Result<(), HostError>;
+    /// Types text into a pane literally, then Enter if asked.
+    fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError>;
+    /// The command that attaches this terminal to a session.
+    fn attach_command(&self, session: &str, read_only: bool) -> Command;
+    /// The PATH a new pane starts with (the server's, not the caller's).
+    fn server_path(&self) -> Result<Option<String>, HostError>;
+    /// Whether each pane's start command exports a PATH before it `exec`s.
+    fn exports_path(&self, pane_ids: &[u32]) -> Result<BTreeMap<u32, bool>, HostError>;
+    /// Answers a probe of the host's facts.
+    fn facts(&self, probe: &Probe) -> HostFacts;
+}

@@ -14,10 +14,6 @@ use crate::core::vocab::ActivityKind;
 /// How much of the screen the waiting patterns see.
 pub const TAIL_LINES: usize = 25;
 
-/// Seconds without output after which a running agent is idle, unless
-/// `FLEET_IDLE_AFTER` says otherwise.
-pub const DEFAULT_IDLE_AFTER: u64 = 15;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activity {
     Working,
@@ -35,13 +31,6 @@ impl Activity {
             Activity::Waiting => ActivityKind::Waiting,
         }
     }
-}
-
-pub fn idle_after() -> u64 {
-    std::env::var("FLEET_IDLE_AFTER")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(DEFAULT_IDLE_AFTER)
 }
 
 /// The last `TAIL_LINES` non-blank lines of a screen, trimmed, joined.

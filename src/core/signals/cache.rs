@@ -16,7 +16,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::core::desired::fleetfile::Fleet;
-use crate::core::host::tmux::{Tmux, TmuxError};
+use crate::core::host::{Host, HostError};
 use crate::core::observe::{ObservedSession, Status};
 use crate::core::signals::activity;
 
@@ -82,11 +82,11 @@ impl WaitingCache {
     /// changed, and forgets panes that are gone. Says whether it changed.
     pub fn refresh(
         &mut self,
-        tmux: &Tmux,
+        host: &dyn Host,
         patterns: &mut Patterns<'_>,
         sessions: &BTreeMap<String, ObservedSession>,
         now: u64,
-    ) -> Result<bool, TmuxError> {
+    ) -> Result<bool, HostError> {
         let mut wanted: BTreeMap<u32, (&ObservedSession, String)> = BTreeMap::new();
         for s in sessions.values() {
             if s.status() != Status::Running {
@@ -119,11 +119,11 @@ impl WaitingCache {
             .iter()
             .filter_map(|id| wanted.get(id).map(|(s, _)| (*id, s.pane.height)))
             .collect();
-        let screens = match tmux.capture_screens(&panes) {
+        let screens = match host.capture_screens(&panes) {
             Ok(screens) => screens,
             // A pane (or the whole server) that went away since it was
             // listed fails the capture: keep what was seen, read again later.
-            Err(TmuxError::Failed { .. } | TmuxError::NoServer(_)) => return Ok(changed),
+            Err(HostError::Failed { .. } | HostError::NoServer(_)) => return Ok(changed),
             Err(e) => return Err(e),
         };
         for (id, text) in screens {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Serialize;
 
+use crate::core::clock::rfc3339_ms;
 use crate::core::monitor::transitions::{self, Change, Lifecycle};
 use crate::core::vocab::EventKind;
 
@@ -406,18 +407,6 @@ fn insert(
         exit_code: change.exit_code,
         detail: change.detail.clone(),
     })
-}
-
-pub fn rfc3339_ms(at_ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(t).to_string()
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// The state directory: `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`,
-/// else `~/.local/state/mosaic-fleet`.
+/// The state directory (`settings` says where).
 #[derive(Debug, Clone)]
 pub struct FleetHome {
     root: PathBuf,
@@ -21,19 +20,6 @@ pub struct FleetLock {
 impl FleetHome {
     pub fn new(root: PathBuf) -> Self {
         Self { root }
-    }
-
-    /// A relative directory is taken from `cwd`: the transcript writers run
-    /// under the tmux server, whose working directory is not the caller's.
-    pub fn from_env(home: Option<&Path>, cwd: &Path) -> Option<Self> {
-        let root = if let Some(dir) = std::env::var_os("FLEET_HOME").filter(|v| !v.is_empty()) {
-            PathBuf::from(dir)
-        } else if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
-            PathBuf::from(dir).join("mosaic-fleet")
-        } else {
-            home?.join(".local/state/mosaic-fleet")
-        };
-        Some(Self::new(cwd.join(root)))
     }
 
     pub fn root(&self) -> &Path {

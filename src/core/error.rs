@@ -1,0 +1,197 @@
+//! The errors the core ends an operation with. Each is typed (a view can
+//! tell a missing session from a broken fleet file), reads as one line that
+//! names the problem and then the fix ([`Error::hint`]), and says whether it
+//! was bad input, with nothing changed, or something fleet tried that did
+//! not work ([`Error::kind`]). Exit codes are the CLI's business.
+
+use std::path::PathBuf;
+
+use crate::core::desired::agent::{AgentName, InvalidName};
+use crate::core::desired::fleetfile::FileError;
+use crate::core::host::HostError;
+use crate::core::store::events::StoreError;
+
+/// Whose the problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad usage or input: nothing was changed.
+    BadInput,
+    /// Something the fleet tried did not work.
+    Failed,
+}
+
+/// What another host's agent cannot have done to it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteAct {
+    Start,
+    Stop,
+    Restart,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// How fleet was called does not work: a flag, a variable, the cwd.
+    #[error("{0}")]
+    Setup(String),
+    #[error(transparent)]
+    FleetFile(#[from] FileError),
+    #[error(transparent)]
+    Name(#[from] InvalidName),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("{0} (check FLEET_HOME is writable)")]
+    Store(#[from] StoreError),
+    #[error(
+        "no fleet.toml here or in any parent directory: create one, pass --file PATH, or set FLEET_FILE (fleet {command} needs a fleet file)"
+    )]
+    NoFleetFile { command: &'static str },
+    #[error("cannot tell where to keep state: set HOME or FLEET_HOME")]
+    NoStateDir,
+    #[error("cannot tell where the fleet binary is: run fleet by its path")]
+    NoFleetBinary,
+    #[error("cannot take the fleet lock in {}: {source} (check FLEET_HOME is writable)", dir.display())]
+    Lock {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "agent {name} is not declared in {}: add [agents.{name}] or use fleet start {name}",
+        file.display()
+    )]
+    NotDeclared { name: AgentName, file: PathBuf },
+    #[error("no agent named {name}: it is neither declared nor running (see fleet ps)")]
+    NoSuchAgent { name: AgentName },
+    #[error("agent {name} is not declared and has no session: start it with fleet start {name}")]
+    NothingToRestart { name: AgentName },
+    #[error("agent {name} has no session: {}", no_session_fix(name, *transcript))]
+    NoSession {
+        name: AgentName,
+        /// Point to the transcript rather than to starting it.
+        transcript: bool,
+    },
+    #[error("{}", not_managed(name, socket, *killing))]
+    NotManaged {
+        name: AgentName,
+        socket: String,
+        /// Asked to end it (the fix is then how to end it by hand).
+        killing: bool,
+    },
+    #[error("session {name} was not started by fleet, so fleet leaves it alone")]
+    NotManagedRestart { name: AgentName },
+    #[error("agent {name} has exited: nothing would read the text (fleet restart {name} first)")]
+    Exited { name: AgentName },
+    #[error("{}", on_other_host(name, host, *act))]
+    OnOtherHost {
+        name: AgentName,
+        host: String,
+        act: RemoteAct,
+    },
+    /// An agent cannot be launched as asked; `location` is `FILE:LINE: `
+    /// when the fleet file says it.
+    #[error("{location}agent {name}: {problem}: {fix}")]
+    NotLaunchable {
+        location: String,
+        name: AgentName,
+        problem: String,
+        fix: String,
+    },
+    #[error(
+        "no transcript for {name} in {}: transcripts begin when fleet launches an agent",
+        dir.display()
+    )]
+    NoTranscript { name: AgentName, dir: PathBuf },
+    /// A value given to fleet does not work; the text names it and the fix.
+    #[error("{0}")]
+    BadValue(String),
+}
+
+impl Error {
+    pub fn setup(message: impl Into<String>) -> Self {
+        Error::Setup(message.into())
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Setup(_)
+            | Error::FleetFile(_)
+            | Error::Name(_)
+            | Error::NoFleetFile { .. }
+            | Error::NoStateDir
+            | Error::NotDeclared { .. }
+            | Error::NoSuchAgent { .. }
+            | Error::NothingToRestart { .. }
+            | Error::OnOtherHost { .. }
+            | Error::NotLaunchable { .. }
+            | Error::BadValue(_)
+            // Checked before anything runs: nothing changed.
+            | Error::Host(HostError::TooLong { .. }) => ErrorKind::BadInput,
+            Error::Host(_)
+            | Error::Store(_)
+            | Error::NoFleetBinary
+            | Error::Lock { .. }
+            | Error::Io { .. }
+            | Error::NoSession { .. }
+            | Error::NotManaged { .. }
+            | Error::NotManagedRestart { .. }
+            | Error::Exited { .. }
+            | Error::NoTranscript { .. } => ErrorKind::Failed,
+        }
+    }
+
+    /// The fix, where it is a thing apart from the problem.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::NoSession { name, transcript } => Some(no_session_fix(name, *transcript)),
+            Error::NotLaunchable { fix, .. } => Some(fix.clone()),
+            Error::NoFleetFile { .. } => {
+                Some("create one, pass --file PATH, or set FLEET_FILE".into())
+            }
+            Error::NoStateDir => Some("set HOME or FLEET_HOME".into()),
+            _ => None,
+        }
+    }
+}
+
+fn no_session_fix(name: &AgentName, transcript: bool) -> String {
+    if transcript {
+        format!("fleet logs {name} shows its transcript")
+    } else {
+        format!("start it with fleet start {name} or fleet up {name}")
+    }
+}
+
+fn not_managed(name: &AgentName, socket: &str, killing: bool) -> String {
+    if killing {
+        format!(
+            "session {name} was not started by fleet, so fleet leaves it alone (end it yourself with tmux -L {socket} kill-session -t ={name})"
+        )
+    } else {
+        format!("session {name} was not started by fleet: use tmux -L {socket} directly for it")
+    }
+}
+
+fn on_other_host(name: &AgentName, host: &str, act: RemoteAct) -> String {
+    match act {
+        RemoteAct::Start => format!(
+            "agent {name} belongs on host {host}: start it there (fleet start {name} on {host})"
+        ),
+        RemoteAct::Stop => format!("agent {name} belongs on host {host}: stop it there"),
+        RemoteAct::Restart => format!("agent {name} belongs on host {host}: restart it there"),
+    }
+}
+
+/// Something that went wrong without stopping the operation: the views
+/// show it apart from the answer (a dashboard must not be scribbled over).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Warning {
+    /// History is best effort for commands that only read.
+    #[error("{what} not recorded: {error}")]
+    NotRecorded { what: String, error: String },
+    #[error("cannot save {}: {error}", path.display())]
+    NotSaved { path: PathBuf, error: String },
+}

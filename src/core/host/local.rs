@@ -1,0 +1,268 @@
+//! This machine as a fleet host: tmux on a private socket, and the facts a
+//! launch needs, read here (where the agents will run).
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::core::desired::agent::AgentName;
+use crate::core::host::tmux::Tmux;
+use crate::core::host::{
+    BootFacts, Capture, Host, HostError, HostFacts, Launch, LaunchResults, ObservedPane, Probe,
+};
+
+/// The systemd user unit that `fleet init` installs to bring the fleet back
+/// at boot.
+pub const UNIT_NAME: &str = "mosaic-fleet.service";
+
+/// What this machine's facts are read from: the environment fleet was
+/// started with, read once by the settings.
+#[derive(Debug, Clone, Default)]
+pub struct LocalEnv {
+    pub home: Option<PathBuf>,
+    /// `MOSAIC_RUNTIME_BIN`.
+    pub runtime_bin: Option<String>,
+    /// The launcher's PATH, where `npm` is looked for.
+    pub path: Option<String>,
+    /// Where systemd user units live.
+    pub config_home: PathBuf,
+    pub user: String,
+}
+
+/// tmux on this machine.
+pub struct LocalHost {
+    tmux: Tmux,
+    name: String,
+    env: LocalEnv,
+}
+
+impl LocalHost {
+    pub fn new(tmux: Tmux, name: impl Into<String>, env: LocalEnv) -> Self {
+        Self {
+            tmux,
+            name: name.into(),
+            env,
+        }
+    }
+
+    pub fn tmux(&self) -> &Tmux {
+        &self.tmux
+    }
+
+    /// Derives the runtime-bin prefix. Runs `npm config get prefix` (a node
+    /// start-up, ~0.2 s), so it is asked for once per run, not per agent.
+    fn runtime_prefix(&self) -> String {
+        let npm = npm_prefix(self.env.path.as_deref());
+        prefix_of(
+            &candidates(
+                self.env.runtime_bin.as_deref(),
+                npm.as_deref(),
+                self.env.home.as_deref(),
+            ),
+            Path::is_dir,
+        )
+    }
+
+    /// Boot survival, read from the files systemd keeps: the user unit, its
+    /// enablement symlink, and the linger flag.
+    fn boot(&self) -> BootFacts {
+        let units = self.env.config_home.join("systemd/user");
+        let unit = units.join(UNIT_NAME);
+        BootFacts {
+            unit_installed: unit.is_file(),
+            unit_enabled: units.join("default.target.wants").join(UNIT_NAME).exists(),
+            unit,
+            linger: Path::new("/var/lib/systemd/linger")
+                .join(&self.env.user)
+                .exists(),
+            user: self.env.user.clone(),
+        }
+    }
+}
+
+impl Host for LocalHost {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn socket(&self) -> &str {
+        self.tmux.socket()
+    }
+
+    fn check_ready(&self) -> Result<(), HostError> {
+        self.tmux.check_version()
+    }
+
+    fn list_panes(&self) -> Result<Vec<ObservedPane>, HostError> {
+        self.tmux.list_panes()
+    }
+
+    fn capture_screens(&self, panes: &[(u32, usize)]) -> Result<BTreeMap<u32, String>, HostError> {
+        self.tmux.capture_screens(panes)
+    }
+
+    fn capture(&self, pane_id: u32, what: Capture, raw: bool) -> Result<String, HostError> {
+        let mut screens = self.tmux.capture_many(&[pane_id], what, raw)?;
+        Ok(screens.remove(&pane_id).unwrap_or_default())
+    }
+
+    fn launch(&self, launches: &[Launch]) -> Result<LaunchResults, HostError> {
+        self.tmux.launch(launches)
+    }
+
+    fn kill(&self, names: &[&AgentName]) -> Result<(), HostError> {
+        self.tmux.kill_sessions(names)
+    }
+
+    fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError> {
+        self.tmux.send_text(pane, text, enter)
+    }
+
+    fn attach_command(&self, session: &str, read_only: bool) -> Command {
+        self.tmux.attach_command(session, read_only)
+    }
+
+    fn server_path(&self) -> Result<Option<String>, HostError> {
+        self.tmux.server_path()
+    }
+
+    fn exports_path(&self, pane_ids: &[u32]) -> Result<BTreeMap<u32, bool>, HostError> {
+        self.tmux.exports_path(pane_ids)
+    }
+
+    fn facts(&self, probe: &Probe) -> HostFacts {
+        HostFacts {
+            runtime_prefix: if probe.runtime_prefix {
+                self.runtime_prefix()
+            } else {
+                String::new()
+            },
+            dirs: probe.dirs.iter().filter(|d| d.is_dir()).cloned().collect(),
+            executables: probe
+                .files
+                .iter()
+                .filter(|f| is_executable(f))
+                .cloned()
+                .collect(),
+            boot: probe.boot.then(|| self.boot()),
+        }
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Where runtimes may be installed, in order: `$MOSAIC_RUNTIME_BIN` (one
+/// directory or a `:`-separated list), `$(npm config get prefix)/bin`,
+/// `~/.npm-global/bin`, `~/.local/bin`.
+pub fn candidates(
+    runtime_bin: Option<&str>,
+    npm_prefix: Option<&Path>,
+    home: Option<&Path>,
+) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(bin) = runtime_bin {
+        out.extend(bin.split(':').filter(|d| !d.is_empty()).map(PathBuf::from));
+    }
+    if let Some(prefix) = npm_prefix {
+        out.push(prefix.join("bin"));
+    }
+    if let Some(home) = home {
+        out.push(home.join(".npm-global/bin"));
+        out.push(home.join(".local/bin"));
+    }
+    out
+}
+
+/// Joins the candidates that exist, first occurrence wins. A directory is
+/// kept even when the launcher's PATH already has it: the pane's PATH is the
+/// server's, which may not.
+pub fn prefix_of(candidates: &[PathBuf], is_dir: impl Fn(&Path) -> bool) -> String {
+    let mut seen: Vec<&Path> = Vec::new();
+    for dir in candidates {
+        let text = dir.to_string_lossy();
+        // An empty or relative entry, or one with ':', would corrupt PATH.
+        if !dir.is_absolute() || text.contains(':') || seen.contains(&dir.as_path()) {
+            continue;
+        }
+        if is_dir(dir) {
+            seen.push(dir);
+        }
+    }
+    seen.iter()
+        .map(|d| d.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `npm config get prefix`, if npm is on PATH and answers within 5 s.
+fn npm_prefix(path: Option<&str>) -> Option<PathBuf> {
+    let npm = find_on_path("npm", path?)?;
+    let mut child = Command::new(npm)
+        .args(["config", "get", "prefix"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => break,
+            Ok(Some(_)) | Err(_) => return None,
+            Ok(None) if Instant::now() > deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    let mut out = String::new();
+    use std::io::Read;
+    child.stdout.take()?.read_to_string(&mut out).ok()?;
+    let prefix = out.trim();
+    (!prefix.is_empty() && prefix != "undefined").then(|| PathBuf::from(prefix))
+}
+
+fn find_on_path(program: &str, path: &str) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_keep_the_contract_order() {
+        let c = candidates(
+            Some("/rt/a:/rt/b"),
+            Some(Path::new("/npm")),
+            Some(Path::new("/home/op")),
+        );
+        assert_eq!(
+            c,
+            [
+                "/rt/a",
+                "/rt/b",
+                "/npm/bin",
+                "/home/op/.npm-global/bin",
+                "/home/op/.local/bin"
+            ]
+            .map(PathBuf::from)
+        );
+    }
+
+    #[test]
+    fn prefix_keeps_existing_dirs_once() {
+        let c = ["/a", "/missing", "/b", "/a", "relative", "/with:colon"].map(PathBuf::from);
+        let exists = |p: &Path| p != Path::new("/missing");
+        assert_eq!(prefix_of(&c, exists), "/a:/b");
+        assert_eq!(prefix_of(&c, |_| false), "");
+    }
+}

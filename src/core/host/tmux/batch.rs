@@ -1,0 +1,153 @@
+//! Batches: many tmux commands in as few invocations as fit.
+//!
+//! tmux runs a batch's commands in order and stops at the first that fails.
+//! It reads an argument ending in `;` as a command separator, so every
+//! argument is escaped here, once, and a batch is split into invocations
+//! that fit tmux's 16 KiB message limit.
+
+use crate::core::host::HostError;
+
+/// tmux refuses a command whose arguments exceed 16 KiB in all; keep a margin.
+pub const MAX_INVOCATION_BYTES: usize = 12 * 1024;
+
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    commands: Vec<Vec<String>>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push<I, S>(&mut self, command: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.commands
+            .push(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+
+    /// Whether this batch, with `prelude`, fits one tmux invocation.
+    pub fn fits_with(&self, prelude: &Batch) -> Result<(), usize> {
+        let size: usize = prelude
+            .to_args()
+            .iter()
+            .chain(self.to_args().iter())
+            .map(|a| a.len() + 1)
+            .sum();
+        if size + 2 > MAX_INVOCATION_BYTES {
+            Err(size)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Splits `groups` (each a list of commands that must run together) into
+    /// argument vectors that each fit one tmux invocation; every invocation
+    /// begins with the commands of `prelude`.
+    pub(super) fn invocations(
+        prelude: &Batch,
+        groups: &[Batch],
+    ) -> Result<Vec<Vec<String>>, HostError> {
+        let prelude = prelude.to_args();
+        let size_of = |args: &[String]| args.iter().map(|a| a.len() + 1).sum::<usize>();
+        let mut out: Vec<Vec<String>> = Vec::new();
+        let mut current = prelude.clone();
+        let mut has_group = false;
+        for group in groups {
+            let args = group.to_args();
+            let size = size_of(&args) + 2;
+            if size + size_of(&prelude) > MAX_INVOCATION_BYTES {
+                return Err(HostError::TooLong {
+                    what: "a tmux command".into(),
+                    size,
+                });
+            }
+            if has_group && size_of(&current) + size > MAX_INVOCATION_BYTES {
+                out.push(std::mem::replace(&mut current, prelude.clone()));
+            }
+            if !current.is_empty() {
+                current.push(";".to_string());
+            }
+            current.extend(args);
+            has_group = true;
+        }
+        if has_group {
+            out.push(current);
+        }
+        Ok(out)
+    }
+
+    fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        for (i, command) in self.commands.iter().enumerate() {
+            if i > 0 {
+                args.push(";".to_string());
+            }
+            args.extend(command.iter().map(|a| escape_arg(a)));
+        }
+        args
+    }
+}
+
+/// tmux ends a command at an argument that ends in `;` and turns a final
+/// `\;` into a literal `;`. Escaping the last `;` keeps any argument data.
+pub fn escape_arg(arg: &str) -> String {
+    match arg.strip_suffix(';') {
+        Some(head) => format!("{head}\\;"),
+        None => arg.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_only_a_trailing_semicolon() {
+        assert_eq!(escape_arg("a;b"), "a;b");
+        assert_eq!(escape_arg("a;"), "a\\;");
+        assert_eq!(escape_arg(";"), "\\;");
+        assert_eq!(escape_arg("a\\;"), "a\\\\;");
+        assert_eq!(escape_arg(""), "");
+    }
+
+    #[test]
+    fn packs_groups_without_splitting_them() {
+        let mut groups = Vec::new();
+        for i in 0..100 {
+            let mut b = Batch::new();
+            b.push([
+                "new-session",
+                "-d",
+                "-s",
+                &format!("agent{i}"),
+                &"x".repeat(300),
+            ]);
+            b.push(["set-option", "-t", &format!("=agent{i}"), "@fleet", "{}"]);
+            groups.push(b);
+        }
+        let mut prelude = Batch::new();
+        prelude.push(["set-option", "-wg", "remain-on-exit", "on"]);
+        let invocations = Batch::invocations(&prelude, &groups).unwrap_or_default();
+        assert!(invocations.len() > 1 && invocations.len() < 10);
+        for args in &invocations {
+            let size: usize = args.iter().map(|a| a.len() + 1).sum();
+            assert!(size <= MAX_INVOCATION_BYTES);
+            assert_eq!(args.first().map(String::as_str), Some("set-option"));
+            assert_eq!(args.get(5).map(String::as_str), Some("new-session"));
+        }
+        let sessions: usize = invocations
+            .iter()
+            .map(|a| a.iter().filter(|x| *x == "new-session").count())
+            .sum();
+        assert_eq!(sessions, 100);
+    }
+}

@@ -1,0 +1,179 @@
+//! Launching and ending agents on tmux: each agent's commands form one
+//! group (its session or respawn, its transcript pipe, its metadata), and
+//! many groups travel in one invocation.
+
+use std::collections::BTreeMap;
+
+use crate::core::desired::agent::AgentName;
+use crate::core::host::tmux::{Batch, META_OPTION, Tmux};
+use crate::core::host::{HostError, Launch, LaunchResults, Place};
+use crate::core::observe;
+
+impl Tmux {
+    /// Launches the agents in as few tmux invocations as fit. When a batch
+    /// fails, each of its agents is tried again alone, so that one bad
+    /// agent cannot hide the rest.
+    pub fn launch(&self, launches: &[Launch]) -> Result<LaunchResults, HostError> {
+        let groups = launches.iter().map(group).collect::<Result<Vec<_>, _>>()?;
+        if groups.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let first_error = match self.run_groups(&prelude(), &groups) {
+            Ok(_) => return Ok(launches.iter().map(|l| (l.name.clone(), Ok(()))).collect()),
+            Err(e @ HostError::Failed { .. }) => e.to_string(),
+            Err(e) => return Err(e),
+        };
+        self.recover(launches, &groups, &first_error)
+    }
+
+    /// tmux stopped at the first failing command. An agent whose metadata is
+    /// on its session got through (setting it is the last step of its
+    /// group); the others are tried once more alone, so each gets its own
+    /// verdict, unless a session of that name appeared meanwhile.
+    fn recover(
+        &self,
+        launches: &[Launch],
+        groups: &[Batch],
+        first_error: &str,
+    ) -> Result<LaunchResults, HostError> {
+        let sessions = observe::sessions(self.list_panes()?);
+        let mut results = BTreeMap::new();
+        for (launch, group) in launches.iter().zip(groups) {
+            let result = match sessions.get(launch.name.as_str()) {
+                Some(s) if s.meta.as_ref() == Some(&launch.meta) => Ok(()),
+                Some(s) if !s.is_managed() => Err(first_error.to_string()),
+                _ => self
+                    .run_groups(&prelude(), std::slice::from_ref(group))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            results.insert(launch.name.clone(), result);
+        }
+        Ok(results)
+    }
+
+    /// Kills the named sessions in one invocation.
+    pub fn kill_sessions(&self, names: &[&AgentName]) -> Result<(), HostError> {
+        let groups: Vec<Batch> = names
+            .iter()
+            .map(|name| {
+                let mut b = Batch::new();
+                b.push([
+                    "kill-session".to_string(),
+                    "-t".to_string(),
+                    format!("={name}"),
+                ]);
+                b
+            })
+            .collect();
+        if groups.is_empty() {
+            return Ok(());
+        }
+        self.run_groups(&Batch::new(), &groups).map(|_| ())
+    }
+}
+
+/// One agent's commands, checked to fit one invocation before anything runs.
+fn group(launch: &Launch) -> Result<Batch, HostError> {
+    let name = launch.name.as_str();
+    let mut group = Batch::new();
+    let pane_target = match launch.place {
+        Place::NewSession => {
+            group.push(
+                [
+                    "new-session",
+                    "-d",
+                    "-s",
+                    name,
+                    "-x",
+                    "200",
+                    "-y",
+                    "50",
+                    "--",
+                ]
+                .into_iter()
+                .map(String::from)
+                .chain(launch.pane_argv.iter().cloned()),
+            );
+            format!("={name}:")
+        }
+        Place::Respawn { pane_id } => {
+            let target = format!("%{pane_id}");
+            group.push(
+                ["respawn-pane", "-k", "-t", target.as_str(), "--"]
+                    .into_iter()
+                    .map(String::from)
+                    .chain(launch.pane_argv.iter().cloned()),
+            );
+            target
+        }
+    };
+    if let Some(writer) = &launch.transcript {
+        // Straight after the launch, in the same tmux call, so the
+        // transcript has the runtime's first output too.
+        group.push([
+            "pipe-pane".to_string(),
+            "-t".to_string(),
+            pane_target,
+            shell_command(writer),
+        ]);
+    }
+    // set-option takes a pane target: `=NAME:` is the session's pane.
+    group.push([
+        "set-option".to_string(),
+        "-t".to_string(),
+        format!("={name}:"),
+        META_OPTION.to_string(),
+        launch.meta.to_json(),
+    ]);
+    group
+        .fits_with(&prelude())
+        .map_err(|size| HostError::TooLong {
+            what: format!("agent {name}'s command"),
+            size,
+        })?;
+    Ok(group)
+}
+
+/// `pipe-pane` runs its command through `sh -c`, after expanding tmux
+/// formats in it: each word is quoted, and `#` doubled.
+fn shell_command(argv: &[String]) -> String {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|w| {
+            shlex::try_quote(w)
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| w.clone())
+        })
+        .collect();
+    format!("exec {}", words.join(" ")).replace('#', "##")
+}
+
+/// Server settings that every launch relies on, sent ahead of each batch:
+/// a pane whose runtime exits stays, with its status and last screen, so
+/// `ps` can say `exited 127` and `peek` can show why.
+fn prelude() -> Batch {
+    let mut b = Batch::new();
+    b.push(["set-option", "-wg", "remain-on-exit", "on"]);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_transcript_command_is_quoted_for_sh_and_tmux() {
+        let argv = [
+            "/opt/my fleet/fleet",
+            "__log-writer",
+            "--path",
+            "/s/#1/a.log",
+        ]
+        .map(String::from);
+        assert_eq!(
+            shell_command(&argv),
+            "exec '/opt/my fleet/fleet' __log-writer --path '/s/##1/a.log'"
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! Launching: `up`, `start` and `restart` plan each agent against what is
+//! observed, check every launch before any runs (bad input starts nothing),
+//! launch in one batch through the host, and answer one typed outcome per
+//! agent.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::core::checks;
+use crate::core::desired::agent::{AgentName, AgentSpec};
+use crate::core::desired::fleetfile::Fleet;
+use crate::core::error::{Error, RemoteAct};
+use crate::core::host::{LaunchResults, Probe};
+use crate::core::ops::{Core, Sessions};
+use crate::core::reconcile::{self, Step};
+
+/// What a launch is called when it succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Started,
+    Restarted,
+}
+
+/// What happened to one agent that was to be up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchOutcome {
+    /// Launched; `had_exited` is the status its runtime had died with.
+    Launched {
+        verb: Verb,
+        had_exited: Option<i32>,
+    },
+    /// The host could not launch it (its own words).
+    Failed {
+        why: String,
+    },
+    AlreadyRunning,
+    /// Launched a moment ago and still coming up.
+    Starting,
+    /// Alive with something else in front: reported, not touched.
+    Drift {
+        in_front: String,
+    },
+    /// A session fleet did not start holds the name: never touched.
+    Conflict {
+        socket: String,
+    },
+    /// It belongs on another host: left to that host.
+    OnOtherHost {
+        host: String,
+    },
+}
+
+impl LaunchOutcome {
+    /// Whether this outcome is what was asked for (else the exit is 1).
+    pub fn ok(&self) -> bool {
+        !matches!(
+            self,
+            LaunchOutcome::Failed { .. } | LaunchOutcome::Conflict { .. }
+        )
+    }
+}
+
+/// One agent's outcome, for one line of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOutcome<T> {
+    pub name: AgentName,
+    pub outcome: T,
+}
+
+impl Core {
+    /// `fleet up`: starts every declared agent (or the named) that is not
+    /// running and leaves healthy ones alone.
+    pub fn up(&self, names: &[AgentName]) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
+        let fleet = self.require_fleet("up")?;
+        if let Some(name) = names.iter().find(|n| !fleet.agents.contains_key(*n)) {
+            return Err(Error::NotDeclared {
+                name: name.clone(),
+                file: fleet.path.clone().unwrap_or_else(|| "fleet.toml".into()),
+            });
+        }
+        let _lock = self.lock()?;
+        let sessions = self.observe_and_record()?;
+        let now = self.clock().now();
+        let mut elsewhere = Vec::new();
+        let mut plans: Vec<(&AgentSpec, Step)> = Vec::new();
+        for agent in fleet.agents.values() {
+            let spec = &agent.spec;
+            if !names.is_empty() && !names.contains(&spec.name) {
+                continue;
+            }
+            match &spec.host {
+                Some(host) => elsewhere.push(AgentOutcome {
+                    name: spec.name.clone(),
+                    outcome: LaunchOutcome::OnOtherHost { host: host.clone() },
+                }),
+                None => plans.push((
+                    spec,
+                    reconcile::plan_start(sessions.get(spec.name.as_str()), now),
+                )),
+            }
+        }
+        let mut outcomes = self.launch_plans(&fleet, &plans, &sessions, Verb::Started)?;
+        outcomes.extend(elsewhere);
+        outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(outcomes)
+    }
+
+    /// `fleet start`: launches one agent as `spec_for` resolves it against
+    /// the fleet file and what its session last ran.
+    pub fn start(
+        &self,
+        name: &AgentName,
+        spec_for: impl FnOnce(&Fleet, &Sessions) -> Result<AgentSpec, Error>,
+    ) -> Result<AgentOutcome<LaunchOutcome>, Error> {
+        let fleet = self.fleet()?;
+        let _lock = self.lock()?;
+        let sessions = self.observe_and_record()?;
+        let spec = spec_for(&fleet, &sessions)?;
+        if let Some(host) = &spec.host {
+            return Err(Error::OnOtherHost {
+                name: name.clone(),
+                host: host.clone(),
+                act: RemoteAct::Start,
+            });
+        }
+        let step = reconcile::plan_start(sessions.get(name.as_str()), self.clock().now());
+        self.launch_one(&fleet, &spec, step, &sessions, Verb::Started)
+    }
+
+    /// `fleet restart`: relaunches an agent as the fleet file declares it
+    /// now, else as it was last started, whatever state it is in.
+    pub fn restart(&self, name: &AgentName) -> Result<AgentOutcome<LaunchOutcome>, Error> {
+        let fleet = self.fleet()?;
+        let _lock = self.lock()?;
+        let sessions = self.observe_and_record()?;
+        let session = sessions.get(name.as_str());
+        let spec = match (
+            fleet.agents.get(name),
+            session.and_then(|s| s.meta.as_ref()),
+        ) {
+            (Some(declared), _) => declared.spec.clone(),
+            (None, Some(meta)) => meta.to_spec(name),
+            (None, None) if session.is_some() => {
+                return Err(Error::NotManagedRestart { name: name.clone() });
+            }
+            (None, None) => return Err(Error::NothingToRestart { name: name.clone() }),
+        };
+        if let Some(host) = &spec.host {
+            return Err(Error::OnOtherHost {
+                name: name.clone(),
+                host: host.clone(),
+                act: RemoteAct::Restart,
+            });
+        }
+        let step = reconcile::plan_restart(session);
+        self.launch_one(&fleet, &spec, step, &sessions, Verb::Restarted)
+    }
+
+    fn launch_one(
+        &self,
+        fleet: &Fleet,
+        spec: &AgentSpec,
+        step: Step,
+        sessions: &Sessions,
+        verb: Verb,
+    ) -> Result<AgentOutcome<LaunchOutcome>, Error> {
+        let mut outcomes = self.launch_plans(fleet, &[(spec, step)], sessions, verb)?;
+        outcomes
+            .pop()
+            .ok_or_else(|| Error::setup("nothing was planned"))
+    }
+
+    /// Launches every plan whose step launches, in one batch through the
+    /// host, and answers for every plan.
+    fn launch_plans(
+        &self,
+        fleet: &Fleet,
+        plans: &[(&AgentSpec, Step)],
+        sessions: &Sessions,
+        verb: Verb,
+    ) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
+        let launching: Vec<&(&AgentSpec, Step)> =
+            plans.iter().filter(|(_, step)| step.launches()).collect();
+        let mut results = LaunchResults::new();
+        if !launching.is_empty() {
+            let facts = self.host().facts(&Probe {
+                runtime_prefix: true,
+                dirs: launching.iter().map(|(s, _)| s.workdir.clone()).collect(),
+                ..Probe::default()
+            });
+            check_launchable(fleet, plans, &facts.dirs)?;
+            self.host().check_ready()?;
+            let transcripts = self.transcripts()?;
+            std::fs::create_dir_all(&transcripts.dir).map_err(|source| Error::Io {
+                what: format!(
+                    "cannot create the transcript directory {}",
+                    transcripts.dir.display()
+                ),
+                source,
+            })?;
+            let now_ms = u64::try_from(self.clock().now_ms()).unwrap_or(0);
+            let mut launches = Vec::new();
+            for (spec, step) in &launching {
+                let writer = transcripts.writer_argv(&spec.name)?;
+                launches.extend(reconcile::launch_for(
+                    spec,
+                    step,
+                    &facts.runtime_prefix,
+                    Some(writer),
+                    now_ms,
+                ));
+            }
+            results = self.host().launch(&launches)?;
+            // Record the launches (and anything else that changed) at once.
+            self.observe_and_record()?;
+        }
+        Ok(plans
+            .iter()
+            .map(|(spec, step)| AgentOutcome {
+                name: spec.name.clone(),
+                outcome: self.outcome(spec, step, sessions, &results, verb),
+            })
+            .collect())
+    }
+
+    fn outcome(
+        &self,
+        spec: &AgentSpec,
+        step: &Step,
+        sessions: &Sessions,
+        results: &LaunchResults,
+        verb: Verb,
+    ) -> LaunchOutcome {
+        match step {
+            Step::Create | Step::Respawn { .. } => match results.get(&spec.name) {
+                Some(Ok(())) => LaunchOutcome::Launched {
+                    verb,
+                    had_exited: sessions.get(spec.name.as_str()).and_then(|s| s.exit_code()),
+                },
+                Some(Err(why)) => LaunchOutcome::Failed { why: why.clone() },
+                None => LaunchOutcome::Failed {
+                    why: "tmux did not run it".into(),
+                },
+            },
+            Step::AlreadyRunning => LaunchOutcome::AlreadyRunning,
+            Step::Starting => LaunchOutcome::Starting,
+            Step::Drift { in_front } => LaunchOutcome::Drift {
+                in_front: in_front.clone(),
+            },
+            Step::Conflict => LaunchOutcome::Conflict {
+                socket: self.host().socket().to_string(),
+            },
+        }
+    }
+}
+
+/// Checks that every agent about to launch keeps the model policy and has
+/// its workdir (`existing` holds the workdirs the host has): all are
+/// checked before any is launched, so bad input starts nothing.
+pub fn check_launchable(
+    fleet: &Fleet,
+    plans: &[(&AgentSpec, Step)],
+    existing: &BTreeSet<PathBuf>,
+) -> Result<(), Error> {
+    for (spec, _) in plans.iter().filter(|(_, step)| step.launches()) {
+        let declared = fleet.agents.get(&spec.name);
+        let location = |line: Option<usize>| match (&fleet.path, line) {
+            (Some(path), Some(line)) => format!("{}:{line}: ", path.display()),
+            _ => String::new(),
+        };
+        // Claude only inside Claude Code (or whatever the rules say): a
+        // model in the wrong runtime can bill the wrong account.
+        let policy = checks::policy_check(spec.name.as_str(), spec, &fleet.policy);
+        if !policy.ok {
+            return Err(Error::NotLaunchable {
+                location: location(declared.and_then(|d| d.line)),
+                name: spec.name.clone(),
+                problem: policy.detail,
+                fix: policy.fix.unwrap_or_default(),
+            });
+        }
+        if !existing.contains(&spec.workdir) {
+            return Err(Error::NotLaunchable {
+                location: location(declared.and_then(|d| d.workdir_line)),
+                name: spec.name.clone(),
+                problem: format!("workdir {} does not exist", spec.workdir.display()),
+                fix: if declared.is_some() {
+                    "create it or change workdir in the fleet file".into()
+                } else {
+                    "create it or pass --workdir".into()
+                },
+            });
+        }
+    }
+    Ok(())
+}

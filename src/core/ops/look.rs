@@ -1,0 +1,110 @@
+//! Looking, read-only: `ps` rows, an agent's screen, its transcript, the
+//! history. Looking records what changed since anyone last looked.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::desired::agent::AgentName;
+use crate::core::error::{Error, Warning};
+use crate::core::host::Capture;
+use crate::core::ops::Core;
+use crate::core::rows::{self, AgentRow, Extras};
+use crate::core::signals::cache::{Patterns, WaitingCache};
+use crate::core::store::events::Event;
+use crate::core::transcript::{TranscriptReader, strip};
+
+impl Core {
+    /// `fleet ps`: one row per agent, declared ones first.
+    ///
+    /// Screens that may show a waiting prompt and changed since `ps` last
+    /// read them are read, all in one more call to the host; what was read
+    /// is kept in `$FLEET_HOME`, so a quiet fleet costs one call.
+    pub fn ps(&self) -> Result<Vec<AgentRow>, Error> {
+        let fleet = self.fleet()?;
+        let sessions = self.observe_and_record()?;
+        let now = self.clock().now();
+        let cache_path = self.state_file("waiting.json");
+        let mut cache = cache_path
+            .as_deref()
+            .map(WaitingCache::load)
+            .unwrap_or_default();
+        if cache.refresh(self.host(), &mut Patterns::new(&fleet), &sessions, now)?
+            && let Some(path) = &cache_path
+            && let Err(e) = cache.save(path)
+        {
+            self.warn(Warning::NotSaved {
+                path: path.clone(),
+                error: e.to_string(),
+            });
+        }
+        let extras = Extras {
+            activity: rows::activities(&sessions, &cache, now, self.settings.idle_after),
+        };
+        Ok(rows::rows(
+            Some(&fleet),
+            &sessions,
+            &extras,
+            self.host().name(),
+            now,
+        ))
+    }
+
+    /// `fleet peek`: an agent's screen, or its last `lines` lines reaching
+    /// into the scrollback; `raw` keeps escape sequences.
+    pub fn peek(&self, name: &AgentName, lines: Option<usize>, raw: bool) -> Result<String, Error> {
+        let sessions = self.observe_and_record()?;
+        let session = sessions
+            .get(name.as_str())
+            .ok_or_else(|| Error::NoSession {
+                name: name.clone(),
+                transcript: true,
+            })?;
+        let height = session.pane.height.max(1);
+        let (what, lines) = match lines {
+            Some(0) => {
+                return Err(Error::BadValue(
+                    "-n 0 shows nothing: give at least 1 line".into(),
+                ));
+            }
+            Some(n) => (Capture::Last(n), n),
+            // tmux scrolls a dead pane up a line to say so: reach back for
+            // what scrolled off, so the screen shows why the runtime died.
+            None if session.pane.dead => (Capture::Last(height), height),
+            None => (Capture::Screen, usize::MAX),
+        };
+        let text = self.host().capture(session.pane.pane_id, what, raw)?;
+        Ok(strip::last_lines(&text, lines))
+    }
+
+    /// `fleet events`: the history of one agent or all, at most `since` old.
+    pub fn events(
+        &self,
+        name: Option<&AgentName>,
+        since: Option<Duration>,
+    ) -> Result<Vec<Event>, Error> {
+        let since_ms = since.map_or(0, |d| {
+            self.clock()
+                .now_ms()
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        });
+        // Bring history up to date with what happened since anyone looked.
+        self.observe_and_record()?;
+        self.with_store(|store| store.events(name.map(AgentName::as_str), since_ms, 0))
+    }
+
+    /// `fleet logs`: an agent's transcript, opened and read so far.
+    pub fn transcript(&self, name: &AgentName) -> Result<(TranscriptReader, Vec<u8>), Error> {
+        let path = self.transcripts()?.path(name);
+        let older = crate::core::transcript::rotated(&path);
+        if !path.exists() && !older.exists() {
+            return Err(Error::NoTranscript {
+                name: name.clone(),
+                dir: path.parent().map(PathBuf::from).unwrap_or_default(),
+            });
+        }
+        TranscriptReader::open(&path).map_err(|source| Error::Io {
+            what: path.display().to_string(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,179 @@
+//! The operations every view calls: [`Core`] holds the settings, the host,
+//! the clock and the event store, and each operation returns typed
+//! outcomes for the view to render. Nothing here parses arguments or
+//! prints; warnings are kept for the view to show ([`Core::take_warnings`]).
+
+pub mod act;
+pub mod launch;
+pub mod look;
+pub mod record;
+pub mod stop;
+pub mod verify;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::core::clock::Clock;
+use crate::core::desired::agent::AgentName;
+use crate::core::desired::fleetfile::Fleet;
+use crate::core::error::{Error, Warning};
+use crate::core::host::Host;
+use crate::core::observe::{self, ObservedSession};
+use crate::core::settings::Settings;
+use crate::core::store::events::{EventStore, StoreError};
+use crate::core::store::home::{FleetHome, FleetLock};
+use crate::core::transcript::Transcripts;
+
+/// Every session on a host, by name.
+pub type Sessions = BTreeMap<String, ObservedSession>;
+
+/// The fleet as the core sees it: one host for now, its store, its clock.
+pub struct Core {
+    pub settings: Settings,
+    host: Box<dyn Host>,
+    clock: Arc<dyn Clock>,
+    store: Mutex<Option<EventStore>>,
+    warnings: Mutex<Vec<Warning>>,
+}
+
+impl Core {
+    pub fn new(settings: Settings, host: Box<dyn Host>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            settings,
+            host,
+            clock,
+            store: Mutex::new(None),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn host(&self) -> &dyn Host {
+        self.host.as_ref()
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// The fleet file's desired state, or built-ins only when there is none.
+    pub fn fleet(&self) -> Result<Fleet, Error> {
+        let home = self.settings.home_dir.clone();
+        match &self.settings.file {
+            Some(path) => Ok(Fleet::load(path, home)?),
+            None => Ok(Fleet::empty(self.settings.cwd.clone(), home)),
+        }
+    }
+
+    /// The fleet file's desired state; an error when there is no file.
+    pub fn require_fleet(&self, command: &'static str) -> Result<Fleet, Error> {
+        if self.settings.file.is_none() {
+            return Err(Error::NoFleetFile { command });
+        }
+        self.fleet()
+    }
+
+    /// Every session on the fleet's server, in one call to the host.
+    pub fn observe(&self) -> Result<Sessions, Error> {
+        Ok(observe::sessions(self.host.list_panes()?))
+    }
+
+    /// Observes every session and records what changed, in one go.
+    pub fn observe_and_record(&self) -> Result<Sessions, Error> {
+        let observed_ms = self.clock.now_ms();
+        let sessions = self.observe()?;
+        self.record(&sessions, observed_ms);
+        Ok(sessions)
+    }
+
+    /// The session of a managed agent, or an error naming what to do.
+    pub fn managed_session<'a>(
+        &self,
+        sessions: &'a Sessions,
+        name: &AgentName,
+    ) -> Result<&'a ObservedSession, Error> {
+        match sessions.get(name.as_str()) {
+            Some(s) if s.is_managed() => Ok(s),
+            Some(_) => Err(Error::NotManaged {
+                name: name.clone(),
+                socket: self.host.socket().to_string(),
+                killing: false,
+            }),
+            None => Err(Error::NoSession {
+                name: name.clone(),
+                transcript: false,
+            }),
+        }
+    }
+
+    /// Runs `f` on the event store, opened once per `Core`.
+    pub fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut EventStore) -> Result<T, StoreError>,
+    ) -> Result<T, Error> {
+        let mut slot = lock(&self.store);
+        if slot.is_none() {
+            let home = self.require_home()?;
+            *slot = Some(EventStore::open(
+                home.root(),
+                self.host.socket(),
+                self.host.name(),
+            )?);
+        }
+        match slot.as_mut() {
+            Some(store) => Ok(f(store)?),
+            None => Err(Error::NoStateDir),
+        }
+    }
+
+    /// Keeps a warning for the view to show.
+    pub fn warn(&self, warning: Warning) {
+        lock(&self.warnings).push(warning);
+    }
+
+    /// The warnings kept since last asked.
+    pub fn take_warnings(&self) -> Vec<Warning> {
+        std::mem::take(&mut *lock(&self.warnings))
+    }
+
+    /// Where this socket's transcripts live, and how big they may grow.
+    pub fn transcripts(&self) -> Result<Transcripts, Error> {
+        let home = self.require_home()?;
+        Ok(Transcripts {
+            fleet_exe: self.settings.fleet_exe.clone(),
+            dir: home.root().join("logs").join(self.host.socket()),
+            max_bytes: self.settings.log_max_bytes,
+        })
+    }
+
+    /// A state file of this socket under `$FLEET_HOME` (none without one).
+    pub fn state_file(&self, name: &str) -> Option<PathBuf> {
+        self.settings
+            .fleet_home
+            .as_ref()
+            .map(|h| h.join("state").join(self.host.socket()).join(name))
+    }
+
+    fn require_home(&self) -> Result<FleetHome, Error> {
+        self.settings
+            .fleet_home
+            .clone()
+            .map(FleetHome::new)
+            .ok_or(Error::NoStateDir)
+    }
+
+    /// The fleet-wide lock for changing agents on this socket.
+    pub fn lock(&self) -> Result<FleetLock, Error> {
+        let home = self.require_home()?;
+        home.lock(self.host.socket()).map_err(|source| Error::Lock {
+            dir: home.root().to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// A poisoned lock means another thread panicked mid-update; what it
+/// guards (a store handle, a list of warnings) is still usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

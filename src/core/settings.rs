@@ -1,0 +1,378 @@
+//! Settings, read once: the global flags, the environment and the defaults
+//! become one [`Settings`] before anything touches tmux. Nothing else in
+//! the core reads an environment variable.
+//!
+//! Precedence is data here ([`FLEET_HOME_ORDER`], [`FILE_ORDER`]) and
+//! tested: a flag beats the environment, which beats a default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::core::error::Error;
+
+/// The environment variables fleet reads, all of them.
+pub const VARIABLES: [&str; 17] = [
+    "HOME",
+    "PATH",
+    "USER",
+    "LOGNAME",
+    "FLEET_FILE",
+    "FLEET_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CONFIG_HOME",
+    "MOSAIC_TMUX_SOCKET",
+    "MOSAIC_RUNTIME_BIN",
+    "MOSAIC_AGENT_RUNTIME",
+    "MOSAIC_AGENT_COMMAND",
+    "MOSAIC_AGENT_WORKDIR",
+    "FLEET_IDLE_AFTER",
+    "FLEET_LOG_MAX_BYTES",
+    "FLEET_LOG",
+    "NO_COLOR",
+];
+
+/// The fleet's own tmux socket unless told otherwise.
+pub const DEFAULT_SOCKET: &str = "mosaic-fleet";
+
+/// Seconds without output after which a running agent is idle.
+pub const DEFAULT_IDLE_AFTER: u64 = 15;
+
+/// A transcript file is rotated at this size; one older file is kept, so an
+/// agent's transcript never takes more than twice this.
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// A snapshot of the variables in [`VARIABLES`]; empty values count as unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Env(BTreeMap<String, String>);
+
+impl Env {
+    /// This process's environment (the one place it is read).
+    pub fn from_process() -> Self {
+        Self(
+            VARIABLES
+                .iter()
+                .filter_map(|k| {
+                    let v = std::env::var_os(k)?;
+                    Some((k.to_string(), v.to_string_lossy().into_owned()))
+                })
+                .filter(|(_, v)| !v.is_empty())
+                .collect(),
+        )
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}
+
+/// What the global flags say, before the environment fills the gaps.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub file: Option<PathBuf>,
+    pub socket: Option<String>,
+}
+
+/// The seed's variables, for `fleet start` of an agent the file does not
+/// declare.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeedEnv {
+    pub runtime: Option<String>,
+    pub command: Option<String>,
+    pub workdir: Option<String>,
+}
+
+/// Everything the core needs to know about how it was called.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub socket: String,
+    /// The fleet file in use, if any.
+    pub file: Option<PathBuf>,
+    pub cwd: PathBuf,
+    pub home_dir: Option<PathBuf>,
+    /// Where state lives; `None` when neither HOME nor FLEET_HOME says.
+    pub fleet_home: Option<PathBuf>,
+    pub idle_after: u64,
+    pub log_max_bytes: u64,
+    /// `MOSAIC_RUNTIME_BIN`: first directories of the runtime-bin prefix.
+    pub runtime_bin: Option<String>,
+    pub seed: SeedEnv,
+    /// `FLEET_LOG`: say every tmux command line.
+    pub trace: bool,
+    /// Where systemd user units live: `$XDG_CONFIG_HOME`, else `~/.config`.
+    pub config_home: PathBuf,
+    pub user: String,
+    /// The launcher's PATH.
+    pub path: Option<String>,
+    /// This `fleet` binary (transcripts are written by it), if known.
+    pub fleet_exe: Option<PathBuf>,
+}
+
+/// Where the fleet file comes from, first that has one wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileSource {
+    Flag,
+    Upward,
+    Environment,
+}
+
+pub const FILE_ORDER: [FileSource; 3] = [
+    FileSource::Flag,
+    FileSource::Upward,
+    FileSource::Environment,
+];
+
+/// Where the state directory comes from, first that has one wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomeSource {
+    FleetHome,
+    XdgStateHome,
+    Home,
+}
+
+pub const FLEET_HOME_ORDER: [HomeSource; 3] = [
+    HomeSource::FleetHome,
+    HomeSource::XdgStateHome,
+    HomeSource::Home,
+];
+
+impl Settings {
+    /// Checks the flags against the environment. Looks for the fleet file
+    /// on disk; touches neither tmux nor the state directory.
+    pub fn resolve(
+        flags: &Flags,
+        env: &Env,
+        cwd: PathBuf,
+        fleet_exe: Option<PathBuf>,
+    ) -> Result<Self, Error> {
+        let socket = flags
+            .socket
+            .clone()
+            .or_else(|| env.get("MOSAIC_TMUX_SOCKET").map(String::from))
+            .unwrap_or_else(|| DEFAULT_SOCKET.to_string());
+        check_socket_name(&socket)?;
+        let home_dir = env.get("HOME").map(PathBuf::from);
+        let file = find_fleet_file(flags.file.as_deref(), &cwd, env)?;
+        let number = |key: &str| env.get(key).and_then(|v| v.parse::<u64>().ok());
+        Ok(Self {
+            fleet_home: fleet_home(env, home_dir.as_deref(), &cwd),
+            idle_after: number("FLEET_IDLE_AFTER").unwrap_or(DEFAULT_IDLE_AFTER),
+            log_max_bytes: number("FLEET_LOG_MAX_BYTES")
+                .filter(|n| *n > 0)
+                .unwrap_or(DEFAULT_LOG_MAX_BYTES),
+            runtime_bin: env.get("MOSAIC_RUNTIME_BIN").map(String::from),
+            seed: SeedEnv {
+                runtime: env.get("MOSAIC_AGENT_RUNTIME").map(String::from),
+                command: env.get("MOSAIC_AGENT_COMMAND").map(String::from),
+                workdir: env.get("MOSAIC_AGENT_WORKDIR").map(String::from),
+            },
+            trace: env.get("FLEET_LOG").is_some(),
+            config_home: env
+                .get("XDG_CONFIG_HOME")
+                .map(PathBuf::from)
+                .or_else(|| home_dir.as_ref().map(|h| h.join(".config")))
+                .unwrap_or_else(|| PathBuf::from("~/.config")),
+            user: env
+                .get("USER")
+                .or_else(|| env.get("LOGNAME"))
+                .unwrap_or("root")
+                .to_string(),
+            path: env.get("PATH").map(String::from),
+            socket,
+            file,
+            home_dir,
+            cwd,
+            fleet_exe,
+        })
+    }
+}
+
+/// `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`, else
+/// `~/.local/state/mosaic-fleet`. A relative directory is taken from `cwd`:
+/// the transcript writers run under the tmux server, whose working
+/// directory is not the caller's.
+fn fleet_home(env: &Env, home: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+    FLEET_HOME_ORDER
+        .iter()
+        .find_map(|source| match source {
+            HomeSource::FleetHome => env.get("FLEET_HOME").map(PathBuf::from),
+            HomeSource::XdgStateHome => env
+                .get("XDG_STATE_HOME")
+                .map(|d| Path::new(d).join("mosaic-fleet")),
+            HomeSource::Home => home.map(|h| h.join(".local/state/mosaic-fleet")),
+        })
+        .map(|root| cwd.join(root))
+}
+
+/// `--file`, else `fleet.toml` upward from `cwd`, else `$FLEET_FILE`.
+fn find_fleet_file(flag: Option<&Path>, cwd: &Path, env: &Env) -> Result<Option<PathBuf>, Error> {
+    for source in FILE_ORDER {
+        match source {
+            FileSource::Flag => {
+                if let Some(path) = flag {
+                    if !path.is_file() {
+                        return Err(Error::setup(format!(
+                            "fleet file {} does not exist: check the path given to --file",
+                            path.display()
+                        )));
+                    }
+                    return Ok(Some(path.to_path_buf()));
+                }
+            }
+            FileSource::Upward => {
+                if let Some(found) = cwd
+                    .ancestors()
+                    .map(|dir| dir.join("fleet.toml"))
+                    .find(|c| c.is_file())
+                {
+                    return Ok(Some(found));
+                }
+            }
+            FileSource::Environment => {
+                if let Some(path) = env.get("FLEET_FILE").map(PathBuf::from) {
+                    if !path.is_file() {
+                        return Err(Error::setup(format!(
+                            "FLEET_FILE={} does not exist: fix or unset FLEET_FILE",
+                            path.display()
+                        )));
+                    }
+                    return Ok(Some(path));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn check_socket_name(socket: &str) -> Result<(), Error> {
+    let ok = !socket.is_empty()
+        && socket.len() <= 100
+        && socket
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !socket.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::setup(format!(
+            "socket name {socket:?} is invalid: use letters, digits, '-', '_' and '.'"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(flags: Flags, env: &[(&str, &str)], cwd: &Path) -> Result<Settings, Error> {
+        Settings::resolve(
+            &flags,
+            &Env::from_pairs(env.iter().copied()),
+            cwd.to_path_buf(),
+            Some(PathBuf::from("/bin/fleet")),
+        )
+    }
+
+    #[test]
+    fn a_flag_beats_the_environment_which_beats_the_default() {
+        let cwd = Path::new("/nowhere/at/all");
+        let socket = |flag: Option<&str>, env: &[(&str, &str)]| {
+            let flags = Flags {
+                socket: flag.map(String::from),
+                ..Flags::default()
+            };
+            settings(flags, env, cwd).map(|s| s.socket).ok()
+        };
+        let env = [("MOSAIC_TMUX_SOCKET", "from-env")];
+        assert_eq!(socket(Some("flag"), &env).as_deref(), Some("flag"));
+        assert_eq!(socket(None, &env).as_deref(), Some("from-env"));
+        assert_eq!(socket(None, &[]).as_deref(), Some(DEFAULT_SOCKET));
+        assert_eq!(
+            socket(None, &[("MOSAIC_TMUX_SOCKET", "")]).as_deref(),
+            Some(DEFAULT_SOCKET)
+        );
+        assert!(socket(Some("../evil"), &[]).is_none());
+    }
+
+    #[test]
+    fn the_state_directory_follows_its_order() {
+        let cwd = Path::new("/work");
+        let home = |env: &[(&str, &str)]| {
+            fleet_home(
+                &Env::from_pairs(env.iter().copied()),
+                env.iter()
+                    .find(|(k, _)| *k == "HOME")
+                    .map(|(_, v)| Path::new(*v)),
+                cwd,
+            )
+        };
+        let all = [
+            ("FLEET_HOME", "/fh"),
+            ("XDG_STATE_HOME", "/xdg"),
+            ("HOME", "/home/op"),
+        ];
+        assert_eq!(home(&all), Some(PathBuf::from("/fh")));
+        assert_eq!(home(&all[1..]), Some(PathBuf::from("/xdg/mosaic-fleet")));
+        assert_eq!(
+            home(&all[2..]),
+            Some(PathBuf::from("/home/op/.local/state/mosaic-fleet"))
+        );
+        assert_eq!(home(&[]), None);
+        assert_eq!(
+            home(&[("FLEET_HOME", "rel")]),
+            Some(PathBuf::from("/work/rel"))
+        );
+    }
+
+    #[test]
+    fn the_fleet_file_is_the_flag_then_upward_then_the_environment() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let top = dir.path().join("fleet.toml");
+        let other = dir.path().join("other.toml");
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&top, "").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&other, "").unwrap_or_else(|e| panic!("{e}"));
+        let env_file = other.to_string_lossy().into_owned();
+        let env = [("FLEET_FILE", env_file.as_str())];
+        let file = |flag: Option<&Path>, cwd: &Path, env: &[(&str, &str)]| {
+            let flags = Flags {
+                file: flag.map(Path::to_path_buf),
+                ..Flags::default()
+            };
+            settings(flags, env, cwd).map(|s| s.file)
+        };
+        assert_eq!(
+            file(Some(&other), &deep, &[]).ok(),
+            Some(Some(other.clone()))
+        );
+        assert_eq!(file(None, &deep, &env).ok(), Some(Some(top.clone())));
+        assert_eq!(
+            file(None, Path::new("/"), &env).ok(),
+            Some(Some(other.clone()))
+        );
+        assert_eq!(file(None, Path::new("/"), &[]).ok(), Some(None));
+        assert!(file(Some(&dir.path().join("no.toml")), &deep, &[]).is_err());
+    }
+
+    #[test]
+    fn numbers_that_do_not_parse_keep_their_defaults() {
+        let s = settings(
+            Flags::default(),
+            &[("FLEET_IDLE_AFTER", "soon"), ("FLEET_LOG_MAX_BYTES", "0")],
+            Path::new("/"),
+        );
+        let s = s.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.idle_after, DEFAULT_IDLE_AFTER);
+        assert_eq!(s.log_max_bytes, DEFAULT_LOG_MAX_BYTES);
+    }
+}
