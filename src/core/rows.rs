@@ -7,8 +7,7 @@ use serde::Serialize;
 
 use crate::core::clock::rfc3339;
 
-use crate::core::signals::activity::{self, Activity};
-use crate::core::signals::cache::WaitingCache;
+use crate::core::signals::{Activity, Decision};
 use crate::core::vocab::ActivityKind;
 
 use crate::core::desired::fleetfile::Fleet;
@@ -39,31 +38,11 @@ pub struct AgentRow {
     pub workdir: Option<String>,
 }
 
-/// What `ps` knows besides tmux's answer: activity, from the screens.
+/// What `ps` knows besides tmux's answer: each running agent's activity,
+/// decided from its signals.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
-    pub activity: BTreeMap<String, Activity>,
-}
-
-/// The activity of every running managed session, from tmux's last-output
-/// times and what the waiting cache saw on their screens.
-pub fn activities(
-    sessions: &BTreeMap<String, ObservedSession>,
-    cache: &WaitingCache,
-    now: u64,
-    idle_after: u64,
-) -> BTreeMap<String, Activity> {
-    sessions
-        .iter()
-        .filter(|(_, s)| s.status() == Status::Running && s.is_managed())
-        .map(|(name, s)| {
-            let waiting = cache.seen(s).is_some_and(|seen| seen.waiting);
-            (
-                name.clone(),
-                activity::classify(now, s.pane.last_output, waiting, idle_after),
-            )
-        })
-        .collect()
+    pub activity: BTreeMap<String, Decision>,
 }
 
 /// Joins the declared agents of this host with the sessions on the socket:
@@ -133,9 +112,12 @@ fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64)
         effort: meta.and_then(|m| m.effort.clone()),
         status,
         exit_code: session.exit_code(),
-        activity: extras.activity.get(&session.name).map(|a| a.kind()),
-        idle_seconds: match extras.activity.get(&session.name) {
-            Some(Activity::Idle(secs)) => Some(*secs),
+        activity: extras
+            .activity
+            .get(&session.name)
+            .map(|d| d.activity.kind()),
+        idle_seconds: match extras.activity.get(&session.name).map(|d| d.activity) {
+            Some(Activity::Idle(secs)) => Some(secs),
             _ => None,
         },
         pane_command: Some(session.pane.current_command.clone()),

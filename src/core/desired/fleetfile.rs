@@ -264,7 +264,7 @@ impl Fleet {
                 .map(|b| b.waiting.clone())
                 .unwrap_or_default();
             if let Some(extra) = &raw_rt.waiting {
-                if let Err(e) = crate::core::signals::activity::compile(extra.get_ref()) {
+                if let Err(e) = crate::core::signals::screen::compile(extra.get_ref()) {
                     return Err(err(
                         Some(extra.span().start),
                         format!("[runtimes.{}] {e}", name.get_ref()),

@@ -1,3 +1,210 @@
 //! The monitor: what changed between two looks at the fleet.
+//!
+//! Theory of operation. A look at the fleet becomes a [`View`]: each
+//! agent's lifecycle (status, exit code, launch) and, for a running agent,
+//! its activity as decided from its signals. [`step`] is pure: from the
+//! previous view and this one it answers the changes, lifecycle and
+//! activity alike, through one diff engine ([`transitions::diff`], which the
+//! event store also uses against the last view it persisted). A relaunch
+//! resets activity: what the new process does is news, whatever the old
+//! one did.
+//!
+//! [`Monitor`] is that step kept running over the core: `fleet watch`
+//! today, the supervisor and the dashboards tomorrow. Lifecycle changes are
+//! history, so they reach it through the event store, which records each
+//! once however many fleets look, and which also carries operators' acts
+//! (a `stop`, a `send`) made elsewhere. Activity changes come straight from
+//! the step.
 
 pub mod transitions;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::core::clock::rfc3339_ms;
+use crate::core::error::Error;
+use crate::core::host::HostError;
+use crate::core::observe::ObservedSession;
+use crate::core::ops::Core;
+use crate::core::signals::screens::{self, Patterns, ScreenCache};
+use crate::core::signals::{self, Activity, Decision};
+use crate::core::store::events::Event;
+use crate::core::vocab::EventKind;
+use transitions::{Change, Lifecycle};
+
+/// One agent, as one look saw it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentView {
+    /// `None` while the agent is still settling (its launch script in
+    /// front a moment after launch), so what it settles into counts once.
+    pub lifecycle: Option<Lifecycle>,
+    /// For a running agent: what it does, and the signal that says so.
+    pub activity: Option<Decision>,
+}
+
+/// The fleet, as one look saw it, by session name.
+pub type View = BTreeMap<String, AgentView>;
+
+/// The view of one look: lifecycles of the settled sessions, activities of
+/// the running ones.
+pub fn view(
+    sessions: &BTreeMap<String, ObservedSession>,
+    settling: &BTreeSet<String>,
+    mut activities: BTreeMap<String, Decision>,
+) -> View {
+    let mut lifecycles = transitions::lifecycles(sessions, settling);
+    sessions
+        .keys()
+        .map(|name| {
+            let agent = AgentView {
+                lifecycle: lifecycles.remove(name),
+                activity: activities.remove(name),
+            };
+            (name.clone(), agent)
+        })
+        .collect()
+}
+
+/// What changed from `prev` to `cur`, agent by agent, in name order.
+pub fn step(prev: &View, cur: &View) -> Vec<(String, Change)> {
+    let none = AgentView::default();
+    let names: BTreeSet<&String> = prev.keys().chain(cur.keys()).collect();
+    let mut out = Vec::new();
+    for name in names {
+        let (before, now) = (
+            prev.get(name).unwrap_or(&none),
+            cur.get(name).unwrap_or(&none),
+        );
+        let lifecycle = transitions::diff(before.lifecycle.as_ref(), now.lifecycle.as_ref());
+        let relaunched = lifecycle
+            .iter()
+            .any(|c| matches!(c.kind, EventKind::Started | EventKind::Restarted));
+        let was = if relaunched {
+            None
+        } else {
+            before.activity.as_ref()
+        };
+        let activity = now
+            .activity
+            .as_ref()
+            .filter(|d| was.is_none_or(|w| w.activity.kind() != d.activity.kind()))
+            .map(activity_change);
+        out.extend(
+            lifecycle
+                .into_iter()
+                .chain(activity)
+                .map(|c| (name.clone(), c)),
+        );
+    }
+    out
+}
+
+fn activity_change(decision: &Decision) -> Change {
+    let detail = match decision.activity {
+        Activity::Waiting => decision.by.evidence.clone(),
+        Activity::Idle(secs) => format!("no output for {secs}s"),
+        Activity::Working => String::new(),
+    };
+    Change {
+        kind: decision.activity.kind().event(),
+        exit_code: None,
+        detail,
+        at_ms: None,
+    }
+}
+
+/// What one look found.
+#[derive(Debug, Default)]
+pub struct Tick {
+    pub events: Vec<Event>,
+    /// The host refused mid-change (a session ending as it was asked
+    /// about): nothing was looked at, and why.
+    pub skipped: Option<String>,
+}
+
+/// The step, kept running over the core.
+pub struct Monitor {
+    patterns: Patterns,
+    screens: ScreenCache,
+    /// `None` before the first look, which is the starting point, not news.
+    view: Option<View>,
+    last_lifecycles: Option<BTreeMap<String, Lifecycle>>,
+    /// The newest event already reported.
+    last_id: i64,
+}
+
+impl Monitor {
+    /// Starts after the newest event in the store: history is not news.
+    pub fn new(core: &Core) -> Result<Self, Error> {
+        let fleet = core.fleet()?;
+        Ok(Self {
+            patterns: Patterns::new(&fleet),
+            screens: ScreenCache::default(),
+            view: None,
+            last_lifecycles: None,
+            last_id: core.with_store(|store| store.last_id())?,
+        })
+    }
+
+    /// Looks at the fleet once: one listing, screens read only where they
+    /// may have changed, the lifecycle recorded when it changed.
+    pub fn tick(&mut self, core: &Core) -> Result<Tick, Error> {
+        let observed_ms = core.clock().now_ms();
+        let sessions = match core.host().list_panes() {
+            Ok(panes) => crate::core::observe::sessions(panes),
+            Err(HostError::Failed { message }) => {
+                return Ok(Tick {
+                    events: Vec::new(),
+                    skipped: Some(message),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = core.clock().now();
+
+        let settling = transitions::settling(&sessions, now);
+        let lifecycles = transitions::lifecycles(&sessions, &settling);
+        if self.last_lifecycles.as_ref() != Some(&lifecycles) {
+            core.record(&sessions, observed_ms);
+            self.last_lifecycles = Some(lifecycles);
+        }
+        let last_id = self.last_id;
+        let mut events = core.with_store(|store| store.events(None, 0, last_id))?;
+        if let Some(newest) = events.last() {
+            self.last_id = newest.id;
+        }
+
+        screens::refresh(
+            &mut self.screens,
+            core.host(),
+            &mut self.patterns,
+            &sessions,
+            now,
+        )?;
+        let decisions =
+            signals::decide_all(&sessions, &self.screens, now, core.settings.idle_after);
+        let view = view(&sessions, &settling, decisions);
+        if let Some(prev) = &self.view {
+            let at_ms = core.clock().now_ms();
+            events.extend(
+                step(prev, &view)
+                    .into_iter()
+                    .filter(|(_, change)| !change.kind.is_lifecycle())
+                    .map(|(agent, change)| Event {
+                        id: 0,
+                        time: rfc3339_ms(at_ms),
+                        at_ms,
+                        host: core.host().name().to_string(),
+                        agent,
+                        event: change.kind,
+                        exit_code: change.exit_code,
+                        detail: change.detail,
+                    }),
+            );
+        }
+        self.view = Some(view);
+        Ok(Tick {
+            events,
+            skipped: None,
+        })
+    }
+}

@@ -9,7 +9,10 @@ use crate::core::error::{Error, Warning};
 use crate::core::host::Capture;
 use crate::core::ops::Core;
 use crate::core::rows::{self, AgentRow, Extras};
-use crate::core::signals::cache::{Patterns, WaitingCache};
+use crate::core::signals::{
+    self,
+    screens::{self, Patterns, ScreenCache},
+};
 use crate::core::store::events::Event;
 use crate::core::transcript::{TranscriptReader, strip};
 
@@ -26,10 +29,15 @@ impl Core {
         let cache_path = self.state_file("waiting.json");
         let mut cache = cache_path
             .as_deref()
-            .map(WaitingCache::load)
+            .map(ScreenCache::load)
             .unwrap_or_default();
-        if cache.refresh(self.host(), &mut Patterns::new(&fleet), &sessions, now)?
-            && let Some(path) = &cache_path
+        if screens::refresh(
+            &mut cache,
+            self.host(),
+            &mut Patterns::new(&fleet),
+            &sessions,
+            now,
+        )? && let Some(path) = &cache_path
             && let Err(e) = cache.save(path)
         {
             self.warn(Warning::NotSaved {
@@ -38,7 +46,7 @@ impl Core {
             });
         }
         let extras = Extras {
-            activity: rows::activities(&sessions, &cache, now, self.settings.idle_after),
+            activity: signals::decide_all(&sessions, &cache, now, self.settings.idle_after),
         };
         Ok(rows::rows(
             Some(&fleet),

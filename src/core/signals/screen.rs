@@ -1,6 +1,4 @@
-//! Activity of a running agent: `working` (its screen changed recently),
-//! `idle` (no change for a while, and for how long), or `waiting` (its screen
-//! shows the runtime's needs-a-human pattern).
+//! The screen rules: which screens show that a runtime needs a human.
 //!
 //! Waiting patterns are regexes matched against the tail of the screen: its
 //! last [`TAIL_LINES`] non-blank lines, trailing spaces trimmed, joined with
@@ -9,29 +7,8 @@
 
 use regex::Regex;
 
-use crate::core::vocab::ActivityKind;
-
 /// How much of the screen the waiting patterns see.
 pub const TAIL_LINES: usize = 25;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activity {
-    Working,
-    /// Idle for this many seconds.
-    Idle(u64),
-    Waiting,
-}
-
-impl Activity {
-    /// Its word: `working`, `idle`, `waiting`.
-    pub fn kind(self) -> ActivityKind {
-        match self {
-            Activity::Working => ActivityKind::Working,
-            Activity::Idle(_) => ActivityKind::Idle,
-            Activity::Waiting => ActivityKind::Waiting,
-        }
-    }
-}
 
 /// The last `TAIL_LINES` non-blank lines of a screen, trimmed, joined.
 pub fn tail(screen: &str) -> String {
@@ -47,20 +24,6 @@ pub fn tail(screen: &str) -> String {
 pub fn is_waiting(screen: &str, patterns: &[Regex]) -> bool {
     let tail = tail(screen);
     patterns.iter().any(|re| re.is_match(&tail))
-}
-
-/// Decides a running agent's activity from whether its screen waits for a
-/// human and when it last wrote.
-pub fn classify(now: u64, last_output: Option<u64>, waiting: bool, idle_after: u64) -> Activity {
-    if waiting {
-        return Activity::Waiting;
-    }
-    let quiet = last_output.map(|t| now.saturating_sub(t)).unwrap_or(0);
-    if quiet < idle_after {
-        Activity::Working
-    } else {
-        Activity::Idle(quiet)
-    }
 }
 
 /// Compiles patterns; the error names the pattern.
@@ -87,14 +50,6 @@ mod tests {
 
     fn patterns(runtime: &str) -> Vec<Regex> {
         compile(&builtins()[runtime].waiting).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn working_then_idle_by_time() {
-        assert_eq!(classify(100, Some(95), false, 15), Activity::Working);
-        assert_eq!(classify(100, Some(40), false, 15), Activity::Idle(60));
-        assert_eq!(classify(100, Some(40), true, 15), Activity::Waiting);
-        assert_eq!(Activity::Idle(720).kind(), ActivityKind::Idle);
     }
 
     #[test]
