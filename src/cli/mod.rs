@@ -76,7 +76,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         user: settings.user.clone(),
     };
     let host = LocalHost::new(tmux, hostname::local(), env);
-    Ok(Core::new(settings, Box::new(host), Arc::new(SystemClock)))
+    Ok(Core::new(settings, Arc::new(host), Arc::new(SystemClock)))
 }
 
 /// Warnings go to stderr, apart from the answer.

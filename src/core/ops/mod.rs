@@ -10,6 +10,9 @@ pub mod record;
 pub mod stop;
 pub mod verify;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,14 +34,14 @@ pub type Sessions = BTreeMap<String, ObservedSession>;
 /// The fleet as the core sees it: one host for now, its store, its clock.
 pub struct Core {
     pub settings: Settings,
-    host: Box<dyn Host>,
+    host: Arc<dyn Host>,
     clock: Arc<dyn Clock>,
     store: Mutex<Option<EventStore>>,
     warnings: Mutex<Vec<Warning>>,
 }
 
 impl Core {
-    pub fn new(settings: Settings, host: Box<dyn Host>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(settings: Settings, host: Arc<dyn Host>, clock: Arc<dyn Clock>) -> Self {
         Self {
             settings,
             host,

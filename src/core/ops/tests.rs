@@ -1,0 +1,299 @@
+//! The core driven in-process through the fake host: launch planning and
+//! reporting, the monitor's transitions, what `ps` says. No tmux runs; a
+//! test plays the runtimes' part on the fake and sets the clock.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::core::Core;
+use crate::core::clock::{Clock, ManualClock};
+use crate::core::desired::agent::{AgentName, SessionMeta};
+use crate::core::error::Error;
+use crate::core::host::FakeHost;
+use crate::core::monitor::Monitor;
+use crate::core::ops::launch::{LaunchOutcome, Verb};
+use crate::core::ops::stop::StopOutcome;
+use crate::core::settings::{Env, Flags, Settings};
+use crate::core::vocab::{ActivityKind, Status};
+
+/// A fleet file, a state directory and a fake host, at a set time.
+struct World {
+    _dir: tempfile::TempDir,
+    host: Arc<FakeHost>,
+    clock: Arc<ManualClock>,
+    core: Core,
+}
+
+const START_MS: i64 = 1_800_000_000_000;
+
+fn world(fleet_toml: &str, host: impl FnOnce(FakeHost) -> FakeHost) -> World {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let root = dir.path().to_path_buf();
+    let file = root.join("fleet.toml");
+    std::fs::write(&file, fleet_toml).unwrap_or_else(|e| panic!("{e}"));
+    let home = root.join("state").to_string_lossy().into_owned();
+    let user_home = root.join("home").to_string_lossy().into_owned();
+    let env = Env::from_pairs([("FLEET_HOME", home.as_str()), ("HOME", user_home.as_str())]);
+    let flags = Flags {
+        file: Some(file),
+        socket: None,
+    };
+    let settings = Settings::resolve(&flags, &env, root.clone(), Some("/bin/fleet".into()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let host = Arc::new(host(FakeHost::new("fake-host").with_dir(root)));
+    let clock = Arc::new(ManualClock::at(START_MS));
+    let core = Core::new(settings, host.clone(), clock.clone());
+    World {
+        _dir: dir,
+        host,
+        clock,
+        core,
+    }
+}
+
+fn name(n: &str) -> AgentName {
+    AgentName::parse(n).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn outcomes(w: &World) -> Vec<(String, LaunchOutcome)> {
+    w.core
+        .up(&[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|o| (o.name.to_string(), o.outcome))
+        .collect()
+}
+
+const TWO_STUBS: &str = r#"
+[defaults]
+runtime = "stub"
+
+[agents.alpha]
+[agents.beta]
+[agents.far]
+host = "elsewhere"
+
+[hosts.elsewhere]
+ssh = "op@elsewhere"
+"#;
+
+#[test]
+fn up_launches_what_is_down_and_leaves_the_rest() {
+    let w = world(TWO_STUBS, |h| h);
+    let started = LaunchOutcome::Launched {
+        verb: Verb::Started,
+        had_exited: None,
+    };
+    assert_eq!(
+        outcomes(&w),
+        [
+            ("alpha".into(), started.clone()),
+            ("beta".into(), started),
+            (
+                "far".into(),
+                LaunchOutcome::OnOtherHost {
+                    host: "elsewhere".into()
+                }
+            ),
+        ]
+    );
+    assert_eq!(w.host.launches(), 2);
+
+    // Healthy agents are left alone; a second `up` launches nothing.
+    w.clock.advance(Duration::from_secs(5));
+    let again = outcomes(&w);
+    assert_eq!(again[0].1, LaunchOutcome::AlreadyRunning);
+    assert_eq!(w.host.launches(), 2);
+
+    // An exited runtime is relaunched in its pane, counted as a restart;
+    // something else in front is drift, reported and not touched.
+    w.host.exit("alpha", 127);
+    w.host.front("beta", "bash");
+    let after = outcomes(&w);
+    assert_eq!(
+        after[0].1,
+        LaunchOutcome::Launched {
+            verb: Verb::Started,
+            had_exited: Some(127)
+        }
+    );
+    assert_eq!(
+        after[1].1,
+        LaunchOutcome::Drift {
+            in_front: "bash".into()
+        }
+    );
+    let meta = w
+        .host
+        .pane("alpha")
+        .and_then(|p| p.meta)
+        .and_then(|m| SessionMeta::from_json(&m));
+    assert_eq!(meta.map(|m| m.restarts), Some(1));
+    assert_eq!(w.host.launches(), 3);
+}
+
+#[test]
+fn a_session_fleet_did_not_start_is_never_touched() {
+    let w = world(TWO_STUBS, |h| h);
+    w.host.add_unmanaged("alpha", "vim", 1);
+    let got = outcomes(&w);
+    assert!(matches!(got[0].1, LaunchOutcome::Conflict { .. }));
+    assert!(!got[0].1.ok());
+    assert_eq!(
+        w.host.pane("alpha").map(|p| p.current_command),
+        Some("vim".into())
+    );
+    let down = w.core.down(&[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(down[0].outcome, StopOutcome::LeftAlone);
+    assert!(w.host.pane("alpha").is_some());
+}
+
+#[test]
+fn bad_input_starts_nothing() {
+    let missing_workdir = format!("{TWO_STUBS}\n[agents.lost]\nworkdir = \"/no/such/dir\"\n");
+    let w = world(&missing_workdir, |h| h);
+    let err = w.core.up(&[]).err();
+    assert!(
+        matches!(&err, Some(Error::NotLaunchable { problem, .. }) if problem.contains("/no/such/dir")),
+        "{err:?}"
+    );
+    assert_eq!(w.host.launches(), 0);
+
+    let breach = "[agents.sneaky]\nruntime = \"stub\"\nmodel = \"anthropic/claude\"\n";
+    let w = world(breach, |h| h);
+    let err = w.core.up(&[]).err();
+    let text = err.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(
+        text.contains("fleet.toml:1: agent sneaky: model anthropic/claude"),
+        "{text}"
+    );
+    assert_eq!(w.host.launches(), 0);
+
+    assert!(matches!(
+        w.core.up(&[name("ghost")]),
+        Err(Error::NotDeclared { .. })
+    ));
+}
+
+#[test]
+fn a_runtime_that_is_not_installed_shows_its_exit() {
+    let w = world(TWO_STUBS, |h| h.without_program("fleet-stub"));
+    outcomes(&w);
+    let rows = w.core.ps().unwrap_or_else(|e| panic!("{e}"));
+    let alpha = rows.iter().find(|r| r.name == "alpha");
+    assert_eq!(
+        alpha.map(|r| (r.status, r.exit_code)),
+        Some((Status::Exited, Some(127)))
+    );
+    let events = w
+        .core
+        .events(Some(&name("alpha")), None)
+        .unwrap_or_default();
+    let kinds: Vec<String> = events.iter().map(|e| e.event.to_string()).collect();
+    assert_eq!(kinds, ["started", "exited"]);
+}
+
+#[test]
+fn ps_says_waiting_with_the_prompt_and_idle_with_how_long() {
+    let w = world(TWO_STUBS, |h| h);
+    outcomes(&w);
+    let now = w.clock.now();
+    w.host
+        .output("alpha", "banner\n> ask\nAllow command? [y/n] \n", now);
+    w.host.output("beta", "banner\n> \n", now);
+    w.clock.advance(Duration::from_secs(20));
+    let rows = w.core.ps().unwrap_or_else(|e| panic!("{e}"));
+    let activity = |n: &str| {
+        rows.iter()
+            .find(|r| r.name == n)
+            .map(|r| (r.activity, r.idle_seconds))
+    };
+    assert_eq!(activity("alpha"), Some((Some(ActivityKind::Waiting), None)));
+    assert_eq!(activity("beta"), Some((Some(ActivityKind::Idle), Some(20))));
+    // Another host's agents are that host's to show.
+    assert_eq!(activity("far"), None);
+}
+
+/// The monitor's events since the last tick, as `agent event detail`.
+fn tick(monitor: &mut Monitor, w: &World) -> Vec<String> {
+    monitor
+        .tick(&w.core)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .events
+        .into_iter()
+        .map(|e| {
+            let code = e.exit_code.map(|c| format!(" {c}")).unwrap_or_default();
+            format!("{} {}{code} {}", e.agent, e.event, e.detail)
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_monitor_reports_exits_drift_restarts_and_activity() {
+    let w = world("[agents.alpha]\nruntime = \"stub\"\n", |h| h);
+    outcomes(&w);
+    let mut monitor = Monitor::new(&w.core).unwrap_or_else(|e| panic!("{e}"));
+    // The first look is the starting point, not news.
+    assert!(tick(&mut monitor, &w).is_empty());
+
+    let now = w.clock.now();
+    w.host.output("alpha", "> ask\nAllow command? [y/n]\n", now);
+    w.clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        tick(&mut monitor, &w),
+        ["alpha waiting Allow command? [y/n]"]
+    );
+
+    w.host.output(
+        "alpha",
+        "> ask\nAllow command? [y/n] y\n> \n",
+        w.clock.now(),
+    );
+    assert_eq!(tick(&mut monitor, &w), ["alpha working"]);
+    w.clock.advance(Duration::from_secs(16));
+    assert_eq!(tick(&mut monitor, &w), ["alpha idle no output for 16s"]);
+
+    w.host.front("alpha", "bash");
+    assert_eq!(
+        tick(&mut monitor, &w),
+        ["alpha drift bash is in front, not the runtime"]
+    );
+    w.host.exit("alpha", 3);
+    assert_eq!(tick(&mut monitor, &w), ["alpha exited 3 exit status 3"]);
+
+    // A restart resets activity: what the new process does is news, even
+    // when it is what the old one was doing.
+    w.clock.advance(Duration::from_secs(1));
+    w.core
+        .restart(&name("alpha"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tick(&mut monitor, &w), ["alpha restarted", "alpha working"]);
+    assert!(tick(&mut monitor, &w).is_empty());
+
+    // Acts made elsewhere reach the monitor through the store.
+    w.core
+        .send(&name("alpha"), "y", true)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tick(&mut monitor, &w), ["alpha send y\u{23ce}"]);
+    assert_eq!(w.host.sent(), [("alpha".to_string(), "y\n".to_string())]);
+    assert_eq!(w.core.stop(&name("alpha")).ok(), Some(StopOutcome::Stopped));
+    assert_eq!(tick(&mut monitor, &w), ["alpha stopped"]);
+}
+
+#[test]
+fn warnings_are_kept_for_the_view_not_printed() {
+    let w = world(TWO_STUBS, |h| h);
+    // A state directory that cannot be created: history is best effort.
+    let blocked: PathBuf = w._dir.path().join("state");
+    std::fs::write(&blocked, "a file where a directory should be")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(w.core.ps().is_ok());
+    let warnings = w.core.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].to_string().starts_with("events not recorded"));
+    assert!(w.core.take_warnings().is_empty());
+    assert!(Path::new(&blocked).is_file());
+}
