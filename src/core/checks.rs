@@ -65,110 +65,123 @@ pub struct AgentFacts<'a> {
     pub policy: &'a [ModelRule],
 }
 
+/// Every check of one agent, in the order `verify` prints them.
 pub fn agent_checks(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> bool) -> Vec<Check> {
+    let mut out = session_checks(facts);
+    out.push(path_check(facts, is_executable));
+    out.push(workdir_check(facts));
+    out.push(policy_check(facts.name, facts.spec, facts.policy));
+    out
+}
+
+/// Is there a session, is its pane alive, is the runtime in front.
+fn session_checks(facts: &AgentFacts<'_>) -> Vec<Check> {
     let name = facts.name;
-    let spec = facts.spec;
-    let mut out = Vec::new();
     let up = if facts.declared {
         format!("fleet up {name}")
     } else {
         format!("fleet start {name}")
     };
-
-    match facts.session {
-        None => out.push(fail(name, "session", "no session", up)),
-        Some(s) if !s.is_managed() => out.push(fail(
-            name,
-            "session",
-            "a session of this name exists that fleet did not start",
-            "end that session or rename the agent",
-        )),
-        Some(s) => {
-            out.push(pass(name, "session", "exists"));
-            if s.pane.dead {
-                let code = s
-                    .exit_code()
-                    .map(|c| format!("exited {c}"))
-                    .unwrap_or_else(|| "exited".into());
-                out.push(fail(
-                    name,
-                    "pane alive",
-                    code,
-                    format!("see why with fleet peek {name} or fleet logs {name}, then fleet restart {name}"),
-                ));
-            } else {
-                out.push(pass(
-                    name,
-                    "pane alive",
-                    format!("pid {}", s.pane.pid.unwrap_or(0)),
-                ));
-                if s.status() == Status::Running {
-                    out.push(pass(
-                        name,
-                        "runtime in front",
-                        s.pane.current_command.clone(),
-                    ));
-                } else {
-                    out.push(fail(
-                        name,
-                        "runtime in front",
-                        format!(
-                            "{} is in front, not the runtime ({})",
-                            s.pane.current_command,
-                            spec.processes.join(" or ")
-                        ),
-                        format!("fleet restart {name}"),
-                    ));
-                }
-            }
+    let s = match facts.session {
+        None => return vec![fail(name, "session", "no session", up)],
+        Some(s) if !s.is_managed() => {
+            return vec![fail(
+                name,
+                "session",
+                "a session of this name exists that fleet did not start",
+                "end that session or rename the agent",
+            )];
         }
+        Some(s) => s,
+    };
+    let exists = pass(name, "session", "exists");
+    if s.pane.dead {
+        let code = s
+            .exit_code()
+            .map(|c| format!("exited {c}"))
+            .unwrap_or_else(|| "exited".into());
+        let fix = format!(
+            "see why with fleet peek {name} or fleet logs {name}, then fleet restart {name}"
+        );
+        return vec![exists, fail(name, "pane alive", code, fix)];
     }
+    let alive = pass(
+        name,
+        "pane alive",
+        format!("pid {}", s.pane.pid.unwrap_or(0)),
+    );
+    let in_front = if s.status() == Status::Running {
+        pass(name, "runtime in front", s.pane.current_command.clone())
+    } else {
+        fail(
+            name,
+            "runtime in front",
+            format!(
+                "{} is in front, not the runtime ({})",
+                s.pane.current_command,
+                facts.spec.processes.join(" or ")
+            ),
+            format!("fleet restart {name}"),
+        )
+    };
+    vec![exists, alive, in_front]
+}
 
-    let program = spec.argv.first().map(String::as_str).unwrap_or_default();
+/// Does the pane command export the runtime-bin PATH, and does the runtime
+/// resolve on the PATH the pane gets.
+fn path_check(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> bool) -> Check {
+    let name = facts.name;
+    let program = facts
+        .spec
+        .argv
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
     let found = resolve(program, facts.path_prefix, facts.base_path, &is_executable);
     match (facts.exports_path, found) {
-        (Some(false), _) => out.push(fail(
+        (Some(false), _) => fail(
             name,
             "runtime on PATH",
             "the pane command does not export the runtime-bin PATH",
             format!("fleet restart {name} relaunches it with the fleet's pane command"),
-        )),
-        (_, Some(path)) => out.push(pass(
+        ),
+        (_, Some(path)) => pass(
             name,
             "runtime on PATH",
             format!("{program} found at {}", path.display()),
-        )),
-        (_, None) => out.push(fail(
+        ),
+        (_, None) => fail(
             name,
             "runtime on PATH",
             format!(
                 "{program} is not found on the pane's PATH ({}{}{})",
                 facts.path_prefix,
-                if facts.path_prefix.is_empty() { "" } else { ":" },
+                if facts.path_prefix.is_empty() {
+                    ""
+                } else {
+                    ":"
+                },
                 facts.base_path
             ),
             format!(
                 "install {program}, or set MOSAIC_RUNTIME_BIN to the directory that has it, then fleet restart {name}"
             ),
-        )),
+        ),
     }
+}
 
+fn workdir_check(facts: &AgentFacts<'_>) -> Check {
+    let workdir = facts.spec.workdir.display();
     if facts.workdir_exists {
-        out.push(pass(name, "workdir", spec.workdir.display().to_string()));
+        pass(facts.name, "workdir", workdir.to_string())
     } else {
-        out.push(fail(
-            name,
+        fail(
+            facts.name,
             "workdir",
-            format!("{} does not exist", spec.workdir.display()),
-            format!(
-                "create {} or change the agent's workdir",
-                spec.workdir.display()
-            ),
-        ));
+            format!("{workdir} does not exist"),
+            format!("create {workdir} or change the agent's workdir"),
+        )
     }
-
-    out.push(policy_check(name, spec, facts.policy));
-    out
 }
 
 /// Whether the agent's model may run in its runtime.

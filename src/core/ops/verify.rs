@@ -5,9 +5,10 @@
 
 use crate::core::checks::{self, AgentFacts, Check};
 use crate::core::desired::agent::AgentName;
+use crate::core::desired::fleetfile::Fleet;
 use crate::core::error::Error;
 use crate::core::host::Probe;
-use crate::core::ops::Core;
+use crate::core::ops::{Core, Sessions};
 
 impl Core {
     /// Checks the named agents, or every agent (declared or running) and
@@ -15,28 +16,7 @@ impl Core {
     pub fn verify(&self, names: &[AgentName]) -> Result<Vec<Check>, Error> {
         let fleet = self.fleet()?;
         let sessions = self.observe_and_record()?;
-        let targets = if names.is_empty() {
-            let mut all: Vec<AgentName> =
-                fleet.local_agents().map(|a| a.spec.name.clone()).collect();
-            for (name, s) in &sessions {
-                if s.is_managed()
-                    && let Ok(n) = AgentName::parse(name)
-                    && !all.contains(&n)
-                {
-                    all.push(n);
-                }
-            }
-            all.sort();
-            all
-        } else {
-            if let Some(name) = names
-                .iter()
-                .find(|n| !fleet.agents.contains_key(*n) && !sessions.contains_key(n.as_str()))
-            {
-                return Err(Error::NoSuchAgent { name: name.clone() });
-            }
-            names.to_vec()
-        };
+        let targets = targets(&fleet, &sessions, names)?;
 
         // What runs is checked as it runs; what does not, as it would be
         // launched now (with the prefix a launch now would give).
@@ -112,5 +92,35 @@ impl Core {
             results.extend(checks::host_checks(boot));
         }
         Ok(results)
+    }
+}
+
+/// The named agents (each must be declared or running), else every agent
+/// declared here or running under fleet.
+fn targets(
+    fleet: &Fleet,
+    sessions: &Sessions,
+    names: &[AgentName],
+) -> Result<Vec<AgentName>, Error> {
+    if names.is_empty() {
+        let mut all: Vec<AgentName> = fleet.local_agents().map(|a| a.spec.name.clone()).collect();
+        for (name, s) in sessions {
+            if s.is_managed()
+                && let Ok(n) = AgentName::parse(name)
+                && !all.contains(&n)
+            {
+                all.push(n);
+            }
+        }
+        all.sort();
+        Ok(all)
+    } else {
+        if let Some(name) = names
+            .iter()
+            .find(|n| !fleet.agents.contains_key(*n) && !sessions.contains_key(n.as_str()))
+        {
+            return Err(Error::NoSuchAgent { name: name.clone() });
+        }
+        Ok(names.to_vec())
     }
 }
