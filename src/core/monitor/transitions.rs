@@ -1,6 +1,6 @@
-//! What changed between two looks at the fleet: pure functions over
-//! snapshots, shared by the event store (which persists lifecycle changes)
-//! and `fleet watch` (which also reports activity).
+//! What changed in an agent's lifecycle between two looks: pure functions
+//! over snapshots, the one diff engine that both the monitor's step and
+//! the event store (against the last look it persisted) use.
 
 use std::collections::{BTreeMap, BTreeSet};
 
