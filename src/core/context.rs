@@ -55,8 +55,12 @@ impl Context {
     /// The fleet file's desired state, or built-ins only when there is none.
     pub fn fleet(&self) -> Result<Fleet, CliError> {
         match &self.file {
-            Some(path) => Ok(Fleet::load(path, self.home_dir.clone())?),
-            None => Ok(Fleet::empty(self.cwd.clone(), self.home_dir.clone())),
+            Some(path) => Ok(Fleet::load(path, self.home_dir.clone(), self.host.clone())?),
+            None => Ok(Fleet::empty(
+                self.cwd.clone(),
+                self.home_dir.clone(),
+                self.host.clone(),
+            )),
         }
     }
 

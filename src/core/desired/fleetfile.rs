@@ -156,11 +156,14 @@ pub struct Fleet {
     pub agents: BTreeMap<AgentName, DeclaredAgent>,
     pub hosts: BTreeMap<String, Host>,
     pub policy: Vec<ModelRule>,
+    /// This machine's name, given by the caller so that parsing reads no
+    /// system state: an agent placed on it is local.
+    pub local_host: String,
 }
 
 impl Fleet {
     /// A fleet with no file: built-in runtimes and defaults only.
-    pub fn empty(base_dir: PathBuf, home: Option<PathBuf>) -> Self {
+    pub fn empty(base_dir: PathBuf, home: Option<PathBuf>, local_host: String) -> Self {
         Self {
             path: None,
             base_dir,
@@ -170,11 +173,12 @@ impl Fleet {
             agents: BTreeMap::new(),
             hosts: BTreeMap::new(),
             policy: vec![ModelRule::builtin()],
+            local_host,
         }
     }
 
     /// Reads and checks a fleet file.
-    pub fn load(path: &Path, home: Option<PathBuf>) -> Result<Self, FileError> {
+    pub fn load(path: &Path, home: Option<PathBuf>, local_host: String) -> Result<Self, FileError> {
         let text = std::fs::read_to_string(path).map_err(|e| FileError {
             path: path.to_path_buf(),
             line: None,
@@ -186,7 +190,7 @@ impl Fleet {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
-        Self::parse(&text, path, base_dir, home)
+        Self::parse(&text, path, base_dir, home, local_host)
     }
 
     /// Checks fleet-file text; `path` is used only in messages.
@@ -195,6 +199,7 @@ impl Fleet {
         path: &Path,
         base_dir: PathBuf,
         home: Option<PathBuf>,
+        local_host: String,
     ) -> Result<Self, FileError> {
         let err = |offset: Option<usize>, message: String| FileError {
             path: path.to_path_buf(),
@@ -206,7 +211,7 @@ impl Fleet {
             err(offset, describe_toml_error(text, offset, e.message()))
         })?;
 
-        let mut fleet = Fleet::empty(base_dir, home);
+        let mut fleet = Fleet::empty(base_dir, home, local_host);
         fleet.path = Some(path.to_path_buf());
 
         fleet.defaults = Defaults {
@@ -503,13 +508,13 @@ impl Fleet {
         };
 
         let host = match &decl.host {
-            Some(h) if !self.hosts.contains_key(h) && !is_local_host(h) => {
+            Some(h) if !self.hosts.contains_key(h) && !self.is_local_host(h) => {
                 return Err((
                     DeclKey::Host,
                     format!("host {h:?} is not declared: add [hosts.{h}] with ssh = \"user@{h}\""),
                 ));
             }
-            Some(h) if is_local_host(h) => None,
+            Some(h) if self.is_local_host(h) => None,
             other => other.clone(),
         };
 
@@ -547,11 +552,11 @@ impl Fleet {
     pub fn local_agents(&self) -> impl Iterator<Item = &DeclaredAgent> {
         self.agents.values().filter(|a| a.spec.host.is_none())
     }
-}
 
-/// Is `name` this machine, so an agent placed there is local?
-pub fn is_local_host(name: &str) -> bool {
-    name == "localhost" || name == crate::core::host::hostname::local()
+    /// Is `name` this machine, so an agent placed there is local?
+    pub fn is_local_host(&self, name: &str) -> bool {
+        name == "localhost" || name == self.local_host
+    }
 }
 
 fn extend_unique(into: &mut Vec<String>, more: &[String]) {
@@ -743,6 +748,7 @@ mod tests {
             Path::new("fleet.toml"),
             PathBuf::from("/base"),
             Some(PathBuf::from("/home/op")),
+            "this-host".into(),
         )
     }
 
@@ -872,6 +878,17 @@ runtimes = ["claude"]
             error("[agents.a]\nruntime = 3\n").starts_with("fleet.toml:2: [agents.a] invalid type")
         );
         assert!(error("[runtimes.mine]\nprocesses = [\"x\"]\n").contains("has no command"));
+    }
+
+    #[test]
+    fn the_local_host_is_the_one_handed_in() {
+        let fleet = parse("[agents.a]\nruntime = \"stub\"\nhost = \"this-host\"\n\n[agents.b]\nruntime = \"stub\"\nhost = \"localhost\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fleet.local_agents().count(), 2);
+        assert!(
+            error("[agents.a]\nruntime = \"stub\"\nhost = \"other-host\"\n")
+                .contains("host \"other-host\" is not declared")
+        );
     }
 
     #[test]
