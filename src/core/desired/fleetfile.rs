@@ -12,7 +12,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::core::desired::agent::{AgentName, AgentSpec, RestartPolicy};
-use crate::core::desired::runtime::{self, Runtime, TemplateError};
+use crate::core::desired::resolve::DeclKey;
+use crate::core::desired::runtime::{self, Runtime};
 
 /// A mistake in a fleet file, located.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,26 +111,6 @@ pub struct Defaults {
     pub effort: Option<String>,
     pub workdir: Option<String>,
     pub restart: Option<RestartPolicy>,
-}
-
-/// Where the error of a resolution lies: which key of the agent's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeclKey {
-    Runtime,
-    Command,
-    Workdir,
-    Host,
-}
-
-impl DeclKey {
-    fn name(self) -> &'static str {
-        match self {
-            DeclKey::Runtime => "runtime",
-            DeclKey::Command => "command",
-            DeclKey::Workdir => "workdir",
-            DeclKey::Host => "host",
-        }
-    }
 }
 
 /// A declared agent: its spec and where the file says it.
@@ -418,119 +399,6 @@ impl Fleet {
         Ok(fleet)
     }
 
-    /// Resolves one agent against this fleet's runtimes and defaults.
-    /// Precedence: the agent's own keys, then its runtime table's, then
-    /// `[defaults]`, then the built-in runtime's fallbacks.
-    pub fn resolve(
-        &self,
-        name: &AgentName,
-        decl: &AgentDecl,
-    ) -> Result<AgentSpec, (DeclKey, String)> {
-        let runtime_name = decl
-            .runtime
-            .clone()
-            .or_else(|| self.defaults.runtime.clone())
-            .unwrap_or_else(|| "pi".to_string());
-        // A literal argv (`fleet start -- CMD`) needs no template, so any
-        // runtime label will do; everything else needs a known runtime.
-        let runtime = self.runtimes.get(&runtime_name);
-        let model = decl
-            .model
-            .clone()
-            .or_else(|| runtime.and_then(|r| r.model.clone()))
-            .or_else(|| self.defaults.model.clone())
-            .or_else(|| runtime.and_then(|r| r.fallback_model.clone()));
-        let effort = decl
-            .effort
-            .clone()
-            .or_else(|| runtime.and_then(|r| r.effort.clone()))
-            .or_else(|| self.defaults.effort.clone())
-            .or_else(|| runtime.and_then(|r| r.fallback_effort.clone()));
-
-        let template_error = |e: TemplateError| (DeclKey::Command, e.to_string());
-        let (argv, processes) = match (&decl.command, runtime) {
-            (Some(CommandSource::Argv(argv)), _) => {
-                if argv.is_empty() {
-                    return Err((DeclKey::Command, "command is empty".into()));
-                }
-                let processes = decl.processes.clone().unwrap_or_else(|| {
-                    let mut p = vec![runtime::process_name(&argv[0])];
-                    if let Some(rt) = runtime {
-                        extend_unique(&mut p, &rt.processes);
-                    }
-                    p
-                });
-                (argv.clone(), processes)
-            }
-            (Some(CommandSource::Template(t)), Some(rt)) => {
-                let argv = runtime::fill(t, model.as_deref(), effort.as_deref())
-                    .map_err(template_error)?;
-                let processes = decl
-                    .processes
-                    .clone()
-                    .unwrap_or_else(|| default_processes(t, Some(rt)));
-                (argv, processes)
-            }
-            (None, Some(rt)) => {
-                let argv = runtime::fill(&rt.command, model.as_deref(), effort.as_deref())
-                    .map_err(|e| match e {
-                        TemplateError::Missing(field) => (
-                            DeclKey::Runtime,
-                            format!(
-                                "runtime {runtime_name:?} needs a {field}: set {field} for the agent or in [defaults]"
-                            ),
-                        ),
-                        other => template_error(other),
-                    })?;
-                let processes = decl
-                    .processes
-                    .clone()
-                    .unwrap_or_else(|| rt.processes.clone());
-                (argv, processes)
-            }
-            (Some(CommandSource::Template(_)) | None, None) => {
-                return Err((
-                    DeclKey::Runtime,
-                    unknown_runtime(&runtime_name, "", &self.runtimes)
-                        .trim_start()
-                        .to_string(),
-                ));
-            }
-        };
-
-        let workdir_text = decl
-            .workdir
-            .clone()
-            .or_else(|| self.defaults.workdir.clone());
-        let workdir = match workdir_text {
-            Some(w) => self.expand_path(&w),
-            None => self.base_dir.clone(),
-        };
-
-        let host = match &decl.host {
-            Some(h) if !self.hosts.contains_key(h) && !self.is_local_host(h) => {
-                return Err((
-                    DeclKey::Host,
-                    format!("host {h:?} is not declared: add [hosts.{h}] with ssh = \"user@{h}\""),
-                ));
-            }
-            Some(h) if self.is_local_host(h) => None,
-            other => other.clone(),
-        };
-
-        Ok(AgentSpec {
-            name: name.clone(),
-            runtime: runtime_name,
-            model,
-            effort,
-            argv,
-            processes,
-            workdir,
-            restart: decl.restart.or(self.defaults.restart).unwrap_or_default(),
-            host,
-        })
-    }
-
     /// `~` and `~/…` become the home directory; relative paths are taken
     /// from the fleet file's directory.
     pub fn expand_path(&self, text: &str) -> PathBuf {
@@ -559,7 +427,7 @@ impl Fleet {
     }
 }
 
-fn extend_unique(into: &mut Vec<String>, more: &[String]) {
+pub(super) fn extend_unique(into: &mut Vec<String>, more: &[String]) {
     for p in more {
         if !into.contains(p) {
             into.push(p.clone());
@@ -569,7 +437,7 @@ fn extend_unique(into: &mut Vec<String>, more: &[String]) {
 
 /// An overridden command counts as in front under its own program name, and
 /// under the runtime's names (the runtime may be what it wraps).
-fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
+pub(super) fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
     let mut p = Vec::new();
     if let Some(first) = shlex::split(command).and_then(|w| w.into_iter().next()) {
         p.push(runtime::process_name(&first));
@@ -580,7 +448,11 @@ fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
     p
 }
 
-fn unknown_runtime(name: &str, table: &str, runtimes: &BTreeMap<String, Runtime>) -> String {
+pub(super) fn unknown_runtime(
+    name: &str,
+    table: &str,
+    runtimes: &BTreeMap<String, Runtime>,
+) -> String {
     let known: Vec<&str> = runtimes.keys().map(String::as_str).collect();
     format!(
         "{table} unknown runtime {name:?}: use one of {} or declare [runtimes.{name}]",

@@ -2,4 +2,5 @@
 
 pub mod agent;
 pub mod fleetfile;
+pub mod resolve;
 pub mod runtime;
