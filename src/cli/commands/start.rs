@@ -7,6 +7,8 @@ use crate::cli::error::CliError;
 use crate::core::context::{Context, agent_name};
 use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::{AgentDecl, CommandSource, Fleet};
+use crate::core::desired::resolve::ResolveError;
+use crate::core::desired::runtime::Field;
 use crate::core::observe::ObservedSession;
 use crate::core::reconcile::{self, unix_now};
 
@@ -125,20 +127,14 @@ fn spec_for(
     if let Some(w) = workdir_flag {
         decl.workdir = Some(w);
     }
-    fleet.resolve(name, &decl).map_err(|(_, message)| {
+    fleet.resolve(name, &decl).map_err(|e| {
         // Without a declaration the fix is a flag, not a fleet-file key.
-        let message = if declared.is_none() {
-            message
-                .replace(
-                    ": set model for the agent or in [defaults]",
-                    ": pass --model M",
-                )
-                .replace(
-                    ": set effort for the agent or in [defaults]",
-                    ": pass --effort E",
-                )
-        } else {
-            message
+        let message = match &e {
+            ResolveError::NeedsField { field, .. } if declared.is_none() => match field {
+                Field::Model => format!("{e}: pass --model M"),
+                Field::Effort => format!("{e}: pass --effort E"),
+            },
+            _ => e.with_file_fix(),
         };
         CliError::user(format!("agent {name}: {message}"))
     })

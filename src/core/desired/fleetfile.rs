@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::core::desired::agent::{AgentName, AgentSpec, RestartPolicy};
-use crate::core::desired::resolve::DeclKey;
+use crate::core::desired::resolve::{DeclKey, ResolveError};
 use crate::core::desired::runtime::{self, Runtime};
 
 /// A mistake in a fleet file, located.
@@ -363,24 +363,23 @@ impl Fleet {
                 restart,
                 host: raw_agent.host.as_ref().map(|s| s.get_ref().clone()),
             };
-            let spec = fleet
-                .resolve(&agent_name, &decl)
-                .map_err(|(key, message)| {
-                    let offset = match key {
-                        DeclKey::Runtime => raw_agent
-                            .runtime
-                            .as_ref()
-                            .map(|s| s.span().start)
-                            .or(raw.defaults.runtime.as_ref().map(|s| s.span().start)),
-                        DeclKey::Command => raw_agent.command.as_ref().map(|s| s.span().start),
-                        DeclKey::Workdir => raw_agent.workdir.as_ref().map(|s| s.span().start),
-                        DeclKey::Host => raw_agent.host.as_ref().map(|s| s.span().start),
-                    };
-                    err(
-                        offset.or(header),
-                        format!("{table} {}: {message}", key.name()),
-                    )
-                })?;
+            let spec = fleet.resolve(&agent_name, &decl).map_err(|e| {
+                let key = e.key();
+                let offset = match key {
+                    DeclKey::Runtime => raw_agent.runtime.as_ref().map(|s| s.span().start).or(raw
+                        .defaults
+                        .runtime
+                        .as_ref()
+                        .map(|s| s.span().start)),
+                    DeclKey::Command => raw_agent.command.as_ref().map(|s| s.span().start),
+                    DeclKey::Workdir => raw_agent.workdir.as_ref().map(|s| s.span().start),
+                    DeclKey::Host => raw_agent.host.as_ref().map(|s| s.span().start),
+                };
+                err(
+                    offset.or(header),
+                    format!("{table} {}: {}", key.name(), e.with_file_fix()),
+                )
+            })?;
             let workdir_line = raw_agent
                 .workdir
                 .as_ref()
@@ -448,16 +447,8 @@ pub(super) fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec
     p
 }
 
-pub(super) fn unknown_runtime(
-    name: &str,
-    table: &str,
-    runtimes: &BTreeMap<String, Runtime>,
-) -> String {
-    let known: Vec<&str> = runtimes.keys().map(String::as_str).collect();
-    format!(
-        "{table} unknown runtime {name:?}: use one of {} or declare [runtimes.{name}]",
-        known.join(", ")
-    )
+fn unknown_runtime(name: &str, table: &str, runtimes: &BTreeMap<String, Runtime>) -> String {
+    format!("{table} {}", ResolveError::unknown_runtime(name, runtimes))
 }
 
 fn parse_restart(
@@ -730,7 +721,10 @@ runtimes = ["claude"]
             "fleet.toml:3: [agents.a] command: command uses {modle}, which is not a field: use {model} or {effort}"
         );
         let e = error("[agents.a]\nruntime = \"pi\"\n");
-        assert!(e.contains("runtime \"pi\" needs a model"), "{e}");
+        assert_eq!(
+            e,
+            "fleet.toml:2: [agents.a] runtime: runtime \"pi\" needs a model: set model for the agent or in [defaults]"
+        );
         let e = error("[runtimes.x]\ncommand = \"x 'open\"\n");
         assert!(e.starts_with("fleet.toml:2: [runtimes.x] command"), "{e}");
     }
