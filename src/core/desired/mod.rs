@@ -2,5 +2,6 @@
 
 pub mod agent;
 pub mod fleetfile;
+pub mod precedence;
 pub mod resolve;
 pub mod runtime;
