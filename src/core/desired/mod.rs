@@ -5,3 +5,4 @@ pub mod fleetfile;
 pub mod precedence;
 pub mod resolve;
 pub mod runtime;
+pub mod start;
