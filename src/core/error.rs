@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::core::desired::agent::{AgentName, InvalidName};
 use crate::core::desired::fleetfile::FileError;
+use crate::core::desired::start::StartError;
 use crate::core::host::HostError;
 use crate::core::store::events::StoreError;
 
@@ -37,6 +38,8 @@ pub enum Error {
     FleetFile(#[from] FileError),
     #[error(transparent)]
     Name(#[from] InvalidName),
+    #[error(transparent)]
+    Start(#[from] StartError),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("{0} (check FLEET_HOME is writable)")]
@@ -120,6 +123,7 @@ impl Error {
             Error::Setup(_)
             | Error::FleetFile(_)
             | Error::Name(_)
+            | Error::Start(_)
             | Error::NoFleetFile { .. }
             | Error::NoStateDir
             | Error::NotDeclared { .. }

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::core::desired::start::SeedEnv;
 use crate::core::error::Error;
 
 /// The environment variables fleet reads, all of them.
@@ -80,15 +81,6 @@ impl Env {
 pub struct Flags {
     pub file: Option<PathBuf>,
     pub socket: Option<String>,
-}
-
-/// The seed's variables, for `fleet start` of an agent the file does not
-/// declare.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SeedEnv {
-    pub runtime: Option<String>,
-    pub command: Option<String>,
-    pub workdir: Option<String>,
 }
 
 /// Everything the core needs to know about how it was called.

@@ -3,10 +3,9 @@ use clap::Args;
 use crate::cli::commands::agent_name;
 use crate::cli::error::CliError;
 use crate::cli::report::{self, Command};
-use crate::core::desired::agent::{AgentName, AgentSpec};
-use crate::core::desired::fleetfile::{AgentDecl, CommandSource, Fleet};
-use crate::core::ops::Sessions;
-use crate::core::{Core, Error};
+use crate::core::Core;
+use crate::core::desired::start::StartFlags;
+
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// The agent: lowercase letters, digits, '-' and '_' (at most 63)
@@ -32,107 +31,13 @@ pub struct StartArgs {
 
 pub fn cmd_start(core: &Core, args: &StartArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
-    let outcome = core.start(&name, |fleet, sessions| {
-        spec_for(core, fleet, &name, sessions, args).map_err(|e| Error::BadValue(e.message))
-    })?;
-    Ok(report::print(&[report::launch(&outcome, Command::Other)]))
-}
-
-/// What to launch: the declaration with the flags over it; for an agent
-/// the file does not declare, what its session last ran (when no flag asks
-/// for something else), else the flags and the seed's variables.
-fn spec_for(
-    core: &Core,
-    fleet: &Fleet,
-    name: &AgentName,
-    sessions: &Sessions,
-    args: &StartArgs,
-) -> Result<AgentSpec, CliError> {
-    let declared = fleet.agents.get(name);
-    let workdir_flag = args
-        .workdir
-        .as_ref()
-        .map(|w| core.settings.cwd.join(w).to_string_lossy().into_owned());
-    let asks_for_other = args.runtime.is_some()
-        || args.model.is_some()
-        || args.effort.is_some()
-        || !args.command.is_empty();
-    let last_run = sessions.get(name.as_str()).and_then(|s| s.meta.as_ref());
-    if let (None, Some(meta), false) = (declared, last_run, asks_for_other) {
-        let mut spec = meta.to_spec(name);
-        if let Some(w) = workdir_flag {
-            spec.workdir = w.into();
-        }
-        return Ok(spec);
-    }
-
-    let seed = &core.settings.seed;
-    let env = |key: &str| match key {
-        "MOSAIC_AGENT_RUNTIME" => seed.runtime.clone(),
-        "MOSAIC_AGENT_COMMAND" => seed.command.clone(),
-        "MOSAIC_AGENT_WORKDIR" => seed.workdir.clone(),
-        _ => None,
+    let flags = StartFlags {
+        runtime: args.runtime.clone(),
+        model: args.model.clone(),
+        effort: args.effort.clone(),
+        workdir: args.workdir.clone(),
+        command: args.command.clone(),
     };
-    let mut decl =
-        match declared {
-            Some(agent) => agent.decl.clone(),
-            // The seed's variables keep working for agents the file does not name.
-            None => {
-                let command = match env("MOSAIC_AGENT_COMMAND") {
-                Some(text) => Some(CommandSource::Argv(shlex::split(&text).ok_or_else(
-                    || CliError::user(format!(
-                        "MOSAIC_AGENT_COMMAND={text:?} has an unclosed quote: fix or unset it"
-                    )),
-                )?)),
-                None => None,
-            };
-                let runtime = env("MOSAIC_AGENT_RUNTIME")
-                    .or_else(|| command.as_ref().map(|_| "custom".to_string()));
-                AgentDecl {
-                    runtime,
-                    workdir: Some(
-                        env("MOSAIC_AGENT_WORKDIR")
-                            .unwrap_or_else(|| core.settings.cwd.to_string_lossy().into_owned()),
-                    ),
-                    command,
-                    ..AgentDecl::default()
-                }
-            }
-        };
-    if !args.command.is_empty() {
-        decl.command = Some(CommandSource::Argv(args.command.clone()));
-        decl.processes = None;
-        if args.runtime.is_none() && declared.is_none() && env("MOSAIC_AGENT_RUNTIME").is_none() {
-            decl.runtime = Some("custom".into());
-        }
-    }
-    if let Some(runtime) = &args.runtime {
-        decl.runtime = Some(runtime.clone());
-        if args.command.is_empty() {
-            decl.command = None;
-            decl.processes = None;
-        }
-    }
-    decl.model = args.model.clone().or(decl.model);
-    decl.effort = args.effort.clone().or(decl.effort);
-    if let Some(w) = workdir_flag {
-        decl.workdir = Some(w);
-    }
-    fleet.resolve(name, &decl).map_err(|(_, message)| {
-        // Without a declaration the fix is a flag, not a fleet-file key.
-        let message = if declared.is_none() {
-            message
-                .replace(
-                    ": set model for the agent or in [defaults]",
-                    ": pass --model M",
-                )
-                .replace(
-                    ": set effort for the agent or in [defaults]",
-                    ": pass --effort E",
-                )
-        } else {
-            message
-        };
-        CliError::user(format!("agent {name}: {message}"))
-    })
+    let outcome = core.start(&name, &flags)?;
+    Ok(report::print(&[report::launch(&outcome, Command::Other)]))
 }

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::core::desired::agent::{AgentName, AgentSpec, RestartPolicy};
-use crate::core::desired::runtime::{self, Runtime, TemplateError};
+use crate::core::desired::resolve::{DeclKey, ResolveError};
+use crate::core::desired::runtime::{self, Runtime};
 
 /// A mistake in a fleet file, located.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,26 +113,6 @@ pub struct Defaults {
     pub restart: Option<RestartPolicy>,
 }
 
-/// Where the error of a resolution lies: which key of the agent's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeclKey {
-    Runtime,
-    Command,
-    Workdir,
-    Host,
-}
-
-impl DeclKey {
-    fn name(self) -> &'static str {
-        match self {
-            DeclKey::Runtime => "runtime",
-            DeclKey::Command => "command",
-            DeclKey::Workdir => "workdir",
-            DeclKey::Host => "host",
-        }
-    }
-}
-
 /// A declared agent: its spec and where the file says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredAgent {
@@ -156,11 +137,14 @@ pub struct Fleet {
     pub agents: BTreeMap<AgentName, DeclaredAgent>,
     pub hosts: BTreeMap<String, Host>,
     pub policy: Vec<ModelRule>,
+    /// This machine's name, given by the caller so that parsing reads no
+    /// system state: an agent placed on it is local.
+    pub local_host: String,
 }
 
 impl Fleet {
     /// A fleet with no file: built-in runtimes and defaults only.
-    pub fn empty(base_dir: PathBuf, home: Option<PathBuf>) -> Self {
+    pub fn empty(base_dir: PathBuf, home: Option<PathBuf>, local_host: String) -> Self {
         Self {
             path: None,
             base_dir,
@@ -170,11 +154,12 @@ impl Fleet {
             agents: BTreeMap::new(),
             hosts: BTreeMap::new(),
             policy: vec![ModelRule::builtin()],
+            local_host,
         }
     }
 
     /// Reads and checks a fleet file.
-    pub fn load(path: &Path, home: Option<PathBuf>) -> Result<Self, FileError> {
+    pub fn load(path: &Path, home: Option<PathBuf>, local_host: String) -> Result<Self, FileError> {
         let text = std::fs::read_to_string(path).map_err(|e| FileError {
             path: path.to_path_buf(),
             line: None,
@@ -186,344 +171,71 @@ impl Fleet {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
-        Self::parse(&text, path, base_dir, home)
+        Self::parse(&text, path, base_dir, home, local_host)
     }
 
-    /// Checks fleet-file text; `path` is used only in messages.
+    /// Checks fleet-file text; `path` is used only in messages. Tables are
+    /// checked before what names them: runtimes, then hosts and policy, then
+    /// the agents, each resolved as it is read.
     pub fn parse(
         text: &str,
         path: &Path,
         base_dir: PathBuf,
         home: Option<PathBuf>,
+        local_host: String,
     ) -> Result<Self, FileError> {
-        let err = |offset: Option<usize>, message: String| FileError {
-            path: path.to_path_buf(),
-            line: offset.map(|o| line_of(text, o)),
-            message,
-        };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start);
-            err(offset, describe_toml_error(text, offset, e.message()))
-        })?;
-
-        let mut fleet = Fleet::empty(base_dir, home);
+        let src = Source { text, path };
+        let raw: RawFile = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
+        let mut fleet = Fleet::empty(base_dir, home, local_host);
         fleet.path = Some(path.to_path_buf());
-
-        fleet.defaults = Defaults {
-            runtime: raw.defaults.runtime.as_ref().map(|s| s.get_ref().clone()),
-            model: raw.defaults.model.clone(),
-            effort: raw.defaults.effort.clone(),
-            workdir: raw.defaults.workdir.as_ref().map(|s| s.get_ref().clone()),
-            restart: parse_restart(raw.defaults.restart.as_ref(), "[defaults]")
-                .map_err(|(o, m)| err(Some(o), m))?,
-        };
-
-        for (name, raw_rt) in &raw.runtimes {
-            let at = Some(name.span().start);
-            if !is_plain_name(name.get_ref()) {
-                return Err(err(
-                    at,
-                    format!(
-                        "runtime name {:?} is invalid: use lowercase letters, digits, '-' and '_'",
-                        name.get_ref()
-                    ),
-                ));
-            }
+        fleet.defaults = parse_defaults(&src, &raw.defaults)?;
+        for (name, raw_runtime) in &raw.runtimes {
             let builtin = fleet.runtimes.get(name.get_ref()).cloned();
-            let command = match (&raw_rt.command, &builtin) {
-                (Some(c), _) => c.get_ref().clone(),
-                (None, Some(b)) => b.command.clone(),
-                (None, None) => {
-                    return Err(err(
-                        at,
-                        format!(
-                            "[runtimes.{}] has no command: add command = \"program --model {{model}}\"",
-                            name.get_ref()
-                        ),
-                    ));
-                }
-            };
-            // Check the template's shape now; fields are filled per agent.
-            let command_at = raw_rt.command.as_ref().map(|c| c.span().start).or(at);
-            match runtime::fill(&command, Some("m"), Some("e")) {
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(err(
-                        command_at,
-                        format!("[runtimes.{}] {e}", name.get_ref()),
-                    ));
-                }
-            }
-            let processes = match (&raw_rt.processes, &builtin) {
-                (Some(p), _) => p.clone(),
-                (None, Some(b)) if raw_rt.command.is_none() => b.processes.clone(),
-                _ => default_processes(&command, builtin.as_ref()),
-            };
-            let mut waiting = builtin
-                .as_ref()
-                .map(|b| b.waiting.clone())
-                .unwrap_or_default();
-            if let Some(extra) = &raw_rt.waiting {
-                if let Err(e) = crate::core::signals::screen::compile(extra.get_ref()) {
-                    return Err(err(
-                        Some(extra.span().start),
-                        format!("[runtimes.{}] {e}", name.get_ref()),
-                    ));
-                }
-                waiting.extend(extra.get_ref().iter().cloned());
-            }
-            fleet.runtimes.insert(
-                name.get_ref().clone(),
-                Runtime {
-                    waiting,
-                    command,
-                    processes,
-                    model: raw_rt.model.clone(),
-                    effort: raw_rt.effort.clone(),
-                    fallback_model: builtin.as_ref().and_then(|b| b.fallback_model.clone()),
-                    fallback_effort: builtin.as_ref().and_then(|b| b.fallback_effort.clone()),
-                },
-            );
+            let runtime = parse_runtime(&src, name, raw_runtime, builtin.as_ref())?;
+            fleet.runtimes.insert(name.get_ref().clone(), runtime);
         }
-
-        if let Some(rt) = &raw.defaults.runtime
-            && !fleet.runtimes.contains_key(rt.get_ref())
-        {
-            return Err(err(
-                Some(rt.span().start),
-                unknown_runtime(rt.get_ref(), "[defaults]", &fleet.runtimes),
-            ));
-        }
-
-        for (name, raw_host) in &raw.hosts {
-            let at = Some(name.span().start);
-            if !is_host_name(name.get_ref()) {
-                return Err(err(
-                    at,
-                    format!(
-                        "host name {:?} is invalid: use letters, digits, '.', '-' and '_'",
-                        name.get_ref()
-                    ),
-                ));
-            }
-            let ssh = raw_host.ssh.get_ref().trim();
-            if ssh.is_empty() || ssh.starts_with('-') {
-                return Err(err(
-                    Some(raw_host.ssh.span().start),
-                    format!(
-                        "[hosts.{}] ssh = {:?} is not an ssh destination: use \"user@host\"",
-                        name.get_ref(),
-                        raw_host.ssh.get_ref()
-                    ),
-                ));
-            }
-            fleet.hosts.insert(
-                name.get_ref().clone(),
-                Host {
-                    ssh: ssh.to_string(),
-                },
-            );
-        }
-
-        let mut policy = Vec::new();
-        for rule in &raw.policy.models {
-            let at = Some(rule.pattern.span().start);
-            if rule.pattern.get_ref().is_empty() {
-                return Err(err(
-                    at,
-                    "[[policy.models]] pattern is empty: use a model glob such as \"anthropic/*\""
-                        .into(),
-                ));
-            }
-            for rt in rule.runtimes.get_ref() {
-                if !fleet.runtimes.contains_key(rt) {
-                    return Err(err(
-                        Some(rule.runtimes.span().start),
-                        unknown_runtime(rt, "[[policy.models]]", &fleet.runtimes),
-                    ));
-                }
-            }
-            policy.push(ModelRule {
-                pattern: rule.pattern.get_ref().clone(),
-                runtimes: rule.runtimes.get_ref().clone(),
-            });
-        }
-        // The built-in rule stands unless the file speaks about the same models.
-        if !policy
-            .iter()
-            .any(|r| r.pattern == ModelRule::builtin().pattern)
-        {
-            policy.push(ModelRule::builtin());
-        }
-        fleet.policy = policy;
-
+        check_default_runtime(&src, &raw.defaults, &fleet.runtimes)?;
+        fleet.hosts = parse_hosts(&src, &raw.hosts)?;
+        fleet.policy = parse_policy(&src, &raw.policy, &fleet.runtimes)?;
         for (name, raw_agent) in &raw.agents {
-            let header = Some(name.span().start);
-            let agent_name =
-                AgentName::parse(name.get_ref()).map_err(|e| err(header, e.to_string()))?;
-            let table = format!("[agents.{agent_name}]");
-            let restart = parse_restart(raw_agent.restart.as_ref(), &table)
-                .map_err(|(o, m)| err(Some(o), m))?;
-            let decl = AgentDecl {
-                runtime: raw_agent.runtime.as_ref().map(|s| s.get_ref().clone()),
-                model: raw_agent.model.clone(),
-                effort: raw_agent.effort.clone(),
-                workdir: raw_agent.workdir.as_ref().map(|s| s.get_ref().clone()),
-                command: raw_agent
-                    .command
-                    .as_ref()
-                    .map(|s| CommandSource::Template(s.get_ref().clone())),
-                processes: raw_agent.processes.clone(),
-                restart,
-                host: raw_agent.host.as_ref().map(|s| s.get_ref().clone()),
-            };
-            let spec = fleet
-                .resolve(&agent_name, &decl)
-                .map_err(|(key, message)| {
-                    let offset = match key {
-                        DeclKey::Runtime => raw_agent
-                            .runtime
-                            .as_ref()
-                            .map(|s| s.span().start)
-                            .or(raw.defaults.runtime.as_ref().map(|s| s.span().start)),
-                        DeclKey::Command => raw_agent.command.as_ref().map(|s| s.span().start),
-                        DeclKey::Workdir => raw_agent.workdir.as_ref().map(|s| s.span().start),
-                        DeclKey::Host => raw_agent.host.as_ref().map(|s| s.span().start),
-                    };
-                    err(
-                        offset.or(header),
-                        format!("{table} {}: {message}", key.name()),
-                    )
-                })?;
-            let workdir_line = raw_agent
-                .workdir
-                .as_ref()
-                .or(raw.defaults.workdir.as_ref())
-                .map(|s| line_of(text, s.span().start));
-            fleet.agents.insert(
-                agent_name,
-                DeclaredAgent {
-                    spec,
-                    decl,
-                    line: header.map(|o| line_of(text, o)),
-                    workdir_line,
-                },
-            );
+            let (name, agent) = fleet.declare(&src, name, raw_agent, &raw.defaults)?;
+            fleet.agents.insert(name, agent);
         }
         Ok(fleet)
     }
 
-    /// Resolves one agent against this fleet's runtimes and defaults.
-    /// Precedence: the agent's own keys, then its runtime table's, then
-    /// `[defaults]`, then the built-in runtime's fallbacks.
-    pub fn resolve(
+    /// One `[agents.NAME]`, resolved against the tables read before it. A
+    /// resolution error points at the key it is about.
+    fn declare(
         &self,
-        name: &AgentName,
-        decl: &AgentDecl,
-    ) -> Result<AgentSpec, (DeclKey, String)> {
-        let runtime_name = decl
-            .runtime
-            .clone()
-            .or_else(|| self.defaults.runtime.clone())
-            .unwrap_or_else(|| "pi".to_string());
-        // A literal argv (`fleet start -- CMD`) needs no template, so any
-        // runtime label will do; everything else needs a known runtime.
-        let runtime = self.runtimes.get(&runtime_name);
-        let model = decl
-            .model
-            .clone()
-            .or_else(|| runtime.and_then(|r| r.model.clone()))
-            .or_else(|| self.defaults.model.clone())
-            .or_else(|| runtime.and_then(|r| r.fallback_model.clone()));
-        let effort = decl
-            .effort
-            .clone()
-            .or_else(|| runtime.and_then(|r| r.effort.clone()))
-            .or_else(|| self.defaults.effort.clone())
-            .or_else(|| runtime.and_then(|r| r.fallback_effort.clone()));
-
-        let template_error = |e: TemplateError| (DeclKey::Command, e.to_string());
-        let (argv, processes) = match (&decl.command, runtime) {
-            (Some(CommandSource::Argv(argv)), _) => {
-                if argv.is_empty() {
-                    return Err((DeclKey::Command, "command is empty".into()));
-                }
-                let processes = decl.processes.clone().unwrap_or_else(|| {
-                    let mut p = vec![runtime::process_name(&argv[0])];
-                    if let Some(rt) = runtime {
-                        extend_unique(&mut p, &rt.processes);
-                    }
-                    p
-                });
-                (argv.clone(), processes)
-            }
-            (Some(CommandSource::Template(t)), Some(rt)) => {
-                let argv = runtime::fill(t, model.as_deref(), effort.as_deref())
-                    .map_err(template_error)?;
-                let processes = decl
-                    .processes
-                    .clone()
-                    .unwrap_or_else(|| default_processes(t, Some(rt)));
-                (argv, processes)
-            }
-            (None, Some(rt)) => {
-                let argv = runtime::fill(&rt.command, model.as_deref(), effort.as_deref())
-                    .map_err(|e| match e {
-                        TemplateError::Missing(field) => (
-                            DeclKey::Runtime,
-                            format!(
-                                "runtime {runtime_name:?} needs a {field}: set {field} for the agent or in [defaults]"
-                            ),
-                        ),
-                        other => template_error(other),
-                    })?;
-                let processes = decl
-                    .processes
-                    .clone()
-                    .unwrap_or_else(|| rt.processes.clone());
-                (argv, processes)
-            }
-            (Some(CommandSource::Template(_)) | None, None) => {
-                return Err((
-                    DeclKey::Runtime,
-                    unknown_runtime(&runtime_name, "", &self.runtimes)
-                        .trim_start()
-                        .to_string(),
-                ));
-            }
-        };
-
-        let workdir_text = decl
+        src: &Source,
+        name: &Spanned<String>,
+        raw: &RawAgent,
+        defaults: &RawDefaults,
+    ) -> Result<(AgentName, DeclaredAgent), FileError> {
+        let header = name.span().start;
+        let agent_name =
+            AgentName::parse(name.get_ref()).map_err(|e| src.error(Some(header), e.to_string()))?;
+        let table = format!("[agents.{agent_name}]");
+        let decl = agent_decl(src, raw, &table)?;
+        let spec = self.resolve(&agent_name, &decl).map_err(|e| {
+            let key = e.key();
+            let offset = key_offset(key, raw, defaults).unwrap_or(header);
+            let message = format!("{table} {}: {}", key.name(), e.with_file_fix());
+            src.error(Some(offset), message)
+        })?;
+        let workdir_line = raw
             .workdir
-            .clone()
-            .or_else(|| self.defaults.workdir.clone());
-        let workdir = match workdir_text {
-            Some(w) => self.expand_path(&w),
-            None => self.base_dir.clone(),
+            .as_ref()
+            .or(defaults.workdir.as_ref())
+            .map(|s| src.line(s.span().start));
+        let agent = DeclaredAgent {
+            spec,
+            decl,
+            line: Some(src.line(header)),
+            workdir_line,
         };
-
-        let host = match &decl.host {
-            Some(h) if !self.hosts.contains_key(h) && !is_local_host(h) => {
-                return Err((
-                    DeclKey::Host,
-                    format!("host {h:?} is not declared: add [hosts.{h}] with ssh = \"user@{h}\""),
-                ));
-            }
-            Some(h) if is_local_host(h) => None,
-            other => other.clone(),
-        };
-
-        Ok(AgentSpec {
-            name: name.clone(),
-            runtime: runtime_name,
-            model,
-            effort,
-            argv,
-            processes,
-            workdir,
-            restart: decl.restart.or(self.defaults.restart).unwrap_or_default(),
-            host,
-        })
+        Ok((agent_name, agent))
     }
 
     /// `~` and `~/…` become the home directory; relative paths are taken
@@ -547,14 +259,262 @@ impl Fleet {
     pub fn local_agents(&self) -> impl Iterator<Item = &DeclaredAgent> {
         self.agents.values().filter(|a| a.spec.host.is_none())
     }
+
+    /// Is `name` this machine, so an agent placed there is local?
+    pub fn is_local_host(&self, name: &str) -> bool {
+        name == "localhost" || name == self.local_host
+    }
 }
 
-/// Is `name` this machine, so an agent placed there is local?
-pub fn is_local_host(name: &str) -> bool {
-    name == "localhost" || name == crate::core::host::hostname::local()
+/// The text being checked and the path its errors name.
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
 }
 
-fn extend_unique(into: &mut Vec<String>, more: &[String]) {
+impl Source<'_> {
+    /// A mistake at a byte offset of the text, reported by line.
+    fn error(&self, offset: Option<usize>, message: String) -> FileError {
+        FileError {
+            path: self.path.to_path_buf(),
+            line: offset.map(|o| self.line(o)),
+            message,
+        }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        line_of(self.text, offset)
+    }
+
+    /// The TOML parser's complaint, in the fleet's words.
+    fn toml_error(&self, e: &toml::de::Error) -> FileError {
+        let offset = e.span().map(|s| s.start);
+        self.error(offset, describe_toml_error(self.text, offset, e.message()))
+    }
+}
+
+/// `[defaults]`. Its runtime is checked once the runtimes are known.
+fn parse_defaults(src: &Source, raw: &RawDefaults) -> Result<Defaults, FileError> {
+    Ok(Defaults {
+        runtime: raw.runtime.as_ref().map(|s| s.get_ref().clone()),
+        model: raw.model.clone(),
+        effort: raw.effort.clone(),
+        workdir: raw.workdir.as_ref().map(|s| s.get_ref().clone()),
+        restart: parse_restart(src, raw.restart.as_ref(), "[defaults]")?,
+    })
+}
+
+/// One `[runtimes.NAME]`: a new runtime, or changes to the built-in one of
+/// that name, whose command, processes and fallbacks stand unless replaced.
+fn parse_runtime(
+    src: &Source,
+    name: &Spanned<String>,
+    raw: &RawRuntime,
+    builtin: Option<&Runtime>,
+) -> Result<Runtime, FileError> {
+    let at = Some(name.span().start);
+    let name = name.get_ref();
+    if !is_plain_name(name) {
+        return Err(src.error(
+            at,
+            format!("runtime name {name:?} is invalid: use lowercase letters, digits, '-' and '_'"),
+        ));
+    }
+    let command = runtime_command(src, name, at, raw, builtin)?;
+    let processes = match (&raw.processes, builtin) {
+        (Some(p), _) => p.clone(),
+        (None, Some(b)) if raw.command.is_none() => b.processes.clone(),
+        _ => default_processes(&command, builtin),
+    };
+    Ok(Runtime {
+        waiting: runtime_waiting(src, name, raw, builtin)?,
+        command,
+        processes,
+        model: raw.model.clone(),
+        effort: raw.effort.clone(),
+        fallback_model: builtin.and_then(|b| b.fallback_model.clone()),
+        fallback_effort: builtin.and_then(|b| b.fallback_effort.clone()),
+    })
+}
+
+/// A runtime's command template. Its shape is checked now; its fields are
+/// filled per agent.
+fn runtime_command(
+    src: &Source,
+    name: &str,
+    at: Option<usize>,
+    raw: &RawRuntime,
+    builtin: Option<&Runtime>,
+) -> Result<String, FileError> {
+    let command = match (&raw.command, builtin) {
+        (Some(c), _) => c.get_ref().clone(),
+        (None, Some(b)) => b.command.clone(),
+        (None, None) => {
+            return Err(src.error(
+                at,
+                format!(
+                    "[runtimes.{name}] has no command: add command = \"program --model {{model}}\""
+                ),
+            ));
+        }
+    };
+    let command_at = raw.command.as_ref().map(|c| c.span().start).or(at);
+    runtime::fill(&command, Some("m"), Some("e"))
+        .map_err(|e| src.error(command_at, format!("[runtimes.{name}] {e}")))?;
+    Ok(command)
+}
+
+/// The built-in runtime's waiting patterns, and the file's, which must
+/// compile.
+fn runtime_waiting(
+    src: &Source,
+    name: &str,
+    raw: &RawRuntime,
+    builtin: Option<&Runtime>,
+) -> Result<Vec<String>, FileError> {
+    let mut waiting = builtin.map(|b| b.waiting.clone()).unwrap_or_default();
+    if let Some(extra) = &raw.waiting {
+        crate::core::signals::screen::compile(extra.get_ref())
+            .map_err(|e| src.error(Some(extra.span().start), format!("[runtimes.{name}] {e}")))?;
+        waiting.extend(extra.get_ref().iter().cloned());
+    }
+    Ok(waiting)
+}
+
+/// `[defaults]` may only name a runtime that exists.
+fn check_default_runtime(
+    src: &Source,
+    raw: &RawDefaults,
+    runtimes: &BTreeMap<String, Runtime>,
+) -> Result<(), FileError> {
+    match &raw.runtime {
+        Some(rt) if !runtimes.contains_key(rt.get_ref()) => Err(src.error(
+            Some(rt.span().start),
+            unknown_runtime(rt.get_ref(), "[defaults]", runtimes),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `[hosts.NAME]`, each with the ssh destination that reaches it.
+fn parse_hosts(
+    src: &Source,
+    raw: &BTreeMap<Spanned<String>, RawHost>,
+) -> Result<BTreeMap<String, Host>, FileError> {
+    raw.iter()
+        .map(|(name, host)| Ok((name.get_ref().clone(), parse_host(src, name, host)?)))
+        .collect()
+}
+
+fn parse_host(src: &Source, name: &Spanned<String>, raw: &RawHost) -> Result<Host, FileError> {
+    let at = Some(name.span().start);
+    let name = name.get_ref();
+    if !is_host_name(name) {
+        return Err(src.error(
+            at,
+            format!("host name {name:?} is invalid: use letters, digits, '.', '-' and '_'"),
+        ));
+    }
+    let ssh = raw.ssh.get_ref().trim();
+    // A leading '-' would reach ssh as an option.
+    if ssh.is_empty() || ssh.starts_with('-') {
+        return Err(src.error(
+            Some(raw.ssh.span().start),
+            format!(
+                "[hosts.{name}] ssh = {:?} is not an ssh destination: use \"user@host\"",
+                raw.ssh.get_ref()
+            ),
+        ));
+    }
+    Ok(Host {
+        ssh: ssh.to_string(),
+    })
+}
+
+/// `[[policy.models]]`. The built-in rule stands unless the file speaks
+/// about the same models.
+fn parse_policy(
+    src: &Source,
+    raw: &RawPolicy,
+    runtimes: &BTreeMap<String, Runtime>,
+) -> Result<Vec<ModelRule>, FileError> {
+    let mut policy = raw
+        .models
+        .iter()
+        .map(|rule| parse_rule(src, rule, runtimes))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !policy
+        .iter()
+        .any(|r| r.pattern == ModelRule::builtin().pattern)
+    {
+        policy.push(ModelRule::builtin());
+    }
+    Ok(policy)
+}
+
+fn parse_rule(
+    src: &Source,
+    rule: &RawModelRule,
+    runtimes: &BTreeMap<String, Runtime>,
+) -> Result<ModelRule, FileError> {
+    if rule.pattern.get_ref().is_empty() {
+        return Err(src.error(
+            Some(rule.pattern.span().start),
+            "[[policy.models]] pattern is empty: use a model glob such as \"anthropic/*\"".into(),
+        ));
+    }
+    if let Some(rt) = rule
+        .runtimes
+        .get_ref()
+        .iter()
+        .find(|rt| !runtimes.contains_key(*rt))
+    {
+        return Err(src.error(
+            Some(rule.runtimes.span().start),
+            unknown_runtime(rt, "[[policy.models]]", runtimes),
+        ));
+    }
+    Ok(ModelRule {
+        pattern: rule.pattern.get_ref().clone(),
+        runtimes: rule.runtimes.get_ref().clone(),
+    })
+}
+
+/// What an `[agents.NAME]` table says, before defaults.
+fn agent_decl(src: &Source, raw: &RawAgent, table: &str) -> Result<AgentDecl, FileError> {
+    let text = |s: &Spanned<String>| s.get_ref().clone();
+    Ok(AgentDecl {
+        runtime: raw.runtime.as_ref().map(text),
+        model: raw.model.clone(),
+        effort: raw.effort.clone(),
+        workdir: raw.workdir.as_ref().map(text),
+        command: raw
+            .command
+            .as_ref()
+            .map(|s| CommandSource::Template(text(s))),
+        processes: raw.processes.clone(),
+        restart: parse_restart(src, raw.restart.as_ref(), table)?,
+        host: raw.host.as_ref().map(text),
+    })
+}
+
+/// Where a resolution error about `key` lies: at the agent's key, or for a
+/// runtime it inherited, at the one in `[defaults]`.
+fn key_offset(key: DeclKey, raw: &RawAgent, defaults: &RawDefaults) -> Option<usize> {
+    let start = |s: &Spanned<String>| s.span().start;
+    match key {
+        DeclKey::Runtime => raw
+            .runtime
+            .as_ref()
+            .or(defaults.runtime.as_ref())
+            .map(start),
+        DeclKey::Command => raw.command.as_ref().map(start),
+        DeclKey::Workdir => raw.workdir.as_ref().map(start),
+        DeclKey::Host => raw.host.as_ref().map(start),
+    }
+}
+
+pub(super) fn extend_unique(into: &mut Vec<String>, more: &[String]) {
     for p in more {
         if !into.contains(p) {
             into.push(p.clone());
@@ -564,7 +524,7 @@ fn extend_unique(into: &mut Vec<String>, more: &[String]) {
 
 /// An overridden command counts as in front under its own program name, and
 /// under the runtime's names (the runtime may be what it wraps).
-fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
+pub(super) fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
     let mut p = Vec::new();
     if let Some(first) = shlex::split(command).and_then(|w| w.into_iter().next()) {
         p.push(runtime::process_name(&first));
@@ -576,24 +536,21 @@ fn default_processes(command: &str, runtime: Option<&Runtime>) -> Vec<String> {
 }
 
 fn unknown_runtime(name: &str, table: &str, runtimes: &BTreeMap<String, Runtime>) -> String {
-    let known: Vec<&str> = runtimes.keys().map(String::as_str).collect();
-    format!(
-        "{table} unknown runtime {name:?}: use one of {} or declare [runtimes.{name}]",
-        known.join(", ")
-    )
+    format!("{table} {}", ResolveError::unknown_runtime(name, runtimes))
 }
 
 fn parse_restart(
+    src: &Source,
     value: Option<&Spanned<String>>,
     table: &str,
-) -> Result<Option<RestartPolicy>, (usize, String)> {
+) -> Result<Option<RestartPolicy>, FileError> {
     let Some(value) = value else { return Ok(None) };
     match value.get_ref().as_str() {
         "never" => Ok(Some(RestartPolicy::Never)),
         "on-failure" => Ok(Some(RestartPolicy::OnFailure)),
         "always" => Ok(Some(RestartPolicy::Always)),
-        other => Err((
-            value.span().start,
+        other => Err(src.error(
+            Some(value.span().start),
             format!(
                 "{table} restart = {other:?} is not a policy: use \"never\", \"on-failure\" or \"always\""
             ),
@@ -743,6 +700,7 @@ mod tests {
             Path::new("fleet.toml"),
             PathBuf::from("/base"),
             Some(PathBuf::from("/home/op")),
+            "this-host".into(),
         )
     }
 
@@ -852,7 +810,10 @@ runtimes = ["claude"]
             "fleet.toml:3: [agents.a] command: command uses {modle}, which is not a field: use {model} or {effort}"
         );
         let e = error("[agents.a]\nruntime = \"pi\"\n");
-        assert!(e.contains("runtime \"pi\" needs a model"), "{e}");
+        assert_eq!(
+            e,
+            "fleet.toml:2: [agents.a] runtime: runtime \"pi\" needs a model: set model for the agent or in [defaults]"
+        );
         let e = error("[runtimes.x]\ncommand = \"x 'open\"\n");
         assert!(e.starts_with("fleet.toml:2: [runtimes.x] command"), "{e}");
     }
@@ -872,6 +833,57 @@ runtimes = ["claude"]
             error("[agents.a]\nruntime = 3\n").starts_with("fleet.toml:2: [agents.a] invalid type")
         );
         assert!(error("[runtimes.mine]\nprocesses = [\"x\"]\n").contains("has no command"));
+    }
+
+    #[test]
+    fn names_bad_tables_exactly() {
+        for (text, message) in [
+            (
+                "[runtimes.\"Bad\"]\ncommand = \"x\"\n",
+                "fleet.toml:1: runtime name \"Bad\" is invalid: use lowercase letters, digits, '-' and '_'",
+            ),
+            (
+                "[runtimes.mine]\nprocesses = [\"x\"]\n",
+                "fleet.toml:1: [runtimes.mine] has no command: add command = \"program --model {model}\"",
+            ),
+            (
+                "[defaults]\nruntime = \"nope\"\n",
+                "fleet.toml:2: [defaults] unknown runtime \"nope\": use one of claude, codex, pi, shell, stub or declare [runtimes.nope]",
+            ),
+            (
+                "[hosts.\"bad host\"]\nssh = \"a@b\"\n",
+                "fleet.toml:1: host name \"bad host\" is invalid: use letters, digits, '.', '-' and '_'",
+            ),
+            (
+                "[hosts.h]\nssh = \"-oProxy\"\n",
+                "fleet.toml:2: [hosts.h] ssh = \"-oProxy\" is not an ssh destination: use \"user@host\"",
+            ),
+            (
+                "[[policy.models]]\npattern = \"\"\nruntimes = [\"pi\"]\n",
+                "fleet.toml:2: [[policy.models]] pattern is empty: use a model glob such as \"anthropic/*\"",
+            ),
+            (
+                "[defaults]\nrestart = \"often\"\n",
+                "fleet.toml:2: [defaults] restart = \"often\" is not a policy: use \"never\", \"on-failure\" or \"always\"",
+            ),
+            (
+                "[defaults]\nruntime = \"codex\"\n\n[agents.a]\n",
+                "fleet.toml:2: [agents.a] runtime: runtime \"codex\" needs a model: set model for the agent or in [defaults]",
+            ),
+        ] {
+            assert_eq!(error(text), message);
+        }
+    }
+
+    #[test]
+    fn the_local_host_is_the_one_handed_in() {
+        let fleet = parse("[agents.a]\nruntime = \"stub\"\nhost = \"this-host\"\n\n[agents.b]\nruntime = \"stub\"\nhost = \"localhost\"\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fleet.local_agents().count(), 2);
+        assert!(
+            error("[agents.a]\nruntime = \"stub\"\nhost = \"other-host\"\n")
+                .contains("host \"other-host\" is not declared")
+        );
     }
 
     #[test]

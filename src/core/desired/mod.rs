@@ -2,4 +2,7 @@
 
 pub mod agent;
 pub mod fleetfile;
+pub mod precedence;
+pub mod resolve;
 pub mod runtime;
+pub mod start;

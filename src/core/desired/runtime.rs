@@ -6,6 +6,7 @@
 //! a model name with spaces or `$` in it stays one literal argument.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// A kind of agent: built in, or declared in `[runtimes.NAME]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +122,23 @@ fn stub_program() -> String {
     }
 }
 
+/// A field a command template can ask for. Typed, so that whoever reports
+/// a missing one can name its own fix (a fleet-file key, a flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Model,
+    Effort,
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Field::Model => "model",
+            Field::Effort => "effort",
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     #[error("command {0:?} has an unclosed quote")]
@@ -134,7 +152,7 @@ pub enum TemplateError {
     )]
     Unclosed(String),
     #[error("command uses {{{0}}} but no {0} is set: set {0} for the agent or in [defaults]")]
-    Missing(&'static str),
+    Missing(Field),
 }
 
 /// Splits a command template into words and fills `{model}` / `{effort}`.
@@ -177,8 +195,8 @@ fn fill_word(
                 .ok_or_else(|| TemplateError::Unclosed(word.to_string()))?;
             let field = &after[..end];
             let value = match field {
-                "model" => model.ok_or(TemplateError::Missing("model"))?,
-                "effort" => effort.ok_or(TemplateError::Missing("effort"))?,
+                "model" => model.ok_or(TemplateError::Missing(Field::Model))?,
+                "effort" => effort.ok_or(TemplateError::Missing(Field::Effort))?,
                 other => return Err(TemplateError::UnknownField(other.to_string())),
             };
             out.push_str(value);
@@ -242,7 +260,7 @@ mod tests {
         );
         assert_eq!(
             fill("x {effort}", Some("m"), None),
-            Err(TemplateError::Missing("effort"))
+            Err(TemplateError::Missing(Field::Effort))
         );
         assert_eq!(
             fill("x 'open", None, None),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::core::checks;
 use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::Fleet;
+use crate::core::desired::start::{StartFlags, StartInputs, start_spec};
 use crate::core::error::{Error, RemoteAct};
 use crate::core::host::{LaunchResults, Probe};
 use crate::core::ops::{Core, Sessions};
@@ -105,17 +106,24 @@ impl Core {
         Ok(outcomes)
     }
 
-    /// `fleet start`: launches one agent as `spec_for` resolves it against
-    /// the fleet file and what its session last ran.
+    /// `fleet start`: launches one agent as the flags, the fleet file, its
+    /// last run and the seed's variables resolve it (`desired::start`).
     pub fn start(
         &self,
         name: &AgentName,
-        spec_for: impl FnOnce(&Fleet, &Sessions) -> Result<AgentSpec, Error>,
+        flags: &StartFlags,
     ) -> Result<AgentOutcome<LaunchOutcome>, Error> {
         let fleet = self.fleet()?;
         let _lock = self.lock()?;
         let sessions = self.observe_and_record()?;
-        let spec = spec_for(&fleet, &sessions)?;
+        let inputs = StartInputs {
+            flags,
+            declared: fleet.agents.get(name),
+            last_run: sessions.get(name.as_str()).and_then(|s| s.meta.as_ref()),
+            seed: &self.settings.seed,
+            cwd: &self.settings.cwd,
+        };
+        let spec = start_spec(&fleet, name, &inputs)?;
         if let Some(host) = &spec.host {
             return Err(Error::OnOtherHost {
                 name: name.clone(),

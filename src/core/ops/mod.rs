@@ -62,9 +62,11 @@ impl Core {
     /// The fleet file's desired state, or built-ins only when there is none.
     pub fn fleet(&self) -> Result<Fleet, Error> {
         let home = self.settings.home_dir.clone();
+        // Agents placed on this host by its name are local.
+        let here = self.host.name().to_string();
         match &self.settings.file {
-            Some(path) => Ok(Fleet::load(path, home)?),
-            None => Ok(Fleet::empty(self.settings.cwd.clone(), home)),
+            Some(path) => Ok(Fleet::load(path, home, here)?),
+            None => Ok(Fleet::empty(self.settings.cwd.clone(), home, here)),
         }
     }
 
