@@ -107,6 +107,8 @@ pub struct Settings {
     pub path: Option<String>,
     /// This `fleet` binary (transcripts are written by it), if known.
     pub fleet_exe: Option<PathBuf>,
+    /// The `fleet-stub` installed beside it, if any: the `stub` runtime.
+    pub stub: Option<PathBuf>,
 }
 
 /// Where the fleet file comes from, first that has one wins.
@@ -179,6 +181,11 @@ impl Settings {
                 .unwrap_or("root")
                 .to_string(),
             path: env.get("PATH").map(String::from),
+            stub: fleet_exe
+                .as_deref()
+                .and_then(Path::parent)
+                .map(|dir| dir.join("fleet-stub"))
+                .filter(|path| path.is_file()),
             socket,
             file,
             home_dir,

@@ -125,6 +125,19 @@ pub struct DeclaredAgent {
     pub workdir_line: Option<usize>,
 }
 
+/// What a fleet file is read against that is not in it: facts of the host
+/// it is read on, gathered by the caller, so that reading one reads no
+/// system state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Here {
+    /// The home directory, for `~` in paths.
+    pub home: Option<PathBuf>,
+    /// This machine's name: an agent placed on it is local.
+    pub host: String,
+    /// The `fleet-stub` installed beside this `fleet`, if any.
+    pub stub: Option<PathBuf>,
+}
+
 /// The desired state: everything a fleet file declares, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fleet {
@@ -144,22 +157,22 @@ pub struct Fleet {
 
 impl Fleet {
     /// A fleet with no file: built-in runtimes and defaults only.
-    pub fn empty(base_dir: PathBuf, home: Option<PathBuf>, local_host: String) -> Self {
+    pub fn empty(base_dir: PathBuf, here: Here) -> Self {
         Self {
             path: None,
             base_dir,
-            home,
+            home: here.home,
             defaults: Defaults::default(),
-            runtimes: runtime::builtins(),
+            runtimes: runtime::builtins(here.stub.as_deref()),
             agents: BTreeMap::new(),
             hosts: BTreeMap::new(),
             policy: vec![ModelRule::builtin()],
-            local_host,
+            local_host: here.host,
         }
     }
 
     /// Reads and checks a fleet file.
-    pub fn load(path: &Path, home: Option<PathBuf>, local_host: String) -> Result<Self, FileError> {
+    pub fn load(path: &Path, here: Here) -> Result<Self, FileError> {
         let text = std::fs::read_to_string(path).map_err(|e| FileError {
             path: path.to_path_buf(),
             line: None,
@@ -171,7 +184,7 @@ impl Fleet {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let base_dir = std::fs::canonicalize(&base_dir).unwrap_or(base_dir);
-        Self::parse(&text, path, base_dir, home, local_host)
+        Self::parse(&text, path, base_dir, here)
     }
 
     /// Checks fleet-file text; `path` is used only in messages. Tables are
@@ -181,12 +194,11 @@ impl Fleet {
         text: &str,
         path: &Path,
         base_dir: PathBuf,
-        home: Option<PathBuf>,
-        local_host: String,
+        here: Here,
     ) -> Result<Self, FileError> {
         let src = Source { text, path };
         let raw: RawFile = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
-        let mut fleet = Fleet::empty(base_dir, home, local_host);
+        let mut fleet = Fleet::empty(base_dir, here);
         fleet.path = Some(path.to_path_buf());
         fleet.defaults = parse_defaults(&src, &raw.defaults)?;
         for (name, raw_runtime) in &raw.runtimes {
@@ -699,8 +711,11 @@ mod tests {
             text,
             Path::new("fleet.toml"),
             PathBuf::from("/base"),
-            Some(PathBuf::from("/home/op")),
-            "this-host".into(),
+            Here {
+                home: Some(PathBuf::from("/home/op")),
+                host: "this-host".into(),
+                stub: None,
+            },
         )
     }
 

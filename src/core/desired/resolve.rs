@@ -235,10 +235,16 @@ fn literal_command(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::desired::fleetfile::Defaults;
+    use crate::core::desired::fleetfile::{Defaults, Here};
 
     fn fleet() -> Fleet {
-        Fleet::empty(PathBuf::from("/base"), None, "this-host".into())
+        Fleet::empty(
+            PathBuf::from("/base"),
+            Here {
+                host: "this-host".into(),
+                ..Here::default()
+            },
+        )
     }
 
     fn name() -> AgentName {
@@ -324,8 +330,11 @@ mod tests {
         let value = |layer: Layer| has.contains(&layer).then(|| format!("{layer:?}-{field}"));
         let mut fleet = Fleet::empty(
             PathBuf::from("/base"),
-            Some(PathBuf::from("/home/op")),
-            "this-host".into(),
+            Here {
+                home: Some(PathBuf::from("/home/op")),
+                host: "this-host".into(),
+                stub: None,
+            },
         );
         fleet.defaults = Defaults {
             runtime: value(Defaults),

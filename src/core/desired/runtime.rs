@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
 /// A kind of agent: built in, or declared in `[runtimes.NAME]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub struct Runtime {
 }
 
 /// The runtimes every fleet has, before its file adds or overrides any.
-pub fn builtins() -> BTreeMap<String, Runtime> {
+pub fn builtins(stub: Option<&Path>) -> BTreeMap<String, Runtime> {
     let rt = |command: &str, processes: &[&str], waiting: &[&str]| Runtime {
         command: command.to_string(),
         processes: processes.iter().map(ToString::to_string).collect(),
@@ -64,7 +65,10 @@ pub fn builtins() -> BTreeMap<String, Runtime> {
     );
     map.insert("shell".into(), rt("bash -i", &["bash"], &[]));
     let mut stub = rt(
-        &format!("{} --model {{model}} --effort {{effort}}", stub_program()),
+        &format!(
+            "{} --model {{model}} --effort {{effort}}",
+            stub_program(stub)
+        ),
         &["fleet-stub"],
         // Only while the question is the last thing on screen.
         &[r"Allow command\? \[y/n\]\z"],
@@ -108,18 +112,12 @@ const PI_WAITING: &[&str] = &[
 /// The stub agent that ships with fleet: the one installed next to this
 /// `fleet` binary when there is one (so the demo needs nothing on PATH),
 /// else whatever `fleet-stub` the pane's PATH finds.
-fn stub_program() -> String {
-    let sibling = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("fleet-stub")))
-        .filter(|path| path.is_file())
-        .and_then(|path| path.to_str().map(ToString::to_string));
-    match sibling {
-        Some(path) => shlex::try_quote(&path)
-            .map(|q| q.into_owned())
-            .unwrap_or_else(|_| "fleet-stub".into()),
-        None => "fleet-stub".into(),
-    }
+fn stub_program(beside_fleet: Option<&Path>) -> String {
+    beside_fleet
+        .and_then(Path::to_str)
+        .and_then(|path| shlex::try_quote(path).ok())
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|| "fleet-stub".into())
 }
 
 /// A field a command template can ask for. Typed, so that whoever reports
@@ -283,7 +281,7 @@ mod tests {
 
     #[test]
     fn builtins_fill_with_their_defaults() {
-        let rts = builtins();
+        let rts = builtins(None);
         for name in ["pi", "codex", "claude", "shell", "stub"] {
             assert!(rts.contains_key(name), "{name}");
         }

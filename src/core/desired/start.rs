@@ -434,8 +434,10 @@ mod tests {
             text,
             Path::new("fleet.toml"),
             PathBuf::from("/base"),
-            None,
-            "this-host".into(),
+            crate::core::desired::fleetfile::Here {
+                host: "this-host".into(),
+                ..Default::default()
+            },
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }

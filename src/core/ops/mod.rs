@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::core::clock::Clock;
 use crate::core::desired::agent::AgentName;
-use crate::core::desired::fleetfile::Fleet;
+use crate::core::desired::fleetfile::{Fleet, Here};
 use crate::core::error::{Error, Warning};
 use crate::core::host::Host;
 use crate::core::observe::{self, ObservedSession};
@@ -61,12 +61,15 @@ impl Core {
 
     /// The fleet file's desired state, or built-ins only when there is none.
     pub fn fleet(&self) -> Result<Fleet, Error> {
-        let home = self.settings.home_dir.clone();
-        // Agents placed on this host by its name are local.
-        let here = self.host.name().to_string();
+        let here = Here {
+            home: self.settings.home_dir.clone(),
+            // Agents placed on this host by its name are local.
+            host: self.host.name().to_string(),
+            stub: self.settings.stub.clone(),
+        };
         match &self.settings.file {
-            Some(path) => Ok(Fleet::load(path, home, here)?),
-            None => Ok(Fleet::empty(self.settings.cwd.clone(), home, here)),
+            Some(path) => Ok(Fleet::load(path, here)?),
+            None => Ok(Fleet::empty(self.settings.cwd.clone(), here)),
         }
     }
 

@@ -49,7 +49,7 @@ mod tests {
     use crate::core::desired::runtime::builtins;
 
     fn patterns(runtime: &str) -> Vec<Regex> {
-        compile(&builtins()[runtime].waiting).unwrap_or_else(|e| panic!("{e}"))
+        compile(&builtins(None)[runtime].waiting).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

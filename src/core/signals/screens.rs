@@ -223,7 +223,7 @@ mod tests {
     }
 
     fn patterns() -> Patterns {
-        Patterns::new(&Fleet::empty("/".into(), None, "here".into()))
+        Patterns::new(&Fleet::empty("/".into(), Default::default()))
     }
 
     #[test]
