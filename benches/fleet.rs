@@ -7,6 +7,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const FLEET: &str = env!("CARGO_BIN_EXE_fleet");
+
+/// The `fleet` measured: this build's, or `FLEET_BENCH_BIN` (to set
+/// another build beside it on the same machine, the same minute).
+fn fleet_bin() -> String {
+    std::env::var("FLEET_BENCH_BIN").unwrap_or_else(|_| FLEET.to_string())
+}
 const AGENTS: usize = 100;
 const RUNS: usize = 15;
 
@@ -43,7 +49,7 @@ impl Bench {
     }
 
     fn fleet(&self, args: &[&str]) -> Duration {
-        let mut cmd = Command::new(FLEET);
+        let mut cmd = Command::new(fleet_bin());
         cmd.args(args);
         self.env(&mut cmd);
         let start = Instant::now();
@@ -243,7 +249,7 @@ fn watch_cpu(bench: &Bench) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
-    let mut cmd = Command::new(FLEET);
+    let mut cmd = Command::new(fleet_bin());
     cmd.args(["watch"]);
     bench.env(&mut cmd);
     // Idle for real: no agent has written within the idle threshold.

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::core::desired::start::SeedEnv;
 use crate::core::error::Error;
 
-/// The environment variables fleet reads, all of them.
-pub const VARIABLES: [&str; 17] = [
+/// The environment variables the core reads, all of them. (The CLI also
+/// asks the operator's terminal about `NO_COLOR` and `TERM`.)
+pub const VARIABLES: [&str; 16] = [
     "HOME",
     "PATH",
     "USER",
@@ -29,7 +30,6 @@ pub const VARIABLES: [&str; 17] = [
     "FLEET_IDLE_AFTER",
     "FLEET_LOG_MAX_BYTES",
     "FLEET_LOG",
-    "NO_COLOR",
 ];
 
 /// The fleet's own tmux socket unless told otherwise.
