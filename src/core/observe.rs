@@ -87,18 +87,10 @@ mod tests {
         let meta = meta
             .then(|| r#"{"runtime":"pi","processes":["pi","node"],"started_at":1}"#.to_string());
         ObservedPane {
-            session: session.into(),
-            pane_id: id,
-            pid: Some(1),
             dead: dead.is_some(),
             dead_status: dead,
-            dead_signal: None,
-            current_command: command.into(),
-            session_created: Some(1),
-            last_output: Some(1),
-            height: 24,
-            in_mode: false,
             meta,
+            ..ObservedPane::alive(session, id, 1, command, 1)
         }
     }
 

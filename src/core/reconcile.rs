@@ -116,18 +116,9 @@ mod tests {
         ObservedSession {
             name: "a".into(),
             pane: ObservedPane {
-                session: "a".into(),
-                pane_id: 7,
-                pid: Some(1),
                 dead,
                 dead_status: dead.then_some(1),
-                dead_signal: None,
-                current_command: command.into(),
-                session_created: Some(1),
-                last_output: Some(1),
-                height: 24,
-                in_mode: false,
-                meta: None,
+                ..ObservedPane::alive("a", 7, 1, command, 1)
             },
             meta: managed.then(|| SessionMeta {
                 runtime: "pi".into(),

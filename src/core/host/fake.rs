@@ -106,7 +106,7 @@ impl FakeHost {
         let mut state = self.state();
         let id = state.next_id;
         state.next_id += 1;
-        let pane = new_pane(session, id, 9000 + id, command, at);
+        let pane = ObservedPane::alive(session, id, 9000 + id, command, at);
         state.panes.insert(id, (pane, String::new()));
     }
 
@@ -123,23 +123,6 @@ impl FakeHost {
     /// How many agents were launched so far.
     pub fn launches(&self) -> usize {
         self.state().launches
-    }
-}
-
-fn new_pane(session: &str, id: u32, pid: u32, command: &str, at: u64) -> ObservedPane {
-    ObservedPane {
-        session: session.to_string(),
-        pane_id: id,
-        pid: Some(pid),
-        dead: false,
-        dead_status: None,
-        dead_signal: None,
-        current_command: command.to_string(),
-        session_created: Some(at),
-        last_output: Some(at),
-        height: 50,
-        in_mode: false,
-        meta: None,
     }
 }
 
@@ -215,7 +198,7 @@ impl Host for FakeHost {
                 }
                 Place::Respawn { pane_id } => pane_id,
             };
-            let mut pane = new_pane(launch.name.as_str(), id, pid, &program, at);
+            let mut pane = ObservedPane::alive(launch.name.as_str(), id, pid, &program, at);
             if let Some((old, _)) = state.panes.get(&id) {
                 pane.session_created = old.session_created;
             }

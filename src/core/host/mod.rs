@@ -73,6 +73,25 @@ pub struct ObservedPane {
 }
 
 impl ObservedPane {
+    /// A live pane of `session` running `command`, created and last
+    /// written at `at`: what a fake host lists, and what tests start from.
+    pub fn alive(session: &str, pane_id: u32, pid: u32, command: &str, at: u64) -> Self {
+        Self {
+            session: session.to_string(),
+            pane_id,
+            pid: Some(pid),
+            dead: false,
+            dead_status: None,
+            dead_signal: None,
+            current_command: command.to_string(),
+            session_created: Some(at),
+            last_output: Some(at),
+            height: 50,
+            in_mode: false,
+            meta: None,
+        }
+    }
+
     /// Dead, but tmux has not reaped the process yet.
     pub fn awaits_status(&self) -> bool {
         self.dead && self.dead_status.is_none() && self.dead_signal.is_none()

@@ -206,18 +206,10 @@ mod tests {
 
     fn running(id: u32, pid: u32, last_output: u64) -> BTreeMap<String, ObservedSession> {
         let pane = ObservedPane {
-            session: "a".into(),
-            pane_id: id,
-            pid: Some(pid),
-            dead: false,
-            dead_status: None,
-            dead_signal: None,
-            current_command: "fleet-stub".into(),
-            session_created: Some(1),
             last_output: Some(last_output),
             height: 3,
-            in_mode: false,
             meta: Some(r#"{"runtime":"stub","processes":["fleet-stub"],"started_at":1}"#.into()),
+            ..ObservedPane::alive("a", id, pid, "fleet-stub", 1)
         };
         observe::sessions(vec![pane])
     }
