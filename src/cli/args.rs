@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
-    attach, down, events, log_writer, logs, peek, ps, restart, send, start, stop, up, verify, watch,
+    attach, down, events, explain, log_writer, logs, peek, ps, report, restart, send, start, stop,
+    up, verify, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -51,6 +52,8 @@ pub enum Command {
     Restart(restart::RestartArgs),
     /// One row per agent: name, host, runtime, model, effort, status, activity
     Ps(ps::PsArgs),
+    /// Why an agent has its state: which signal decided, when, the evidence
+    Explain(explain::ExplainArgs),
     /// Check each agent and this host for durability and policy; say how to fix
     Verify(verify::VerifyArgs),
     /// Stream transitions as they happen: started, exited, drift, idle, waiting
@@ -65,6 +68,8 @@ pub enum Command {
     Attach(attach::AttachArgs),
     /// Type text into an agent, then Enter (a takeover act)
     Send(send::SendArgs),
+    /// Say what an agent is doing: for runtimes' hooks and wrapper scripts
+    Report(report::ReportArgs),
     /// Append standard input to a transcript, rotating it (run by tmux)
     #[command(name = "__log-writer", hide = true)]
     LogWriter(log_writer::LogWriterArgs),

@@ -91,6 +91,7 @@ pub fn launch_for(
     step: &Step,
     path_prefix: &str,
     transcript: Option<Vec<String>>,
+    socket: &str,
     now_ms: u64,
 ) -> Option<Launch> {
     let (place, restarts) = match step {
@@ -103,8 +104,20 @@ pub fn launch_for(
         place,
         pane_argv: pane::pane_argv(&spec.workdir, path_prefix, &spec.argv),
         transcript,
+        env: pane_env(spec, socket, now_ms),
         meta: SessionMeta::new(spec, path_prefix, now_ms, restarts),
     })
+}
+
+/// What a runtime is told of itself: its agent's name, its fleet's socket
+/// (so `fleet report` and the hooks find its session) and its launch (so
+/// a late report of an earlier launch is known for what it is).
+pub fn pane_env(spec: &AgentSpec, socket: &str, now_ms: u64) -> Vec<(String, String)> {
+    vec![
+        ("FLEET_AGENT".into(), spec.name.to_string()),
+        ("MOSAIC_TMUX_SOCKET".into(), socket.to_string()),
+        ("FLEET_LAUNCH_MS".into(), now_ms.to_string()),
+    ]
 }
 
 #[cfg(test)]

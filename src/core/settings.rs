@@ -13,7 +13,7 @@ use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 18] = [
     "HOME",
     "PATH",
     "USER",
@@ -30,6 +30,8 @@ pub const VARIABLES: [&str; 16] = [
     "FLEET_IDLE_AFTER",
     "FLEET_LOG_MAX_BYTES",
     "FLEET_LOG",
+    "FLEET_AGENT",
+    "FLEET_LAUNCH_MS",
 ];
 
 /// The fleet's own tmux socket unless told otherwise.
@@ -109,6 +111,9 @@ pub struct Settings {
     pub fleet_exe: Option<PathBuf>,
     /// The `fleet-stub` installed beside it, if any: the `stub` runtime.
     pub stub: Option<PathBuf>,
+    /// Inside an agent's pane: which agent, and which launch of it
+    /// (`FLEET_AGENT`, `FLEET_LAUNCH_MS`), so its reports are its own.
+    pub reporter: Option<(String, u64)>,
 }
 
 /// Where the fleet file comes from, first that has one wins.
@@ -181,6 +186,10 @@ impl Settings {
                 .unwrap_or("root")
                 .to_string(),
             path: env.get("PATH").map(String::from),
+            reporter: env
+                .get("FLEET_AGENT")
+                .zip(number("FLEET_LAUNCH_MS"))
+                .map(|(agent, launch)| (agent.to_string(), launch)),
             stub: fleet_exe
                 .as_deref()
                 .and_then(Path::parent)

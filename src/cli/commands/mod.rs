@@ -4,10 +4,12 @@
 pub mod attach;
 pub mod down;
 pub mod events;
+pub mod explain;
 pub mod log_writer;
 pub mod logs;
 pub mod peek;
 pub mod ps;
+pub mod report;
 pub mod restart;
 pub mod send;
 pub mod start;
@@ -37,6 +39,8 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Events(args) => events::cmd_events(core, &args),
         Command::Attach(args) => attach::cmd_attach(core, &args),
         Command::Send(args) => send::cmd_send(core, &args),
+        Command::Report(args) => report::cmd_report(core, &args),
+        Command::Explain(args) => explain::cmd_explain(core, &args),
         Command::LogWriter(args) => log_writer::cmd_log_writer(&args),
     }
 }

@@ -226,6 +226,13 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn set_state(&self, session: &str, value: &str) -> Result<(), HostError> {
+        self.with_pane(session, |p, _| p.state = Some(value.to_string()))
+            .ok_or_else(|| HostError::Failed {
+                message: format!("can't find session: {session}"),
+            })
+    }
+
     fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError> {
         let typed = if enter {
             format!("{text}\n")

@@ -116,6 +116,10 @@ impl Host for LocalHost {
         self.tmux.kill_sessions(names)
     }
 
+    fn set_state(&self, session: &str, value: &str) -> Result<(), HostError> {
+        self.tmux.set_state(session, value)
+    }
+
     fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError> {
         self.tmux.send_text(pane, text, enter)
     }

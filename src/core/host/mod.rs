@@ -68,6 +68,9 @@ pub struct ObservedPane {
     pub height: usize,
     /// In copy mode (someone scrolling back), where keys are not typed.
     pub in_mode: bool,
+    /// The raw value of the `@fleet-state` user option: the state the
+    /// runtime (or a wrapper) last reported of itself.
+    pub state: Option<String>,
     /// The raw value of the `@fleet` user option, if the fleet set one.
     pub meta: Option<String>,
 }
@@ -88,6 +91,7 @@ impl ObservedPane {
             last_output: Some(at),
             height: 50,
             in_mode: false,
+            state: None,
             meta: None,
         }
     }
@@ -125,6 +129,9 @@ pub struct Launch {
     pub pane_argv: Vec<String>,
     /// What the pane's output is piped into, if anything.
     pub transcript: Option<Vec<String>>,
+    /// Environment the runtime gets besides the server's: who it is, so
+    /// that what it reports lands on its own session.
+    pub env: Vec<(String, String)>,
     /// The fleet's record, stored on the session.
     pub meta: SessionMeta,
 }
@@ -184,6 +191,9 @@ pub trait Host: Send + Sync {
     fn launch(&self, launches: &[Launch]) -> Result<LaunchResults, HostError>;
     /// Ends these agents' sessions.
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError>;
+    /// Stores what an agent reports of itself on its session
+    /// (`@fleet-state`), where the next listing finds it.
+    fn set_state(&self, session: &str, value: &str) -> Result<(), HostError>;
     /// Types text into a pane literally, then Enter if asked.
     fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError>;
     /// The command that attaches this terminal to a session.

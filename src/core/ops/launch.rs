@@ -215,6 +215,7 @@ impl Core {
                     step,
                     &facts.runtime_prefix,
                     Some(writer),
+                    self.host().socket(),
                     now_ms,
                 ));
             }

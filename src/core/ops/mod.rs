@@ -7,6 +7,7 @@ pub mod act;
 pub mod launch;
 pub mod look;
 pub mod record;
+pub mod signal;
 pub mod stop;
 pub mod verify;
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::core::desired::agent::AgentName;
-use crate::core::host::tmux::{Batch, META_OPTION, Tmux};
+use crate::core::host::tmux::{Batch, META_OPTION, STATE_OPTION, Tmux};
 use crate::core::host::{HostError, Launch, LaunchResults, Place};
 use crate::core::observe;
 
@@ -77,37 +77,25 @@ impl Tmux {
 fn group(launch: &Launch) -> Result<Batch, HostError> {
     let name = launch.name.as_str();
     let mut group = Batch::new();
-    let pane_target = match launch.place {
-        Place::NewSession => {
-            group.push(
-                [
-                    "new-session",
-                    "-d",
-                    "-s",
-                    name,
-                    "-x",
-                    "200",
-                    "-y",
-                    "50",
-                    "--",
-                ]
-                .into_iter()
+    let (mut command, pane_target) = match launch.place {
+        Place::NewSession => (
+            ["new-session", "-d", "-s", name, "-x", "200", "-y", "50"]
                 .map(String::from)
-                .chain(launch.pane_argv.iter().cloned()),
-            );
-            format!("={name}:")
-        }
+                .to_vec(),
+            format!("={name}:"),
+        ),
         Place::Respawn { pane_id } => {
             let target = format!("%{pane_id}");
-            group.push(
-                ["respawn-pane", "-k", "-t", target.as_str(), "--"]
-                    .into_iter()
-                    .map(String::from)
-                    .chain(launch.pane_argv.iter().cloned()),
-            );
-            target
+            let command = ["respawn-pane", "-k", "-t", target.as_str()].map(String::from);
+            (command.to_vec(), target)
         }
     };
+    for (key, value) in &launch.env {
+        command.extend(["-e".to_string(), format!("{key}={value}")]);
+    }
+    command.push("--".into());
+    command.extend(launch.pane_argv.iter().cloned());
+    group.push(command);
     if let Some(writer) = &launch.transcript {
         // Straight after the launch, in the same tmux call, so the
         // transcript has the runtime's first output too.
@@ -118,6 +106,14 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
             shell_command(writer),
         ]);
     }
+    // What the old process reported is not about the new one.
+    group.push([
+        "set-option".to_string(),
+        "-u".to_string(),
+        "-t".to_string(),
+        format!("={name}:"),
+        STATE_OPTION.to_string(),
+    ]);
     // set-option takes a pane target: `=NAME:` is the session's pane.
     group.push([
         "set-option".to_string(),

@@ -41,6 +41,9 @@ pub const MIN_VERSION: (u32, u32) = (3, 2);
 /// The user option that carries the fleet's metadata on each session.
 pub const META_OPTION: &str = "@fleet";
 
+/// The user option that carries what an agent last reported of itself.
+pub const STATE_OPTION: &str = "@fleet-state";
+
 /// A handle on the fleet's tmux server.
 #[derive(Clone)]
 pub struct Tmux {
@@ -227,6 +230,19 @@ impl Tmux {
         }
         let out = self.run(&batch)?;
         Ok(split_captures(&String::from_utf8_lossy(&out), &nonce))
+    }
+
+    /// Sets the `@fleet-state` user option of a session.
+    pub fn set_state(&self, session: &str, value: &str) -> Result<(), HostError> {
+        let mut batch = Batch::new();
+        batch.push([
+            "set-option".to_string(),
+            "-t".to_string(),
+            format!("={session}:"),
+            STATE_OPTION.to_string(),
+            value.to_string(),
+        ]);
+        self.run(&batch).map(|_| ())
     }
 
     /// Types `text` into a pane literally (`send-keys -l`: key names such as

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use crate::core::host::ObservedPane;
 
 /// Field separator in list formats. Session names and process names never
-/// contain a tab; the fleet metadata, which could, is JSON and comes last.
+/// contain a tab; the fleet's own options are JSON written by serde_json,
+/// which escapes tabs, and come last.
 pub const SEP: char = '\t';
 
 /// What `list-panes -a` reports for every pane on the socket.
 pub const PANE_FORMAT: &str = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t\
 #{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t\
-#{window_activity}\t#{pane_height}\t#{pane_in_mode}\t#{@fleet}";
+#{window_activity}\t#{pane_height}\t#{pane_in_mode}\t#{@fleet-state}\t#{@fleet}";
 
 /// Splits consecutive screens by their heights; `None` if they do not fit.
 pub fn split_by_heights(text: &str, panes: &[(u32, usize)]) -> Option<BTreeMap<u32, String>> {
@@ -81,7 +82,7 @@ pub fn parse_panes(out: &[u8]) -> Vec<ObservedPane> {
 }
 
 fn parse_pane_line(line: &str) -> Option<ObservedPane> {
-    let mut fields = line.splitn(12, SEP);
+    let mut fields = line.splitn(13, SEP);
     let session = fields.next()?.to_string();
     let pane_id = fields.next()?.strip_prefix('%')?.parse().ok()?;
     let pid = fields.next()?.parse().ok();
@@ -93,6 +94,10 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
     let last_output = fields.next()?.parse().ok();
     let height = fields.next()?.parse().unwrap_or(0);
     let in_mode = fields.next()? == "1";
+    let state = fields
+        .next()
+        .filter(|m| !m.is_empty())
+        .map(ToString::to_string);
     let meta = fields
         .next()
         .filter(|m| !m.is_empty())
@@ -109,6 +114,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
         last_output,
         height,
         in_mode,
+        state,
         meta,
     })
 }
@@ -127,8 +133,8 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t0\t{\"v\":1}\n\
-                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t1\t\n";
+        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t0\t{\"state\":\"idle\"}\t{\"v\":1}\n\
+                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t1\t\t\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!(panes[0].session, "builder");
@@ -137,14 +143,16 @@ mod tests {
         assert_eq!(panes[0].current_command, "node");
         assert_eq!(panes[0].last_output, Some(1795601415));
         assert_eq!(panes[0].meta.as_deref(), Some("{\"v\":1}"));
+        assert_eq!(panes[0].state.as_deref(), Some("{\"state\":\"idle\"}"));
         assert!(panes[1].dead);
         assert_eq!(panes[1].dead_status, Some(127));
         assert_eq!(panes[1].meta, None);
+        assert_eq!(panes[1].state, None);
     }
 
     #[test]
     fn metadata_with_tabs_stays_whole() {
-        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t0\t{\"m\":\"x\ty\"}\n";
+        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t0\t\t{\"m\":\"x\ty\"}\n";
         assert_eq!(
             parse_panes(out)[0].meta.as_deref(),
             Some("{\"m\":\"x\ty\"}")
