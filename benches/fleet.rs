@@ -184,7 +184,7 @@ fn main() {
         ps_cold.as_secs_f64() / raw.as_secs_f64()
     );
     println!(
-        "{:<38} {:>10}  {:>7}  < 1 s",
+        "{:<38} {:>10}  {:>7}  < 2 s (1 s of it the start grace)",
         "fleet up (100 agents from none)",
         ms(up),
         "-"

@@ -19,11 +19,14 @@ pub enum Command {
 pub struct Line {
     pub name: String,
     pub message: String,
+    /// Lines shown under it, indented: what a dead runtime last said.
+    pub more: Vec<String>,
     pub ok: bool,
 }
 
 pub fn launch(outcome: &AgentOutcome<LaunchOutcome>, command: Command) -> Line {
     let name = outcome.name.as_str();
+    let mut more = Vec::new();
     let message = match &outcome.outcome {
         LaunchOutcome::Launched { verb, had_exited } => {
             let verb = match verb {
@@ -36,6 +39,28 @@ pub fn launch(outcome: &AgentOutcome<LaunchOutcome>, command: Command) -> Line {
             }
         }
         LaunchOutcome::Failed { why } => format!("failed: {why}"),
+        LaunchOutcome::Died {
+            code,
+            grace,
+            last_words,
+        } => {
+            more = last_words.clone();
+            let status = code
+                .map(|c| format!("exited {c}"))
+                .unwrap_or("exited".into());
+            let why = if more.is_empty() {
+                ""
+            } else {
+                "; its last lines:"
+            };
+            format!(
+                "failed: {status} within {} of its launch{why}",
+                humantime::format_duration(*grace)
+            )
+        }
+        LaunchOutcome::NotConfirmed { in_front } => format!(
+            "not confirmed: {in_front:?} is in front, not the runtime (fleet peek {name} shows why)"
+        ),
         LaunchOutcome::AlreadyRunning => "already running".into(),
         LaunchOutcome::Starting => "starting (launched a moment ago)".into(),
         LaunchOutcome::Drift { in_front } => format!(
@@ -49,6 +74,7 @@ pub fn launch(outcome: &AgentOutcome<LaunchOutcome>, command: Command) -> Line {
     Line {
         name: name.to_string(),
         message,
+        more,
         ok: outcome.outcome.ok(),
     }
 }
@@ -63,6 +89,7 @@ pub fn stop(outcome: &AgentOutcome<StopOutcome>, command: Command) -> Line {
     Line {
         name: outcome.name.to_string(),
         message,
+        more: Vec::new(),
         ok: true,
     }
 }
@@ -82,6 +109,9 @@ pub fn print(lines: &[Line]) -> i32 {
     let mut text = String::new();
     for r in lines {
         text.push_str(&format!("{:width$}  {}\n", r.name, r.message));
+        for line in &r.more {
+            text.push_str(&format!("{:width$}    {line}\n", ""));
+        }
     }
     output::print(&text);
     if lines.iter().all(|r| r.ok) {

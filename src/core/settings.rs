@@ -7,13 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::core::desired::start::SeedEnv;
 use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 18] = [
+pub const VARIABLES: [&str; 19] = [
     "HOME",
     "PATH",
     "USER",
@@ -32,6 +33,7 @@ pub const VARIABLES: [&str; 18] = [
     "FLEET_LOG",
     "FLEET_AGENT",
     "FLEET_LAUNCH_MS",
+    "FLEET_START_GRACE",
 ];
 
 /// The fleet's own tmux socket unless told otherwise.
@@ -39,6 +41,10 @@ pub const DEFAULT_SOCKET: &str = "mosaic-fleet";
 
 /// Seconds without output after which a running agent is idle.
 pub const DEFAULT_IDLE_AFTER: u64 = 15;
+
+/// How long a runtime must stay alive and in front after its launch for
+/// the launch to count as `started`.
+pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(1);
 
 /// A transcript file is rotated at this size; one older file is kept, so an
 /// agent's transcript never takes more than twice this.
@@ -96,6 +102,7 @@ pub struct Settings {
     /// Where state lives; `None` when neither HOME nor FLEET_HOME says.
     pub fleet_home: Option<PathBuf>,
     pub idle_after: u64,
+    pub start_grace: Duration,
     pub log_max_bytes: u64,
     /// `MOSAIC_RUNTIME_BIN`: first directories of the runtime-bin prefix.
     pub runtime_bin: Option<String>,
@@ -165,6 +172,10 @@ impl Settings {
         Ok(Self {
             fleet_home: fleet_home(env, home_dir.as_deref(), &cwd),
             idle_after: number("FLEET_IDLE_AFTER").unwrap_or(DEFAULT_IDLE_AFTER),
+            start_grace: env
+                .get("FLEET_START_GRACE")
+                .and_then(duration)
+                .unwrap_or(DEFAULT_START_GRACE),
             log_max_bytes: number("FLEET_LOG_MAX_BYTES")
                 .filter(|n| *n > 0)
                 .unwrap_or(DEFAULT_LOG_MAX_BYTES),
@@ -202,6 +213,18 @@ impl Settings {
             fleet_exe,
         })
     }
+}
+
+/// `1.5` (seconds), `500ms`, `2s`; at most a minute.
+fn duration(text: &str) -> Option<Duration> {
+    let parsed = match text.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => {
+            Some(Duration::from_secs_f64(secs.min(60.0)))
+        }
+        Ok(_) => None,
+        Err(_) => humantime::parse_duration(text).ok(),
+    };
+    parsed.map(|d| d.min(Duration::from_secs(60)))
 }
 
 /// `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`, else

@@ -61,7 +61,7 @@ fn arguments_and_workdir_arrive_byte_for_byte() {
     let recorder = env.script(
         "recorder",
         &format!(
-            "printf '%s\\0' \"$@\" > '{out}.tmp'; pwd >> '{out}.tmp'; mv '{out}.tmp' '{out}'; exec sleep 300",
+            "printf '%s\\0' \"$@\" > '{out}.tmp'; pwd >> '{out}.tmp'; mv '{out}.tmp' '{out}'; sleep 300",
             out = out.display()
         ),
     );
@@ -87,7 +87,13 @@ fn arguments_and_workdir_arrive_byte_for_byte() {
     let workdir_arg = workdir.to_string_lossy().into_owned();
     let mut args = vec!["start", "rec", "--workdir", &workdir_arg, "--", &recorder];
     args.extend(awkward);
-    env.fleet(&args).success();
+    // The recorder is a shell script: `sh` is in front, not a process
+    // named `recorder`, and fleet says so rather than `started`.
+    let run = env.fleet(&args).failure(1);
+    assert!(
+        run.stdout.contains("not confirmed: \"sh\" is in front"),
+        "{run:?}"
+    );
     assert!(
         wait_until(Duration::from_secs(10), || out.exists()),
         "the recorder never ran: {}",
@@ -122,8 +128,18 @@ fn a_stripped_launcher_finds_the_runtime_through_mosaic_runtime_bin() {
     );
     let bin = env.bin().to_string_lossy().into_owned();
 
-    let run = env.fleet(&["start", "lost", "--", "fleet-stub"]).success();
-    assert!(run.stdout.contains("started"));
+    // Not started: it died at once, and the report says why.
+    let run = env.fleet(&["start", "lost", "--", "fleet-stub"]).failure(1);
+    assert!(
+        run.stdout
+            .contains("lost  failed: exited 127 within 1s of its launch"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("fleet: fleet-stub: command not found (PATH="),
+        "{run:?}"
+    );
     assert_eq!(env.wait_exit("lost"), 127);
     let peek = env.fleet(&["peek", "lost"]).success().stdout;
     assert!(

@@ -232,7 +232,10 @@ model = "anthropic/claude-opus-4"
     env.write_fleet(&format!(
         "{fleet}\n[[policy.models]]\npattern = \"anthropic/*\"\nruntimes = [\"claude\", \"stub\"]\n"
     ));
-    env.fleet(&["up"]).success();
+    // `lost` dies at once: `up` says so, and exits 1; the others start.
+    let up = env.fleet(&["up"]).failure(1);
+    assert!(up.stdout.contains("lost     failed: exited 127"), "{up:?}");
+    assert!(up.stdout.contains("healthy  started"), "{up:?}");
     env.write_fleet(fleet);
     env.wait_status("healthy", "running");
     env.wait_status("drifter", "running");

@@ -5,15 +5,25 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::core::checks;
 use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::Fleet;
 use crate::core::desired::start::{StartFlags, StartInputs, start_spec};
 use crate::core::error::{Error, RemoteAct};
-use crate::core::host::{LaunchResults, Probe};
+use crate::core::host::{Capture, LaunchResults, Probe};
+use crate::core::observe::ObservedSession;
 use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
+use crate::core::signals::report::one_line;
+use crate::core::vocab::Status;
+
+/// How often a launch is looked at during its grace.
+const CONFIRM_EVERY: Duration = Duration::from_millis(100);
+
+/// How many of a dead runtime's last lines a report shows.
+const LAST_WORDS: usize = 3;
 
 /// What a launch is called when it succeeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,10 +35,22 @@ pub enum Verb {
 /// What happened to one agent that was to be up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LaunchOutcome {
-    /// Launched; `had_exited` is the status its runtime had died with.
+    /// Launched, and its runtime was in front and alive after the grace;
+    /// `had_exited` is the status its runtime had died with before.
     Launched {
         verb: Verb,
         had_exited: Option<i32>,
+    },
+    /// Launched, and its runtime died within the grace: its status, and
+    /// the last lines it left on its screen (they say why).
+    Died {
+        code: Option<i32>,
+        grace: Duration,
+        last_words: Vec<String>,
+    },
+    /// Launched, but after the grace something else is in front.
+    NotConfirmed {
+        in_front: String,
     },
     /// The host could not launch it (its own words).
     Failed {
@@ -56,7 +78,10 @@ impl LaunchOutcome {
     pub fn ok(&self) -> bool {
         !matches!(
             self,
-            LaunchOutcome::Failed { .. } | LaunchOutcome::Conflict { .. }
+            LaunchOutcome::Failed { .. }
+                | LaunchOutcome::Conflict { .. }
+                | LaunchOutcome::Died { .. }
+                | LaunchOutcome::NotConfirmed { .. }
         )
     }
 }
@@ -220,16 +245,89 @@ impl Core {
                 ));
             }
             results = self.host().launch(&launches)?;
-            // Record the launches (and anything else that changed) at once.
-            self.observe_and_record()?;
         }
-        Ok(plans
+        let launched: Vec<&AgentName> = results
             .iter()
-            .map(|(spec, step)| AgentOutcome {
+            .filter(|(_, result)| result.is_ok())
+            .map(|(name, _)| name)
+            .collect();
+        let after = if launched.is_empty() {
+            Sessions::new()
+        } else {
+            self.confirm(&launched)?
+        };
+        let mut outcomes = Vec::new();
+        for (spec, step) in plans {
+            let mut outcome = self.outcome(spec, step, sessions, &results, verb);
+            if let LaunchOutcome::Launched { .. } = outcome {
+                outcome = self.confirmed(outcome, after.get(spec.name.as_str()))?;
+            }
+            outcomes.push(AgentOutcome {
                 name: spec.name.clone(),
-                outcome: self.outcome(spec, step, sessions, &results, verb),
-            })
-            .collect())
+                outcome,
+            });
+        }
+        Ok(outcomes)
+    }
+
+    /// Watches the launched agents for the start grace (one listing at a
+    /// time for all of them), and records what it saw last. Stops early
+    /// when every one of them has died.
+    fn confirm(&self, launched: &[&AgentName]) -> Result<Sessions, Error> {
+        let deadline = Instant::now() + self.settings.start_grace;
+        loop {
+            let observed_ms = self.clock().now_ms();
+            let sessions = self.observe()?;
+            let all_dead = launched
+                .iter()
+                .all(|n| sessions.get(n.as_str()).is_some_and(|s| s.pane.dead));
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || all_dead {
+                self.record(&sessions, observed_ms);
+                return Ok(sessions);
+            }
+            std::thread::sleep(left.min(CONFIRM_EVERY));
+        }
+    }
+
+    /// A launch is `started` only when its runtime is in front and alive
+    /// after the grace.
+    fn confirmed(
+        &self,
+        launched: LaunchOutcome,
+        session: Option<&ObservedSession>,
+    ) -> Result<LaunchOutcome, Error> {
+        let grace = self.settings.start_grace;
+        let Some(session) = session else {
+            return Ok(LaunchOutcome::Died {
+                code: None,
+                grace,
+                last_words: vec!["its session is gone".into()],
+            });
+        };
+        Ok(match session.status() {
+            Status::Running => launched,
+            Status::Exited => LaunchOutcome::Died {
+                code: session.exit_code(),
+                grace,
+                last_words: self.last_words(session)?,
+            },
+            _ => LaunchOutcome::NotConfirmed {
+                in_front: session.pane.current_command.clone(),
+            },
+        })
+    }
+
+    /// The last lines a dead pane shows, tmux's own note left out.
+    fn last_words(&self, session: &ObservedSession) -> Result<Vec<String>, Error> {
+        let what = Capture::Last(session.pane.height.max(1));
+        let screen = self.host().capture(session.pane.pane_id, what, false)?;
+        let lines: Vec<String> = screen
+            .lines()
+            .map(one_line)
+            .filter(|l| !l.is_empty() && !l.starts_with("Pane is dead"))
+            .collect();
+        Ok(lines[lines.len().saturating_sub(LAST_WORDS)..].to_vec())
     }
 
     fn outcome(

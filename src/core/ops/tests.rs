@@ -34,7 +34,12 @@ fn world(fleet_toml: &str, host: impl FnOnce(FakeHost) -> FakeHost) -> World {
     std::fs::write(&file, fleet_toml).unwrap_or_else(|e| panic!("{e}"));
     let home = root.join("state").to_string_lossy().into_owned();
     let user_home = root.join("home").to_string_lossy().into_owned();
-    let env = Env::from_pairs([("FLEET_HOME", home.as_str()), ("HOME", user_home.as_str())]);
+    let env = Env::from_pairs([
+        ("FLEET_HOME", home.as_str()),
+        ("HOME", user_home.as_str()),
+        // The fake's runtimes live or die at once: no grace to wait out.
+        ("FLEET_START_GRACE", "0"),
+    ]);
     let flags = Flags {
         file: Some(file),
         socket: None,
@@ -179,7 +184,14 @@ fn bad_input_starts_nothing() {
 #[test]
 fn a_runtime_that_is_not_installed_shows_its_exit() {
     let w = world(TWO_STUBS, |h| h.without_program("fleet-stub"));
-    outcomes(&w);
+    // Not `started`: it died within its grace, and its last words say why.
+    let got = outcomes(&w);
+    assert!(
+        matches!(&got[0].1, LaunchOutcome::Died { code: Some(127), last_words, .. }
+            if last_words == &["fleet: fleet-stub: command not found".to_string()]),
+        "{got:?}"
+    );
+    assert!(!got[0].1.ok());
     let rows = w.core.ps().unwrap_or_else(|e| panic!("{e}"));
     let alpha = rows.iter().find(|r| r.name == "alpha");
     assert_eq!(
