@@ -94,6 +94,8 @@ pub enum EventKind {
     Waiting,
     Takeover,
     Send,
+    /// Declared, with no session: only in the state `watch` starts with.
+    Missing,
     /// A kind this fleet does not know, written by a newer one into the
     /// same store: shown as written, never dropped.
     Other(String),
@@ -101,7 +103,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind this fleet knows, in the order the README lists them.
-    pub const KNOWN: [EventKind; 13] = [
+    pub const KNOWN: [EventKind; 14] = [
         EventKind::Started,
         EventKind::Restarted,
         EventKind::Exited,
@@ -115,6 +117,7 @@ impl EventKind {
         EventKind::Waiting,
         EventKind::Send,
         EventKind::Takeover,
+        EventKind::Missing,
     ];
 
     pub fn word(&self) -> &str {
@@ -132,6 +135,7 @@ impl EventKind {
             EventKind::Waiting => "waiting",
             EventKind::Takeover => "takeover",
             EventKind::Send => "send",
+            EventKind::Missing => "missing",
             EventKind::Other(word) => word,
         }
     }

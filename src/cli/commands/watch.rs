@@ -56,5 +56,12 @@ fn render(event: &Event, json: bool) -> String {
     } else {
         format!("  {}", event.detail)
     };
-    format!("{}  {}  {}{detail}\n", event.time, event.agent, word(event))
+    // The state watch starts with reads as what is, not what happened.
+    let now = if event.snapshot { "now " } else { "" };
+    format!(
+        "{}  {}  {now}{}{detail}\n",
+        event.time,
+        event.agent,
+        word(event)
+    )
 }

@@ -28,7 +28,7 @@ use crate::core::ops::Core;
 use crate::core::signals::screens::{self, Patterns, ScreenCache};
 use crate::core::signals::{self, Activity, Decision};
 use crate::core::store::events::Event;
-use crate::core::vocab::EventKind;
+use crate::core::vocab::{EventKind, Status};
 use transitions::{Change, Lifecycle};
 
 /// One agent, as one look saw it.
@@ -98,6 +98,57 @@ pub fn step(prev: &View, cur: &View) -> Vec<(String, Change)> {
     out
 }
 
+/// The state a look found, as one change per agent: what `watch` starts
+/// with. Agents still settling are left out (their `started` follows);
+/// declared agents with no session are `missing`.
+pub fn snapshot(
+    sessions: &BTreeMap<String, ObservedSession>,
+    view: &View,
+    declared: &[String],
+) -> Vec<(String, Change)> {
+    let mut out = Vec::new();
+    for (name, agent) in view {
+        let Some(lifecycle) = &agent.lifecycle else {
+            continue;
+        };
+        let in_front = sessions
+            .get(name)
+            .map(|s| s.pane.current_command.clone())
+            .unwrap_or_default();
+        let change = match (lifecycle.status, &agent.activity) {
+            (Status::Running, Some(decision)) => activity_change(decision),
+            (Status::Running, None) => continue,
+            (Status::Drift, _) => Change::new(
+                EventKind::Drift,
+                format!("{in_front} is in front, not the runtime"),
+            ),
+            (Status::Exited, _) => Change {
+                kind: EventKind::Exited,
+                exit_code: lifecycle.exit_code,
+                detail: lifecycle
+                    .exit_code
+                    .map(|code| format!("exit status {code}"))
+                    .unwrap_or_default(),
+                at_ms: None,
+            },
+            (Status::Unmanaged, _) => Change::new(
+                EventKind::Unmanaged,
+                format!("a session fleet did not start, running {in_front}"),
+            ),
+            (Status::Missing | Status::Unreachable, _) => continue,
+        };
+        out.push((name.clone(), change));
+    }
+    for name in declared.iter().filter(|n| !view.contains_key(*n)) {
+        out.push((
+            name.clone(),
+            Change::new(EventKind::Missing, "declared, no session"),
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 fn activity_change(decision: &Decision) -> Change {
     let detail = match decision.activity {
         Activity::Waiting => decision.by.evidence.clone(),
@@ -130,6 +181,8 @@ pub struct Monitor {
     last_lifecycles: Option<BTreeMap<String, Lifecycle>>,
     /// The newest event already reported.
     last_id: i64,
+    /// The agents the fleet file places here, for the first look.
+    declared: Vec<String>,
 }
 
 impl Monitor {
@@ -142,6 +195,10 @@ impl Monitor {
             view: None,
             last_lifecycles: None,
             last_id: core.with_store(|store| store.last_id())?,
+            declared: fleet
+                .local_agents()
+                .map(|a| a.spec.name.to_string())
+                .collect(),
         })
     }
 
@@ -183,23 +240,35 @@ impl Monitor {
         let decisions =
             signals::decide_all(&sessions, &self.screens, now, core.settings.idle_after);
         let view = view(&sessions, &settling, decisions);
-        if let Some(prev) = &self.view {
-            let at_ms = core.clock().now_ms();
-            events.extend(
+        let at_ms = core.clock().now_ms();
+        let host = core.host().name();
+        let event = |snapshot: bool| {
+            move |(agent, change): (String, Change)| Event {
+                id: 0,
+                time: rfc3339_ms(at_ms),
+                at_ms,
+                host: host.to_string(),
+                agent,
+                event: change.kind,
+                exit_code: change.exit_code,
+                detail: change.detail,
+                snapshot,
+            }
+        };
+        match &self.view {
+            // The first look is the present: every agent's state, once.
+            None => {
+                events = snapshot(&sessions, &view, &self.declared)
+                    .into_iter()
+                    .map(event(true))
+                    .collect();
+            }
+            Some(prev) => events.extend(
                 step(prev, &view)
                     .into_iter()
                     .filter(|(_, change)| !change.kind.is_lifecycle())
-                    .map(|(agent, change)| Event {
-                        id: 0,
-                        time: rfc3339_ms(at_ms),
-                        at_ms,
-                        host: core.host().name().to_string(),
-                        agent,
-                        event: change.kind,
-                        exit_code: change.exit_code,
-                        detail: change.detail,
-                    }),
-            );
+                    .map(event(false)),
+            ),
         }
         self.view = Some(view);
         Ok(Tick {

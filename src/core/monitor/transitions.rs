@@ -36,7 +36,7 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(kind: EventKind, detail: impl Into<String>) -> Self {
+    pub fn new(kind: EventKind, detail: impl Into<String>) -> Self {
         Self {
             kind,
             exit_code: None,

@@ -236,7 +236,8 @@ fn tick(monitor: &mut Monitor, w: &World) -> Vec<String> {
         .into_iter()
         .map(|e| {
             let code = e.exit_code.map(|c| format!(" {c}")).unwrap_or_default();
-            format!("{} {}{code} {}", e.agent, e.event, e.detail)
+            let now = if e.snapshot { "now " } else { "" };
+            format!("{} {now}{}{code} {}", e.agent, e.event, e.detail)
                 .trim_end()
                 .to_string()
         })
@@ -245,10 +246,19 @@ fn tick(monitor: &mut Monitor, w: &World) -> Vec<String> {
 
 #[test]
 fn the_monitor_reports_exits_drift_restarts_and_activity() {
-    let w = world("[agents.alpha]\nruntime = \"stub\"\n", |h| h);
-    outcomes(&w);
+    let w = world(
+        "[agents.alpha]\nruntime = \"stub\"\n[agents.beta]\nruntime = \"stub\"\n",
+        |h| h,
+    );
+    w.core
+        .up(&[name("alpha")])
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut monitor = Monitor::new(&w.core).unwrap_or_else(|e| panic!("{e}"));
-    // The first look is the starting point, not news.
+    // The first look is the present, every agent once.
+    assert_eq!(
+        tick(&mut monitor, &w),
+        ["alpha now working", "beta now missing declared, no session"]
+    );
     assert!(tick(&mut monitor, &w).is_empty());
 
     let now = w.clock.now();
@@ -308,4 +318,24 @@ fn warnings_are_kept_for_the_view_not_printed() {
     assert!(warnings[0].to_string().starts_with("events not recorded"));
     assert!(w.core.take_warnings().is_empty());
     assert!(Path::new(&blocked).is_file());
+}
+
+#[test]
+fn a_watch_started_late_still_says_who_waits() {
+    let w = world("[agents.alpha]\nruntime = \"stub\"\n", |h| h);
+    outcomes(&w);
+    w.host
+        .output("alpha", "> ask\nAllow command? [y/n]\n", w.clock.now());
+    w.host.add_unmanaged("rogue", "vim", 1);
+    let mut monitor = Monitor::new(&w.core).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        tick(&mut monitor, &w),
+        [
+            "alpha now waiting Allow command? [y/n]",
+            "rogue now unmanaged a session fleet did not start, running vim"
+        ]
+    );
+    w.host.exit("alpha", 2);
+    let mut late = Monitor::new(&w.core).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tick(&mut late, &w)[0], "alpha now exited 2 exit status 2");
 }

@@ -52,6 +52,8 @@ pub struct Event {
     pub event: EventKind,
     pub exit_code: Option<i32>,
     pub detail: String,
+    /// Not a change but the state at the start of a `watch`.
+    pub snapshot: bool,
 }
 
 pub struct EventStore {
@@ -330,6 +332,7 @@ impl EventStore {
                         .unwrap_or(EventKind::Other(String::new())),
                     exit_code: r.get(5)?,
                     detail: r.get(6)?,
+                    snapshot: false,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -406,6 +409,7 @@ fn insert(
         event: change.kind.clone(),
         exit_code: change.exit_code,
         detail: change.detail.clone(),
+        snapshot: false,
     })
 }
 
