@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
-    attach, down, events, explain, log_writer, logs, peek, ps, report, restart, send, start, stop,
-    up, verify, watch,
+    attach, down, events, explain, hook, log_writer, logs, peek, ps, report, restart, send, start,
+    stop, up, verify, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -70,6 +70,9 @@ pub enum Command {
     Send(send::SendArgs),
     /// Say what an agent is doing: for runtimes' hooks and wrapper scripts
     Report(report::ReportArgs),
+    /// Report what a runtime's hook says (run by the runtime, in its pane)
+    #[command(name = "__hook", hide = true)]
+    Hook(hook::HookArgs),
     /// Append standard input to a transcript, rotating it (run by tmux)
     #[command(name = "__log-writer", hide = true)]
     LogWriter(log_writer::LogWriterArgs),

@@ -34,6 +34,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     // The transcript writer runs under tmux and needs no fleet context.
     let result = match &cli.command {
         Command::LogWriter(args) => commands::log_writer::cmd_log_writer(args),
+        // A hook never fails its runtime, whatever is wrong here.
+        Command::Hook(args) => {
+            return core_for(&cli.global).map_or(0, |core| commands::hook::cmd_hook(&core, args));
+        }
         _ => core_for(&cli.global).and_then(|core| {
             let result = commands::dispatch(&core, cli.command);
             print_warnings(&core);

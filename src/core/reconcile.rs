@@ -92,6 +92,7 @@ pub fn launch_for(
     path_prefix: &str,
     transcript: Option<Vec<String>>,
     socket: &str,
+    hook_args: &[String],
     now_ms: u64,
 ) -> Option<Launch> {
     let (place, restarts) = match step {
@@ -102,7 +103,13 @@ pub fn launch_for(
     Some(Launch {
         name: spec.name.clone(),
         place,
-        pane_argv: pane::pane_argv(&spec.workdir, path_prefix, &spec.argv),
+        // The hooks are this launch's wiring, not the agent's command: the
+        // metadata keeps the command as declared.
+        pane_argv: pane::pane_argv(
+            &spec.workdir,
+            path_prefix,
+            &[spec.argv.as_slice(), hook_args].concat(),
+        ),
         transcript,
         env: pane_env(spec, socket, now_ms),
         meta: SessionMeta::new(spec, path_prefix, now_ms, restarts),

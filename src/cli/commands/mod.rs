@@ -5,6 +5,7 @@ pub mod attach;
 pub mod down;
 pub mod events;
 pub mod explain;
+pub mod hook;
 pub mod log_writer;
 pub mod logs;
 pub mod peek;
@@ -41,6 +42,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Send(args) => send::cmd_send(core, &args),
         Command::Report(args) => report::cmd_report(core, &args),
         Command::Explain(args) => explain::cmd_explain(core, &args),
+        Command::Hook(args) => Ok(hook::cmd_hook(core, &args)),
         Command::LogWriter(args) => log_writer::cmd_log_writer(&args),
     }
 }

@@ -16,6 +16,7 @@ use crate::core::host::{Capture, LaunchResults, Probe};
 use crate::core::observe::ObservedSession;
 use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
+use crate::core::signals::hooks;
 use crate::core::signals::report::one_line;
 use crate::core::vocab::Status;
 
@@ -235,12 +236,18 @@ impl Core {
             let mut launches = Vec::new();
             for (spec, step) in &launching {
                 let writer = transcripts.writer_argv(&spec.name)?;
+                let program = spec.argv.first().map(String::as_str).unwrap_or_default();
+                let hook_args = match &self.settings.fleet_exe {
+                    Some(exe) => hooks::launch_args(&spec.runtime, program, exe),
+                    None => Vec::new(),
+                };
                 launches.extend(reconcile::launch_for(
                     spec,
                     step,
                     &facts.runtime_prefix,
                     Some(writer),
                     self.host().socket(),
+                    &hook_args,
                     now_ms,
                 ));
             }

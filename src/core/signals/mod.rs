@@ -11,6 +11,7 @@
 //! hook, an extension, `fleet report`: see [`report`]) is stored on the
 //! session, so reading it costs nothing beyond the listing.
 
+pub mod hooks;
 pub mod report;
 pub mod screen;
 pub mod screens;
