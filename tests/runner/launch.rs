@@ -399,3 +399,14 @@ fn a_seed_command_without_a_runtime_is_custom() {
     .failure(2)
     .one_line_error("MOSAIC_AGENT_COMMAND=\"agent 'open\" has an unclosed quote");
 }
+
+#[test]
+fn the_fleet_server_is_set_up_for_agents() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "keys", "--runtime", "stub"]).success();
+    // What pi checks before it warns that modified Enter keys may not work.
+    let out = env.tmux(&["show", "-gv", "extended-keys"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
+    let out = env.tmux(&["show", "-gwv", "remain-on-exit"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
+}
