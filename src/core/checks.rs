@@ -9,6 +9,7 @@ use crate::core::desired::agent::AgentSpec;
 use crate::core::desired::fleetfile::ModelRule;
 use crate::core::host::BootFacts;
 use crate::core::observe::{ObservedSession, Status};
+use crate::core::signals::{Activity, Decision};
 
 /// One verdict. Its JSON form is the stable schema of `verify --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -63,11 +64,14 @@ pub struct AgentFacts<'a> {
     /// Whether the agent's workdir exists on its host.
     pub workdir_exists: bool,
     pub policy: &'a [ModelRule],
+    /// What a running agent is doing, and why fleet says so.
+    pub activity: Option<&'a Decision>,
 }
 
 /// Every check of one agent, in the order `verify` prints them.
 pub fn agent_checks(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> bool) -> Vec<Check> {
     let mut out = session_checks(facts);
+    out.extend(attention_check(facts));
     out.push(path_check(facts, is_executable));
     out.push(workdir_check(facts));
     out.push(policy_check(facts.name, facts.spec, facts.policy));
@@ -168,6 +172,25 @@ fn path_check(facts: &AgentFacts<'_>, is_executable: impl Fn(&Path) -> bool) -> 
             ),
         ),
     }
+}
+
+/// A running agent that waits for a human (an approval, a login, an error
+/// it cannot get past) is not fine, however healthy its process is.
+fn attention_check(facts: &AgentFacts<'_>) -> Option<Check> {
+    let name = facts.name;
+    let decision = facts.activity?;
+    Some(if decision.activity == Activity::Waiting {
+        fail(
+            name,
+            "needs no human",
+            format!("waiting: {}", decision.by.evidence),
+            format!(
+                "see it with fleet peek {name}; answer with fleet send {name} TEXT or fleet attach --takeover {name}"
+            ),
+        )
+    } else {
+        pass(name, "needs no human", decision.activity.kind().word())
+    })
 }
 
 fn workdir_check(facts: &AgentFacts<'_>) -> Check {
@@ -329,6 +352,7 @@ mod tests {
             base_path: "/bin",
             workdir_exists: true,
             policy: &[],
+            activity: None,
         };
         let checks = agent_checks(&facts, |_| true);
         assert_eq!(checks[0].fix.as_deref(), Some("fleet up a"));

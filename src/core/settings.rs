@@ -6,6 +6,7 @@
 //! tested: a flag beats the environment, which beats a default.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,9 +51,10 @@ pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(1);
 /// agent's transcript never takes more than twice this.
 pub const DEFAULT_LOG_MAX_BYTES: u64 = 8 * 1024 * 1024;
 
-/// A snapshot of the variables in [`VARIABLES`]; empty values count as unset.
+/// A snapshot of the variables in [`VARIABLES`]; empty values count as
+/// unset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Env(BTreeMap<String, String>);
+pub struct Env(BTreeMap<String, OsString>);
 
 impl Env {
     /// This process's environment (the one place it is read).
@@ -60,10 +62,7 @@ impl Env {
         Self(
             VARIABLES
                 .iter()
-                .filter_map(|k| {
-                    let v = std::env::var_os(k)?;
-                    Some((k.to_string(), v.to_string_lossy().into_owned()))
-                })
+                .filter_map(|k| Some((k.to_string(), std::env::var_os(k)?)))
                 .filter(|(_, v)| !v.is_empty())
                 .collect(),
         )
@@ -74,13 +73,31 @@ impl Env {
             pairs
                 .into_iter()
                 .filter(|(_, v)| !v.is_empty())
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string(), OsString::from(v)))
                 .collect(),
         )
     }
 
+    /// A variable's value; `None` when unset (or, for `PATH`, not UTF-8:
+    /// [`Env::check`] refuses the others).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.0.get(key).and_then(|v| v.to_str())
+    }
+
+    /// Every variable fleet reads must be UTF-8, but `PATH` (only searched):
+    /// the others end up in tmux commands and file names, which a lossy
+    /// reading would silently change. One clear error instead.
+    pub fn check(&self) -> Result<(), Error> {
+        match self
+            .0
+            .iter()
+            .find(|(key, value)| *key != "PATH" && value.to_str().is_none())
+        {
+            Some((key, _)) => Err(Error::setup(format!(
+                "{key} is not valid UTF-8: fix or unset it"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -160,6 +177,7 @@ impl Settings {
         cwd: PathBuf,
         fleet_exe: Option<PathBuf>,
     ) -> Result<Self, Error> {
+        env.check()?;
         let socket = flags
             .socket
             .clone()
@@ -250,13 +268,17 @@ fn find_fleet_file(flag: Option<&Path>, cwd: &Path, env: &Env) -> Result<Option<
         match source {
             FileSource::Flag => {
                 if let Some(path) = flag {
-                    if !path.is_file() {
-                        return Err(Error::setup(format!(
-                            "fleet file {} does not exist: check the path given to --file",
-                            path.display()
-                        )));
-                    }
-                    return Ok(Some(path.to_path_buf()));
+                    let problem = if path.is_dir() {
+                        "is a directory, not a fleet file"
+                    } else if !path.is_file() {
+                        "does not exist"
+                    } else {
+                        return Ok(Some(path.to_path_buf()));
+                    };
+                    return Err(Error::setup(format!(
+                        "fleet file {} {problem}: check the path given to --file",
+                        path.display()
+                    )));
                 }
             }
             FileSource::Upward => {
@@ -393,6 +415,21 @@ mod tests {
         );
         assert_eq!(file(None, Path::new("/"), &[]).ok(), Some(None));
         assert!(file(Some(&dir.path().join("no.toml")), &deep, &[]).is_err());
+    }
+
+    #[test]
+    fn a_variable_that_is_not_utf8_is_refused_by_name() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"x\xffy".to_vec());
+        let env = |key: &str| Env(BTreeMap::from([(key.to_string(), bad.clone())]));
+        let err = env("FLEET_HOME").check().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("FLEET_HOME is not valid UTF-8: fix or unset it")
+        );
+        assert!(env("MOSAIC_TMUX_SOCKET").check().is_err());
+        // PATH is only searched: a lossy reading harms nothing.
+        assert!(env("PATH").check().is_ok());
     }
 
     #[test]

@@ -18,5 +18,7 @@ pub fn cmd_down(core: &Core, args: &DownArgs) -> Result<i32, CliError> {
         .iter()
         .map(|o| report::stop(o, Command::Down))
         .collect();
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     Ok(report::print(&lines))
 }

@@ -28,6 +28,8 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
         None => None,
     };
     let events = core.events(name.as_ref(), since)?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     if args.json {
         output::print(&json(&events)?);
     } else if events.is_empty() {

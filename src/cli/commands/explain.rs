@@ -20,6 +20,8 @@ pub struct ExplainArgs {
 pub fn cmd_explain(core: &Core, args: &ExplainArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
     let explanation = core.explain(&name)?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     if args.json {
         output::print(&json(&explanation)?);
     } else {

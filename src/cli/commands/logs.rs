@@ -36,6 +36,8 @@ pub fn cmd_logs(core: &Core, args: &LogsArgs) -> Result<i32, CliError> {
             output::print(&stripper.feed(bytes))
         }
     };
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     emit(&bytes);
     if !args.follow {
         return Ok(0);

@@ -21,6 +21,9 @@ pub struct PeekArgs {
 /// scrolling, or sending anything to the pane.
 pub fn cmd_peek(core: &Core, args: &PeekArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
-    output::print(&core.peek(&name, args.lines, args.raw)?);
+    let screen = core.peek(&name, args.lines, args.raw)?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
+    output::print(&screen);
     Ok(0)
 }

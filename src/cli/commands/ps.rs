@@ -16,6 +16,8 @@ pub struct PsArgs {
 
 pub fn cmd_ps(core: &Core, args: &PsArgs) -> Result<i32, CliError> {
     let rows = core.ps()?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     if args.json {
         output::print(&json(&rows)?);
     } else {

@@ -15,5 +15,7 @@ pub struct RestartArgs {
 pub fn cmd_restart(core: &Core, args: &RestartArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
     let outcome = core.restart(&name)?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     Ok(report::print(&[report::launch(&outcome, Command::Other)]))
 }

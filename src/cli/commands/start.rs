@@ -39,5 +39,7 @@ pub fn cmd_start(core: &Core, args: &StartArgs) -> Result<i32, CliError> {
         command: args.command.clone(),
     };
     let outcome = core.start(&name, &flags)?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     Ok(report::print(&[report::launch(&outcome, Command::Other)]))
 }

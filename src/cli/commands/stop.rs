@@ -18,5 +18,7 @@ pub fn cmd_stop(core: &Core, args: &StopArgs) -> Result<i32, CliError> {
         outcome: core.stop(&name)?,
         name,
     };
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     Ok(report::print(&[report::stop(&outcome, Command::Other)]))
 }

@@ -18,5 +18,7 @@ pub fn cmd_up(core: &Core, args: &UpArgs) -> Result<i32, CliError> {
         .iter()
         .map(|o| report::launch(o, Command::Up))
         .collect();
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     Ok(report::print(&lines))
 }

@@ -17,6 +17,8 @@ pub struct VerifyArgs {
 pub fn cmd_verify(core: &Core, args: &VerifyArgs) -> Result<i32, CliError> {
     let names = agent_names(&args.names)?;
     let results = core.verify(&names)?;
+    // Warnings first, as the answer may be long.
+    crate::cli::print_warnings(core);
     if args.json {
         output::print(&json(&results)?);
     } else {

@@ -40,7 +40,7 @@ impl DeclKey {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// The runtime's own command asks for a field that nothing set.
-    #[error("runtime {runtime:?} needs a {field}")]
+    #[error("runtime {runtime:?} needs {} {field}", field.article())]
     NeedsField { runtime: String, field: Field },
     #[error("unknown runtime {name:?}: use one of {} or declare [runtimes.{name}]", known.join(", "))]
     UnknownRuntime { name: String, known: Vec<String> },
@@ -280,7 +280,7 @@ mod tests {
         let e = fleet().resolve(&name(), &decl).err();
         assert_eq!(
             e.map(|e| e.with_file_fix()).as_deref(),
-            Some("runtime \"pi\" needs a effort: set effort for the agent or in [defaults]")
+            Some("runtime \"pi\" needs an effort: set effort for the agent or in [defaults]")
         );
     }
 

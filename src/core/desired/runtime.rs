@@ -103,10 +103,14 @@ const CODEX_WAITING: &[&str] = &[
     r"(?m)^\s*(?:Press [Ee]nter to continue|Finish signing in via your browser|Enter to submit answer)",
 ];
 
-/// pi's login flow (badlogic/pi-mono: oauth-selector.ts, ai/utils/oauth).
+/// pi's login flow and the errors that stop it until someone logs in
+/// (badlogic/pi-mono: oauth-selector.ts, ai/utils/oauth; pi 0.73's
+/// "Select authentication method:", "Select provider to configure:" and
+/// "No API key found for PROVIDER. Use /login ...").
 const PI_WAITING: &[&str] = &[
-    r"(?m)^\s*Select provider to login:\s*$",
+    r"(?m)^\s*(?:Select provider to (?:login|configure):|Select authentication method:)\s*$",
     r"Paste the authorization code|Paste redirect URL below, or complete login in browser:",
+    r"No API key found for \S+",
 ];
 
 /// The stub agent that ships with fleet: the one installed next to this
@@ -126,6 +130,16 @@ fn stub_program(beside_fleet: Option<&Path>) -> String {
 pub enum Field {
     Model,
     Effort,
+}
+
+impl Field {
+    /// `a model`, `an effort`.
+    pub fn article(self) -> &'static str {
+        match self {
+            Field::Model => "a",
+            Field::Effort => "an",
+        }
+    }
 }
 
 impl fmt::Display for Field {

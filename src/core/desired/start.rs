@@ -536,7 +536,7 @@ mod tests {
         );
         assert_eq!(
             message(false, Some("m")),
-            Err("agent x: runtime \"pi\" needs a effort: pass --effort E".into())
+            Err("agent x: runtime \"pi\" needs an effort: pass --effort E".into())
         );
         assert_eq!(
             message(true, None),

@@ -207,6 +207,8 @@ fn npm_prefix(path: Option<&str>) -> Option<PathBuf> {
     let npm = find_on_path("npm", path?)?;
     let mut child = Command::new(npm)
         .args(["config", "get", "prefix"])
+        // One question, asked at every launch: no debug log file for it.
+        .env("npm_config_logs_max", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -1,43 +1,53 @@
 //! Looking, read-only: `ps` rows, an agent's screen, its transcript, the
 //! history. Looking records what changed since anyone last looked.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::desired::agent::AgentName;
+use crate::core::desired::fleetfile::Fleet;
 use crate::core::error::{Error, Warning};
 use crate::core::host::Capture;
-use crate::core::ops::Core;
+use crate::core::ops::{Core, Sessions};
 use crate::core::rows::{self, AgentRow, Extras};
-use crate::core::signals::{
-    self,
-    screens::{self, Patterns, ScreenCache},
-};
+use crate::core::signals::screens::{self, Patterns, ScreenCache};
+use crate::core::signals::{self, Decision};
 use crate::core::store::events::Event;
 use crate::core::transcript::{TranscriptReader, strip};
 
 impl Core {
     /// `fleet ps`: one row per agent, declared ones first.
-    ///
-    /// Screens that may show a waiting prompt and changed since `ps` last
-    /// read them are read, all in one more call to the host; what was read
-    /// is kept in `$FLEET_HOME`, so a quiet fleet costs one call.
     pub fn ps(&self) -> Result<Vec<AgentRow>, Error> {
         let fleet = self.fleet()?;
         let sessions = self.observe_and_record()?;
+        let extras = Extras {
+            activity: self.activities(&fleet, &sessions)?,
+        };
+        let now = self.clock().now();
+        let host = self.host().name();
+        Ok(rows::rows(Some(&fleet), &sessions, &extras, host, now))
+    }
+
+    /// Every running agent's activity, decided from its signals.
+    ///
+    /// Screens that may show a waiting prompt and changed since they were
+    /// last read are read, all in one more call to the host; what was read
+    /// is kept in `$FLEET_HOME`, so on a quiet fleet this costs no call.
+    pub fn activities(
+        &self,
+        fleet: &Fleet,
+        sessions: &Sessions,
+    ) -> Result<BTreeMap<String, Decision>, Error> {
         let now = self.clock().now();
         let cache_path = self.state_file("waiting.json");
         let mut cache = cache_path
             .as_deref()
             .map(ScreenCache::load)
             .unwrap_or_default();
-        if screens::refresh(
-            &mut cache,
-            self.host(),
-            &mut Patterns::new(&fleet),
-            &sessions,
-            now,
-        )? && let Some(path) = &cache_path
+        let mut patterns = Patterns::new(fleet);
+        if screens::refresh(&mut cache, self.host(), &mut patterns, sessions, now)?
+            && let Some(path) = &cache_path
             && let Err(e) = cache.save(path)
         {
             self.warn(Warning::NotSaved {
@@ -45,16 +55,8 @@ impl Core {
                 error: e.to_string(),
             });
         }
-        let extras = Extras {
-            activity: signals::decide_all(&sessions, &cache, now, self.settings.idle_after),
-        };
-        Ok(rows::rows(
-            Some(&fleet),
-            &sessions,
-            &extras,
-            self.host().name(),
-            now,
-        ))
+        let idle_after = self.settings.idle_after;
+        Ok(signals::decide_all(sessions, &cache, now, idle_after))
     }
 
     /// `fleet peek`: an agent's screen, or its last `lines` lines reaching

@@ -15,6 +15,8 @@ use crate::core::monitor::Monitor;
 use crate::core::ops::launch::{LaunchOutcome, Verb};
 use crate::core::ops::stop::StopOutcome;
 use crate::core::settings::{Env, Flags, Settings};
+use crate::core::signals::Source;
+use crate::core::signals::report::ReportedState;
 use crate::core::vocab::{ActivityKind, Status};
 
 /// A fleet file, a state directory and a fake host, at a set time.
@@ -338,4 +340,31 @@ fn a_watch_started_late_still_says_who_waits() {
     w.host.exit("alpha", 2);
     let mut late = Monitor::new(&w.core).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tick(&mut late, &w)[0], "alpha now exited 2 exit status 2");
+}
+
+#[test]
+fn verify_fails_an_agent_that_needs_a_human() {
+    let w = world("[agents.alpha]\nruntime = \"stub\"\n", |h| h);
+    outcomes(&w);
+    let attention = |w: &World| {
+        w.core
+            .verify(&[name("alpha")])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .find(|c| c.check == "needs no human")
+            .map(|c| (c.ok, c.detail))
+    };
+    assert_eq!(attention(&w), Some((true, "working".into())));
+    w.core
+        .report(
+            &name("alpha"),
+            ReportedState::Waiting,
+            Source::Report,
+            "No API key found",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        attention(&w),
+        Some((false, "waiting: No API key found".into()))
+    );
 }

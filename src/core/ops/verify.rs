@@ -70,6 +70,7 @@ impl Core {
             probe.dirs.push(spec.workdir.clone());
         }
         let found = self.host().facts(&probe);
+        let activity = self.activities(&fleet, &sessions)?;
 
         let mut results = Vec::new();
         for (name, session, declared, spec, prefix) in &agents {
@@ -83,6 +84,7 @@ impl Core {
                 base_path: &base_path,
                 workdir_exists: found.dirs.contains(&spec.workdir),
                 policy: &fleet.policy,
+                activity: activity.get(name.as_str()),
             };
             results.extend(checks::agent_checks(&facts, |p| {
                 found.executables.contains(p)

@@ -90,6 +90,20 @@ mod tests {
         assert!(pi.iter().any(|r| r.is_match("Select provider to login:")));
         assert!(
             pi.iter()
+                .any(|r| r.is_match("  Select authentication method:"))
+        );
+        assert!(
+            pi.iter()
+                .any(|r| r.is_match("Select provider to configure:"))
+        );
+        let no_key = "Error: No API key found for openai-codex. Use /login or set an API key.";
+        assert!(pi.iter().any(|r| r.is_match(no_key)));
+        assert!(
+            !pi.iter()
+                .any(|r| r.is_match("Found the API key handling in auth.ts"))
+        );
+        assert!(
+            pi.iter()
                 .any(|r| r.is_match("Paste the authorization code or full redirect URL:"))
         );
     }
