@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
     attach, down, events, explain, hook, log_writer, logs, peek, ps, report, restart, send, start,
-    stop, up, verify, watch,
+    stop, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -68,6 +68,8 @@ pub enum Command {
     Attach(attach::AttachArgs),
     /// Type text into an agent, then Enter (a takeover act)
     Send(send::SendArgs),
+    /// Block until agents reach a state (exit 1 on --timeout)
+    Wait(wait::WaitArgs),
     /// Say what an agent is doing: for runtimes' hooks and wrapper scripts
     Report(report::ReportArgs),
     /// Report what a runtime's hook says (run by the runtime, in its pane)

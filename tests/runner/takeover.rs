@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{FLEET, TestEnv, wait_until};
+use crate::common::{FLEET, STUB, TestEnv, wait_until};
 
 #[test]
 fn send_types_exactly_the_characters_given() {
@@ -195,4 +195,61 @@ fn the_event_store_keeps_every_event_from_concurrent_writers() {
         .filter(|e| e["event"] == "send")
         .count();
     assert_eq!(sends, 30);
+}
+
+#[test]
+fn send_says_what_arrived_and_what_did_not() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "talker", "--runtime", "stub"])
+        .success();
+    env.wait_screen("talker", "anything else is echoed");
+    let run = env.fleet(&["send", "talker", "hello"]).success();
+    assert_eq!(run.stdout, "talker  sent\n");
+    env.wait_screen("talker", "echo: hello");
+
+    // A pane that shows nothing of what it is typed: fleet cannot confirm
+    // it arrived, and says so with exit 1.
+    env.fleet(&[
+        "start",
+        "deaf",
+        "--",
+        "sh",
+        "-c",
+        "stty -echo; exec sleep 300",
+    ]);
+    let run = env.fleet(&["send", "deaf", "hello"]).failure(1);
+    assert!(
+        run.stdout
+            .contains("deaf  sent, but its screen did not change within 3s"),
+        "{run:?}"
+    );
+
+    // Named keys apart from text (options come before the names: after
+    // them everything is text); a typo is refused, nothing is typed.
+    env.fleet(&["send", "--no-enter", "talker", "abc"])
+        .success();
+    env.fleet(&["send", "--key", "BSpace", "--key", "Enter", "talker"])
+        .success();
+    env.wait_screen("talker", "echo: ab");
+    env.fleet(&["send", "--key", "Escpae", "talker"])
+        .one_line_error("\"Escpae\" is not a key name");
+    env.fleet(&["send", "--key", "C-u", "talker,deaf", "x"])
+        .one_line_error("give TEXT or --key, not both");
+}
+
+#[test]
+fn wait_blocks_until_the_state_and_says_where_it_is_when_time_runs_out() {
+    let env = TestEnv::new();
+    env.write_fleet(&format!(
+        "[agents.asker]\nruntime = \"stub\"\ncommand = \"{STUB} --model {{model}} --effort {{effort}} --ask-after 1\"\n"
+    ));
+    env.fleet(&["up"]).success();
+    let run = env
+        .fleet(&["wait", "asker", "--until", "waiting", "--timeout", "20s"])
+        .success();
+    assert_eq!(run.stdout, "asker  running waiting\n");
+    env.fleet(&["wait", "asker", "--until", "idle", "--timeout", "1s"])
+        .one_line_error("not idle after 1s: asker is running waiting");
+    env.fleet(&["wait", "ghost", "--until", "idle"])
+        .one_line_error("no agent named ghost");
 }

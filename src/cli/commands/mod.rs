@@ -17,6 +17,7 @@ pub mod start;
 pub mod stop;
 pub mod up;
 pub mod verify;
+pub mod wait;
 pub mod watch;
 
 use crate::cli::args::Command;
@@ -41,6 +42,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Attach(args) => attach::cmd_attach(core, &args),
         Command::Send(args) => send::cmd_send(core, &args),
         Command::Report(args) => report::cmd_report(core, &args),
+        Command::Wait(args) => wait::cmd_wait(core, &args),
         Command::Explain(args) => explain::cmd_explain(core, &args),
         Command::Hook(args) => Ok(hook::cmd_hook(core, &args)),
         Command::LogWriter(args) => log_writer::cmd_log_writer(&args),

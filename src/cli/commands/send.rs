@@ -2,7 +2,10 @@ use clap::Args;
 
 use crate::cli::commands::agent_name;
 use crate::cli::error::CliError;
+use crate::cli::report::{self, Line};
 use crate::core::Core;
+use crate::core::host::Key;
+use crate::core::ops::act::{CONFIRM_WITHIN, Delivery, Targets, Typed};
 
 #[derive(Debug, Args)]
 #[command(allow_hyphen_values = true)]
@@ -10,17 +13,96 @@ pub struct SendArgs {
     /// Leave Enter off: type the text only
     #[arg(long)]
     pub no_enter: bool,
-    /// The agent to type into
-    pub name: String,
-    /// The text, typed literally: `-x`, `C-c` and `a;b` are the characters
-    /// they are; several words are joined with spaces
-    #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
-    pub text: Vec<String>,
+    /// Press a named key instead of typing text: Enter, Escape, Tab, Up,
+    /// Down, Left, Right, BSpace, C-c, M-x, F1…F12 (repeat for several)
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Type into every live agent (all words are then text)
+    #[arg(long, conflicts_with = "runtime")]
+    pub all: bool,
+    /// Type into every live agent of this runtime (all words are then text)
+    #[arg(long, value_name = "RUNTIME")]
+    pub runtime: Option<String>,
+    /// NAME[,NAME…] (unless --all or --runtime), then the text, typed
+    /// literally: `-x`, `C-c` and `a;b` are the characters they are;
+    /// several words are joined with spaces
+    #[arg(
+        value_name = "NAME[,NAME…] TEXT",
+        num_args = 0..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub words: Vec<String>,
 }
 
-/// A takeover act: it types into the agent, and is recorded as an event.
+/// A takeover act: it types into agents, is recorded as an event, and is
+/// confirmed by their screens changing (else exit 1).
 pub fn cmd_send(core: &Core, args: &SendArgs) -> Result<i32, CliError> {
-    let name = agent_name(&args.name)?;
-    core.send(&name, &args.text.join(" "), !args.no_enter)?;
-    Ok(0)
+    let (targets, text) = match (&args.runtime, args.all) {
+        (Some(runtime), _) => (Targets::Runtime(runtime.clone()), &args.words[..]),
+        (None, true) => (Targets::All, &args.words[..]),
+        (None, false) => {
+            let Some((first, rest)) = args.words.split_first() else {
+                return Err(CliError::user(
+                    "say whom to type into: fleet send NAME TEXT, or --all, or --runtime R",
+                ));
+            };
+            let names = first.split(',').map(agent_name).collect::<Result<_, _>>()?;
+            (Targets::Named(names), rest)
+        }
+    };
+    let typed = match (args.keys.is_empty(), text.is_empty()) {
+        (true, true) => {
+            return Err(CliError::user(
+                "nothing to type: give TEXT, or --key K for a named key",
+            ));
+        }
+        (false, false) => {
+            return Err(CliError::user(
+                "give TEXT or --key, not both: send them one after the other",
+            ));
+        }
+        (true, false) => Typed::Text {
+            text: text.join(" "),
+            enter: !args.no_enter,
+        },
+        (false, true) => Typed::Keys(
+            args.keys
+                .iter()
+                .map(|k| {
+                    Key::parse(k).ok_or_else(|| {
+                        CliError::user(format!(
+                            "{k:?} is not a key name: use e.g. Enter, Escape, Tab, Up, C-c, M-x, F5"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    };
+    let outcomes = core.send(&targets, &typed)?;
+    crate::cli::print_warnings(core);
+    let within = humantime::format_duration(CONFIRM_WITHIN);
+    let lines: Vec<Line> = outcomes
+        .iter()
+        .map(|o| {
+            let name = o.name.to_string();
+            match o.outcome {
+                Delivery::Confirmed => Line {
+                    message: "sent".into(),
+                    name,
+                    more: Vec::new(),
+                    ok: true,
+                },
+                Delivery::Unconfirmed => Line {
+                    message: format!(
+                        "sent, but its screen did not change within {within}: it may not have arrived (fleet peek {name})"
+                    ),
+                    name,
+                    more: Vec::new(),
+                    ok: false,
+                },
+            }
+        })
+        .collect();
+    Ok(report::print(&lines))
 }

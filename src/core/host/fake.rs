@@ -12,7 +12,7 @@ use crate::core::desired::agent::AgentName;
 use crate::core::desired::runtime::process_name;
 use crate::core::host::pane::RUNTIME_ARGV_AT;
 use crate::core::host::{
-    Capture, Host, HostError, HostFacts, Launch, LaunchResults, ObservedPane, Place, Probe,
+    Capture, Host, HostError, HostFacts, Input, Launch, LaunchResults, ObservedPane, Place, Probe,
 };
 
 #[derive(Debug, Default)]
@@ -36,6 +36,8 @@ pub struct FakeHost {
     runtime_prefix: String,
     /// Programs that are not installed: they exit 127 at once.
     missing: BTreeSet<String>,
+    /// Sessions whose screens do not echo what is typed (hung runtimes).
+    deaf: BTreeSet<String>,
 }
 
 impl FakeHost {
@@ -48,7 +50,14 @@ impl FakeHost {
             executables: BTreeSet::new(),
             runtime_prefix: String::new(),
             missing: BTreeSet::new(),
+            deaf: BTreeSet::new(),
         }
+    }
+
+    /// A session whose screen ignores what is typed into it.
+    pub fn deaf(mut self, session: &str) -> Self {
+        self.deaf.insert(session.to_string());
+        self
     }
 
     /// A directory that exists on this host.
@@ -233,13 +242,22 @@ impl Host for FakeHost {
             })
     }
 
-    fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError> {
-        let typed = if enter {
-            format!("{text}\n")
-        } else {
-            text.to_string()
-        };
-        self.state().sent.push((pane.session.clone(), typed));
+    /// Records what was typed, and echoes it on the pane's screen as a
+    /// terminal would (unless the pane is deaf).
+    fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError> {
+        let mut state = self.state();
+        for (pane, input) in inputs {
+            let typed = match input {
+                Input::Text(text) => text.clone(),
+                Input::Keys(keys) => keys.iter().map(|k| format!("<{}>", k.name())).collect(),
+            };
+            if !self.deaf.contains(&pane.session)
+                && let Some((_, screen)) = state.panes.get_mut(&pane.pane_id)
+            {
+                screen.push_str(&typed);
+            }
+            state.sent.push((pane.session.clone(), typed));
+        }
         Ok(())
     }
 

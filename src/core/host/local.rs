@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use crate::core::desired::agent::AgentName;
 use crate::core::host::tmux::Tmux;
 use crate::core::host::{
-    BootFacts, Capture, Host, HostError, HostFacts, Launch, LaunchResults, ObservedPane, Probe,
+    BootFacts, Capture, Host, HostError, HostFacts, Input, Launch, LaunchResults, ObservedPane,
+    Probe,
 };
 
 /// The systemd user unit that `fleet init` installs to bring the fleet back
@@ -120,8 +121,8 @@ impl Host for LocalHost {
         self.tmux.set_state(session, value)
     }
 
-    fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError> {
-        self.tmux.send_text(pane, text, enter)
+    fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError> {
+        self.tmux.type_into(inputs)
     }
 
     fn attach_command(&self, session: &str, read_only: bool) -> Command {

@@ -173,6 +173,53 @@ pub struct BootFacts {
     pub linger: bool,
 }
 
+/// What to type into a pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Characters, each as itself.
+    Text(String),
+    /// Named keys, pressed in order.
+    Keys(Vec<Key>),
+}
+
+/// A named key: `Enter`, `Escape`, `Up`, `C-c`, `M-x`, `F5`…, checked,
+/// so that a typo is refused instead of typed as letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(String);
+
+/// Keys by name, as tmux knows them.
+const KEY_NAMES: [&str; 24] = [
+    "Enter", "Escape", "Tab", "BTab", "BSpace", "Space", "Up", "Down", "Left", "Right", "Home",
+    "End", "PageUp", "PageDown", "PPage", "NPage", "IC", "DC", "Insert", "Delete", "KPEnter",
+    "C-Space", "M-Enter", "S-Enter",
+];
+
+impl Key {
+    /// `Enter`, `F1`..`F12`, or a modifier (`C-`, `M-`, `S-`) on one
+    /// letter, digit or named key.
+    pub fn parse(name: &str) -> Option<Self> {
+        let base = ["C-", "M-", "S-"].iter().fold(name, |rest, modifier| {
+            rest.strip_prefix(modifier).unwrap_or(rest)
+        });
+        let function = base
+            .strip_prefix('F')
+            .and_then(|n| n.parse::<u8>().ok())
+            .is_some_and(|n| (1..=12).contains(&n));
+        let plain = base.len() == 1 && base.chars().all(|c| c.is_ascii_alphanumeric());
+        let modified = base.len() < name.len();
+        let named = KEY_NAMES.contains(&base) || KEY_NAMES.contains(&name);
+        (named || function || (plain && modified)).then(|| Key(name.to_string()))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
+    pub fn enter() -> Self {
+        Key("Enter".into())
+    }
+}
+
 /// A fleet's terminal multiplexer on one host.
 pub trait Host: Send + Sync {
     /// The host's name, as rows and events show it.
@@ -194,8 +241,8 @@ pub trait Host: Send + Sync {
     /// Stores what an agent reports of itself on its session
     /// (`@fleet-state`), where the next listing finds it.
     fn set_state(&self, session: &str, value: &str) -> Result<(), HostError>;
-    /// Types text into a pane literally, then Enter if asked.
-    fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError>;
+    /// Types into panes, all in one round trip.
+    fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError>;
     /// The command that attaches this terminal to a session.
     fn attach_command(&self, session: &str, read_only: bool) -> Command;
     /// The PATH a new pane starts with (the server's, not the caller's).

@@ -10,6 +10,7 @@ pub mod record;
 pub mod signal;
 pub mod stop;
 pub mod verify;
+pub mod wait;
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,9 @@ use crate::core::clock::{Clock, ManualClock};
 use crate::core::desired::agent::{AgentName, SessionMeta};
 use crate::core::error::Error;
 use crate::core::host::FakeHost;
+use crate::core::host::Key;
 use crate::core::monitor::Monitor;
+use crate::core::ops::act::{Delivery, Targets, Typed};
 use crate::core::ops::launch::{LaunchOutcome, Verb};
 use crate::core::ops::stop::StopOutcome;
 use crate::core::settings::{Env, Flags, Settings};
@@ -298,11 +300,16 @@ fn the_monitor_reports_exits_drift_restarts_and_activity() {
     assert!(tick(&mut monitor, &w).is_empty());
 
     // Acts made elsewhere reach the monitor through the store.
+    let y = Typed::Text {
+        text: "y".into(),
+        enter: true,
+    };
     w.core
-        .send(&name("alpha"), "y", true)
+        .send(&Targets::Named(vec![name("alpha")]), &y)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tick(&mut monitor, &w), ["alpha send y\u{23ce}"]);
-    assert_eq!(w.host.sent(), [("alpha".to_string(), "y\n".to_string())]);
+    let sent = |s: &str| ("alpha".to_string(), s.to_string());
+    assert_eq!(w.host.sent(), [sent("y"), sent("<Enter>")]);
     assert_eq!(w.core.stop(&name("alpha")).ok(), Some(StopOutcome::Stopped));
     assert_eq!(tick(&mut monitor, &w), ["alpha stopped"]);
 }
@@ -367,4 +374,39 @@ fn verify_fails_an_agent_that_needs_a_human() {
         attention(&w),
         Some((false, "waiting: No API key found".into()))
     );
+}
+
+#[test]
+fn send_types_into_many_at_once_and_says_what_arrived() {
+    let fleet = format!("{TWO_STUBS}\n[agents.gamma]\nruntime = \"stub\"\n");
+    let w = world(&fleet, |h| h.deaf("beta"));
+    outcomes(&w);
+    w.host.exit("gamma", 1);
+    let keys = Typed::Keys(vec![Key::parse("Escape").unwrap_or_else(|| panic!("key"))]);
+    // Everyone alive: gamma has exited and is left out; beta's screen
+    // never shows what was typed, so its delivery is not confirmed.
+    let got: Vec<(String, Delivery)> = w
+        .core
+        .send(&Targets::All, &keys)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|o| (o.name.to_string(), o.outcome))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("alpha".to_string(), Delivery::Confirmed),
+            ("beta".to_string(), Delivery::Unconfirmed)
+        ]
+    );
+    // A named agent that cannot take it stops the send before any typing.
+    let before = w.host.sent().len();
+    let both = Targets::Named(vec![name("alpha"), name("gamma")]);
+    assert!(matches!(
+        w.core.send(&both, &keys),
+        Err(Error::Exited { .. })
+    ));
+    assert_eq!(w.host.sent().len(), before);
+    assert!(Key::parse("Escpae").is_none());
+    assert!(Key::parse("C-c").is_some() && Key::parse("F12").is_some());
 }

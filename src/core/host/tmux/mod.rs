@@ -29,7 +29,7 @@ use std::io;
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::core::host::{Capture, HostError, ObservedPane};
+use crate::core::host::{Capture, HostError, Input, ObservedPane};
 pub use batch::{Batch, escape_arg};
 use parse::{PANE_FORMAT, parse_panes, parse_version, split_by_heights, split_captures};
 
@@ -245,21 +245,29 @@ impl Tmux {
         self.run(&batch).map(|_| ())
     }
 
-    /// Types `text` into a pane literally (`send-keys -l`: key names such as
-    /// `C-c` and a leading `-` are just characters), then Enter if asked.
-    /// A pane in copy mode would take the keys as copy-mode commands, so
-    /// that mode is left first. One invocation.
-    pub fn send_text(&self, pane: &ObservedPane, text: &str, enter: bool) -> Result<(), HostError> {
-        let target = format!("%{}", pane.pane_id);
+    /// Types into many panes at once, in one invocation: text literally
+    /// (`send-keys -l`: key names such as `C-c` and a leading `-` are just
+    /// characters), keys by their names. A pane in copy mode would take
+    /// them as copy-mode commands, so that mode is left first.
+    pub fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError> {
         let mut batch = Batch::new();
-        if pane.in_mode {
-            batch.push(["send-keys", "-X", "-t", target.as_str(), "cancel"]);
-        }
-        if !text.is_empty() {
-            batch.push(["send-keys", "-t", target.as_str(), "-l", "--", text]);
-        }
-        if enter {
-            batch.push(["send-keys", "-t", target.as_str(), "Enter"]);
+        for (pane, input) in inputs {
+            let target = format!("%{}", pane.pane_id);
+            if pane.in_mode {
+                batch.push(["send-keys", "-X", "-t", target.as_str(), "cancel"]);
+            }
+            match input {
+                Input::Text(text) if !text.is_empty() => {
+                    batch.push(["send-keys", "-t", target.as_str(), "-l", "--", text]);
+                }
+                Input::Text(_) => {}
+                Input::Keys(keys) if !keys.is_empty() => {
+                    let mut command = vec!["send-keys".to_string(), "-t".to_string(), target];
+                    command.extend(keys.iter().map(|k| k.name().to_string()));
+                    batch.push(command);
+                }
+                Input::Keys(_) => {}
+            }
         }
         if batch.is_empty() {
             return Ok(());

@@ -1,0 +1,92 @@
+//! `fleet wait`: block until agents reach a state, the primitive scripts
+//! and other agents build on. It looks the way `ps` does (one listing, the
+//! screens that changed, the agents' own reports) until every named agent
+//! is there, or the time is up.
+
+use std::time::{Duration, Instant};
+
+use crate::core::desired::agent::AgentName;
+use crate::core::error::Error;
+use crate::core::ops::Core;
+use crate::core::rows::AgentRow;
+use crate::core::vocab::{ActivityKind, Status};
+
+/// How often `wait` looks.
+const LOOK_EVERY: Duration = Duration::from_millis(250);
+
+/// A state an agent can be waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    Running,
+    Exited,
+    Working,
+    Idle,
+    Waiting,
+}
+
+impl Until {
+    pub fn word(self) -> &'static str {
+        match self {
+            Until::Running => "running",
+            Until::Exited => "exited",
+            Until::Working => "working",
+            Until::Idle => "idle",
+            Until::Waiting => "waiting",
+        }
+    }
+
+    /// Whether a row is in this state.
+    pub fn holds(self, row: &AgentRow) -> bool {
+        let activity = |a| row.status == Status::Running && row.activity == Some(a);
+        match self {
+            Until::Running => row.status == Status::Running,
+            Until::Exited => row.status == Status::Exited,
+            Until::Working => activity(ActivityKind::Working),
+            Until::Idle => activity(ActivityKind::Idle),
+            Until::Waiting => activity(ActivityKind::Waiting),
+        }
+    }
+}
+
+/// How a wait ended: the agents' rows when it ended, and whether all of
+/// them got there.
+#[derive(Debug, Clone)]
+pub struct Waited {
+    pub reached: bool,
+    pub rows: Vec<AgentRow>,
+}
+
+impl Core {
+    /// Waits until every named agent is in the state `until`, or `timeout`
+    /// passes (never, without one).
+    pub fn wait(
+        &self,
+        names: &[AgentName],
+        until: Until,
+        timeout: Option<Duration>,
+    ) -> Result<Waited, Error> {
+        let started = Instant::now();
+        loop {
+            let rows: Vec<AgentRow> = self.ps()?;
+            let mine: Vec<AgentRow> = names
+                .iter()
+                .map(|name| {
+                    rows.iter()
+                        .find(|r| r.name == name.as_str())
+                        .cloned()
+                        .ok_or_else(|| Error::NoSuchAgent { name: name.clone() })
+                })
+                .collect::<Result<_, _>>()?;
+            let reached = mine.iter().all(|row| until.holds(row));
+            let out_of_time = timeout.is_some_and(|t| started.elapsed() >= t);
+            if reached || out_of_time {
+                return Ok(Waited {
+                    reached,
+                    rows: mine,
+                });
+            }
+            let left = timeout.map_or(LOOK_EVERY, |t| t.saturating_sub(started.elapsed()));
+            std::thread::sleep(left.min(LOOK_EVERY));
+        }
+    }
+}
