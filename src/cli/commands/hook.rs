@@ -10,7 +10,6 @@ use clap::Args;
 
 use crate::core::Core;
 use crate::core::desired::agent::AgentName;
-use crate::core::signals::Source;
 use crate::core::signals::hooks::{self, HookRuntime};
 
 /// A hook's event is a small JSON object; more is not an event.
@@ -46,7 +45,7 @@ pub fn cmd_hook(core: &Core, args: &HookArgs) -> i32 {
         }
     };
     if let Some((state, detail)) = hooks::interpret(runtime, &payload) {
-        let _ = core.report(&name, state, Source::Hook, &detail);
+        let _ = core.report(&name, state, runtime.source(), &detail);
     }
     0
 }

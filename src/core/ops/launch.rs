@@ -11,13 +11,14 @@ use crate::core::checks;
 use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::Fleet;
 use crate::core::desired::start::{StartFlags, StartInputs, start_spec};
-use crate::core::error::{Error, RemoteAct};
+use crate::core::error::{Error, RemoteAct, Warning};
 use crate::core::host::{Capture, LaunchResults, Probe};
 use crate::core::observe::ObservedSession;
 use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
 use crate::core::signals::hooks;
 use crate::core::signals::report::one_line;
+use crate::core::store::home::write_atomic;
 use crate::core::vocab::Status;
 
 /// How often a launch is looked at during its grace.
@@ -233,15 +234,22 @@ impl Core {
                 source,
             })?;
             let now_ms = u64::try_from(self.clock().now_ms()).unwrap_or(0);
+            let pi_extension = launching
+                .iter()
+                .any(|(spec, _)| spec.runtime == "pi")
+                .then(|| self.pi_extension())
+                .flatten();
             let mut launches = Vec::new();
             for (spec, step) in &launching {
                 let writer = transcripts.writer_argv(&spec.name)?;
                 let program = spec.argv.first().map(String::as_str).unwrap_or_default();
                 let hook_args = match &self.settings.fleet_exe {
-                    Some(exe) => hooks::launch_args(&spec.runtime, program, exe),
+                    Some(exe) => {
+                        hooks::launch_args(&spec.runtime, program, exe, pi_extension.as_deref())
+                    }
                     None => Vec::new(),
                 };
-                launches.extend(reconcile::launch_for(
+                let mut launch = reconcile::launch_for(
                     spec,
                     step,
                     &facts.runtime_prefix,
@@ -249,7 +257,13 @@ impl Core {
                     self.host().socket(),
                     &hook_args,
                     now_ms,
-                ));
+                );
+                if let (Some(launch), Some(exe)) = (&mut launch, &self.settings.fleet_exe) {
+                    // What the runtime's hooks run to report.
+                    let exe = exe.to_string_lossy().into_owned();
+                    launch.env.push(("FLEET_EXE".into(), exe));
+                }
+                launches.extend(launch);
             }
             results = self.host().launch(&launches)?;
         }
@@ -275,6 +289,27 @@ impl Core {
             });
         }
         Ok(outcomes)
+    }
+
+    /// fleet's pi extension, written under `$FLEET_HOME` (private, and
+    /// rewritten only when this fleet's copy differs). `None`, with a
+    /// warning, when it cannot be written: pi then runs without it.
+    fn pi_extension(&self) -> Option<PathBuf> {
+        let path = self
+            .settings
+            .fleet_home
+            .as_ref()?
+            .join("runtimes")
+            .join(hooks::PI_EXTENSION_FILE);
+        let current = std::fs::read(&path).is_ok_and(|b| b == hooks::PI_EXTENSION.as_bytes());
+        if !current && let Err(e) = write_atomic(&path, hooks::PI_EXTENSION.as_bytes()) {
+            self.warn(Warning::NotSaved {
+                path,
+                error: e.to_string(),
+            });
+            return None;
+        }
+        Some(path)
     }
 
     /// Watches the launched agents for the start grace (one listing at a

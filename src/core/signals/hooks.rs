@@ -22,13 +22,23 @@ use crate::core::signals::report::ReportedState;
 pub enum HookRuntime {
     Claude,
     Codex,
+    /// pi, through fleet's extension ([`PI_EXTENSION`]).
+    Pi,
 }
+
+/// fleet's extension for pi, written under `$FLEET_HOME` and loaded per
+/// launch with `pi -e`.
+pub const PI_EXTENSION: &str = include_str!("assets/pi-fleet.js");
+
+/// The file name the extension is written under.
+pub const PI_EXTENSION_FILE: &str = "pi-fleet.js";
 
 impl HookRuntime {
     pub fn parse(word: &str) -> Option<Self> {
         match word {
             "claude" => Some(HookRuntime::Claude),
             "codex" => Some(HookRuntime::Codex),
+            "pi" => Some(HookRuntime::Pi),
             _ => None,
         }
     }
@@ -78,13 +88,47 @@ pub fn codex(event: &Value) -> Option<(ReportedState, String)> {
     }
 }
 
+/// What fleet's pi extension reports: a prompt or a tool at work, the end
+/// of a prompt, or a prompt that ended in an error pi cannot get past
+/// alone (`agent_error`, with pi's message).
+pub fn pi(event: &Value) -> Option<(ReportedState, String)> {
+    let name = event.get("event")?.as_str()?;
+    let detail = event
+        .get("detail")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let state = match name {
+        "agent_start" | "tool_execution_start" => ReportedState::Working,
+        "agent_end" | "session_start" => ReportedState::Idle,
+        "agent_error" => ReportedState::Waiting,
+        _ => return None,
+    };
+    let detail = if detail.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}: {detail}")
+    };
+    Some((state, detail))
+}
+
+/// The source a runtime's report counts as.
+impl HookRuntime {
+    pub fn source(self) -> crate::core::signals::Source {
+        match self {
+            HookRuntime::Claude | HookRuntime::Codex => crate::core::signals::Source::Hook,
+            HookRuntime::Pi => crate::core::signals::Source::Extension,
+        }
+    }
+}
+
 /// What a runtime's hook call says: Claude's event comes on stdin, Codex's
-/// as the last argument.
+/// and the pi extension's as the last argument.
 pub fn interpret(runtime: HookRuntime, payload: &str) -> Option<(ReportedState, String)> {
     let event: Value = serde_json::from_str(payload).ok()?;
     match runtime {
         HookRuntime::Claude => claude(&event),
         HookRuntime::Codex => codex(&event),
+        HookRuntime::Pi => pi(&event),
     }
 }
 
@@ -104,7 +148,12 @@ pub const CLAUDE_EVENTS: [&str; 8] = [
 /// fleet knows how for this runtime. `program` is what the pane runs
 /// (`argv[0]`): a wrapper script may not pass the flags on, so only the
 /// runtime itself gets them.
-pub fn launch_args(runtime: &str, program: &str, fleet_exe: &Path) -> Vec<String> {
+pub fn launch_args(
+    runtime: &str,
+    program: &str,
+    fleet_exe: &Path,
+    pi_extension: Option<&Path>,
+) -> Vec<String> {
     let name = program.rsplit('/').next().unwrap_or(program);
     let exe = fleet_exe.to_string_lossy();
     let quoted = shlex::try_quote(&exe)
@@ -125,6 +174,10 @@ pub fn launch_args(runtime: &str, program: &str, fleet_exe: &Path) -> Vec<String
             let notify = json!([exe, "__hook", "codex"]).to_string();
             vec!["-c".into(), format!("notify={notify}")]
         }
+        ("pi", "pi") => match pi_extension {
+            Some(path) => vec!["-e".into(), path.to_string_lossy().into_owned()],
+            None => Vec::new(),
+        },
         _ => Vec::new(),
     }
 }
@@ -182,6 +235,27 @@ mod tests {
     }
 
     #[test]
+    fn pi_says_what_its_extension_saw() {
+        let says = |p: &str| interpret(HookRuntime::Pi, p);
+        assert_eq!(
+            says(r#"{"event":"agent_start"}"#).map(|(s, _)| s),
+            Some(ReportedState::Working)
+        );
+        assert_eq!(
+            says(r#"{"event":"agent_end","detail":""}"#).map(|(s, _)| s),
+            Some(ReportedState::Idle)
+        );
+        assert_eq!(
+            says(r#"{"event":"agent_error","detail":"No API key found for openai"}"#),
+            Some((
+                ReportedState::Waiting,
+                "agent_error: No API key found for openai".into()
+            ))
+        );
+        assert_eq!(says(r#"{"event":"unknown"}"#), None);
+    }
+
+    #[test]
     fn codex_says_idle_when_a_turn_completes() {
         let turn =
             r#"{"type":"agent-turn-complete","turn-id":"1","last-assistant-message":"done"}"#;
@@ -195,18 +269,23 @@ mod tests {
     #[test]
     fn only_the_runtime_itself_gets_the_hook_flags() {
         let exe = Path::new("/opt/my fleet/fleet");
-        let args = launch_args("claude", "/usr/bin/claude", exe);
+        let args = launch_args("claude", "/usr/bin/claude", exe, None);
         assert_eq!(args[0], "--settings");
         let settings: Value = serde_json::from_str(&args[1]).unwrap_or_default();
         let command = &settings["hooks"]["Stop"][0]["hooks"][0]["command"];
         assert_eq!(command, "'/opt/my fleet/fleet' __hook claude");
         assert_eq!(settings["hooks"].as_object().map(|h| h.len()), Some(8));
-        let codex = launch_args("codex", "codex", exe);
+        let codex = launch_args("codex", "codex", exe, None);
         assert_eq!(
             codex,
             ["-c", r#"notify=["/opt/my fleet/fleet","__hook","codex"]"#]
         );
-        assert!(launch_args("claude", "mosaic", exe).is_empty());
-        assert!(launch_args("pi", "pi", exe).is_empty());
+        assert!(launch_args("claude", "mosaic", exe, None).is_empty());
+        let ext = Path::new("/state/runtimes/pi-fleet.js");
+        assert_eq!(
+            launch_args("pi", "pi", exe, Some(ext)),
+            ["-e", "/state/runtimes/pi-fleet.js"]
+        );
+        assert!(launch_args("pi", "mosaic", exe, Some(ext)).is_empty());
     }
 }

@@ -26,6 +26,15 @@ pub fn is_waiting(screen: &str, patterns: &[Regex]) -> bool {
     patterns.iter().any(|re| re.is_match(&tail))
 }
 
+/// The line of `tail` where the first matching pattern matches: what a
+/// waiting agent shows that says why.
+pub fn matched_line<'a>(tail: &'a str, patterns: &[Regex]) -> Option<&'a str> {
+    let at = patterns.iter().find_map(|re| re.find(tail))?.start();
+    let start = tail[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = tail[at..].find('\n').map_or(tail.len(), |i| at + i);
+    Some(&tail[start..end])
+}
+
 /// Compiles patterns; the error names the pattern.
 pub fn compile(patterns: &[String]) -> Result<Vec<Regex>, String> {
     patterns
@@ -98,6 +107,8 @@ mod tests {
         );
         let no_key = "Error: No API key found for openai-codex. Use /login or set an API key.";
         assert!(pi.iter().any(|r| r.is_match(no_key)));
+        let screen = format!("> hello\n{no_key}\n\n────\n0.0%/128k (auto)   gpt-4o\n");
+        assert_eq!(matched_line(&tail(&screen), &pi), Some(no_key));
         assert!(
             !pi.iter()
                 .any(|r| r.is_match("Found the API key handling in auth.ts"))

@@ -60,7 +60,8 @@ pub struct Seen {
     /// Unix seconds of the read.
     pub read_at: u64,
     pub waiting: bool,
-    /// The last non-blank line, to say what an agent waits for.
+    /// The line a waiting pattern matched (else the last non-blank one):
+    /// what the agent waits for, in its own words.
     pub last_line: String,
 }
 
@@ -144,11 +145,15 @@ impl ScreenCache {
                 continue;
             };
             let tail = screen::tail(text);
+            let matched = screen::matched_line(&tail, patterns.of(runtime));
             let seen = Seen {
                 pid: *pid,
                 read_at: now,
-                waiting: patterns.of(runtime).iter().any(|re| re.is_match(&tail)),
-                last_line: tail.lines().last().unwrap_or_default().to_string(),
+                waiting: matched.is_some(),
+                last_line: matched
+                    .unwrap_or_else(|| tail.lines().last().unwrap_or_default())
+                    .trim()
+                    .to_string(),
             };
             changed |= self.panes.get(id) != Some(&seen);
             self.panes.insert(*id, seen);
