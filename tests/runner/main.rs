@@ -2,6 +2,7 @@
 //! on a private socket, one binary with a module per feature.
 
 mod common;
+mod lab;
 
 mod bad_input;
 mod fleetfiles;
