@@ -1,17 +1,164 @@
 //! Conformance of the real runtimes, as npm ships them (see `lab`), run by
-//! `fleet`: what each shows without credentials. Every screen here is read
-//! through `fleet peek`, every prompt typed with `fleet send`; `fleet ps`
-//! must say `running` at each step a screen is seen.
+//! `fleet`: what each shows without credentials, and, pointed at the mock
+//! model, what it shows while it works, when it asks, and when it is done.
+//! Every screen here is read through `fleet peek`, every prompt typed with
+//! `fleet send`; `fleet ps` must say `running` at each step.
 
 use std::time::{Duration, Instant};
 
-use crate::lab::Lab;
+use crate::lab::mock::Reply;
+use crate::lab::{Lab, MODEL, Runtime};
 
 /// A runtime's first screen, on a busy 2-core machine.
 const STARTUP: Duration = Duration::from_secs(45);
 const WITHIN: Duration = Duration::from_secs(30);
 
 const PROMPT: &str = "do the thing";
+const STREAM: &str = "LAB-STREAM";
+const STREAMED: usize = 10;
+const COMMAND: &str = "touch approved.txt";
+const DONE: &str = "LAB-DONE: the thing is done.";
+
+/// One turn that streams ten lines over eight seconds, then asks to run
+/// a shell command; then, with the command's result, a short last word.
+fn work_ask_finish() -> [Reply; 2] {
+    [
+        Reply::slow(STREAM, STREAMED, Duration::from_secs(8)).then_tool(COMMAND),
+        Reply::text(DONE),
+    ]
+}
+
+/// The stream is on screen, but not all of it yet.
+fn streaming(screen: &str) -> bool {
+    screen.contains(&format!("{STREAM}-2")) && !screen.contains(&format!("{STREAM}-{STREAMED}"))
+}
+
+/// Whether a turn hands back a tool's result, in any of the three APIs.
+fn carries_a_tool_result(body: &str) -> bool {
+    [
+        "\"tool_result\"",
+        "\"function_call_output\"",
+        "\"role\":\"tool\"",
+    ]
+    .iter()
+    .any(|m| body.contains(m))
+}
+
+/// The mock got the prompt as the first turn, and the command's result as
+/// the second; the command ran in the agent's workdir.
+#[track_caller]
+fn assert_the_mock_was_asked(lab: &Lab) {
+    let turns = lab.mock.wait_turns(2, WITHIN);
+    assert!(turns[0].body.contains(PROMPT), "{:?}", turns[0].body);
+    assert!(
+        carries_a_tool_result(&turns[1].body),
+        "no tool result in the second turn: {}",
+        turns[1].body
+    );
+    assert!(lab.env.work().join("approved.txt").exists());
+}
+
+fn lab_for(runtime: Runtime) -> Lab {
+    let mut lab = Lab::new();
+    let table = lab.point_at_mock(runtime);
+    lab.env.write_fleet(&table);
+    lab.mock.script(work_ask_finish());
+    lab.up(runtime.agent());
+    lab
+}
+
+// pi 0.73.1 on the mock (chat completions). pi has no approval prompt by
+// design: the tool call runs at once. Its screens, through `fleet peek`:
+//   ready:    footer `0.0%/128k (auto)` … `lab-model`
+//   working:  ` do the thing`, ` LAB-STREAM-1`, ` LAB-STREAM-2`, ` ⠋ Working...`
+//   tool:     ` $ touch approved.txt`, ` (no output)`, ` Took 0.0s`
+//   finished: ` LAB-DONE: the thing is done.`; footer `↑20 ↓40 0.0%/128k (auto)`
+// `fleet send pi 'do the thing'` submits.
+#[test]
+fn pi_works_runs_the_tool_and_finishes_on_the_mock() {
+    let lab = lab_for(Runtime::Pi);
+    lab.see("pi", MODEL, STARTUP);
+    lab.send("pi", PROMPT);
+    lab.see_where("pi", "the stream arriving", WITHIN, streaming);
+    lab.see("pi", &format!("$ {COMMAND}"), WITHIN);
+    lab.see("pi", DONE, WITHIN);
+    assert_the_mock_was_asked(&lab);
+}
+
+// Codex CLI 0.169.0 on the mock (Responses API). Its screens:
+//   ready:    `>_ OpenAI Codex (v0.169.0)` (first with `loading`), then
+//             the footer `lab-model low · <workdir>`
+//   working:  `› do the thing`, `• LAB-STREAM-1`, `  LAB-STREAM-2`, and the
+//             composer `› Ask Codex to do anything` below
+//   asking:   `• Running touch approved.txt`,
+//             `  Would you like to run the following command?`,
+//             `  Environment: local`, `  Reason: The lab asks to run this command`,
+//             `  $ touch approved.txt`, `› 1. Yes, proceed (y)`,
+//             `  2. Yes, and don't ask again for commands that start with …`,
+//             `  3. No, and tell Codex what to do differently (esc)`,
+//             `  Press enter to confirm or esc to cancel`
+//   finished: `✔ You approved codex to run touch approved.txt this time`,
+//             `• Ran touch approved.txt`, `  └ (no output)`,
+//             `• LAB-DONE: the thing is done.`, `  Worked for 8s • 4:06 AM`
+// `fleet send codex 'do the thing'` leaves the text in the composer: the
+// text and its Enter arrive in one go, which Codex reads as a paste. The
+// text with --no-enter, then (once it shows) `fleet send codex ''`,
+// submits. `fleet send codex y` approves.
+#[test]
+fn codex_works_asks_and_finishes_on_the_mock() {
+    let lab = lab_for(Runtime::Codex);
+    lab.see("codex", &format!("{MODEL} low · "), STARTUP);
+    lab.type_text("codex", PROMPT);
+    lab.see("codex", &format!("› {PROMPT}"), WITHIN);
+    lab.send("codex", "");
+    lab.see_where("codex", "the stream arriving", WITHIN, streaming);
+    let asking = lab.see(
+        "codex",
+        "Would you like to run the following command?",
+        WITHIN,
+    );
+    assert!(asking.contains(&format!("$ {COMMAND}")), "{asking}");
+    assert!(
+        asking.contains("Press enter to confirm or esc to cancel"),
+        "{asking}"
+    );
+    lab.send("codex", "y");
+    lab.see("codex", DONE, WITHIN);
+    assert_the_mock_was_asked(&lab);
+}
+
+// Claude Code 2.1.332 on the mock (Anthropic Messages). Its screens:
+//   trust:    ` Accessing workspace:`, ` <workdir>`, ` Quick safety check: Is
+//             this a project you created or one you trust? (Like your own
+//             code, …`, ` ❯ No, exit`, `   Yes, I trust this folder`,
+//             ` Enter to confirm · Esc to cancel`
+//   ready:    `Claude Code v2.1.332`, `Sonnet 4.6 · API Usage Billing`, `❯`,
+//             `  ⏸ manual mode on`
+//   working:  `❯ do the thing`, `● LAB-STREAM-1`, `  LAB-STREAM-2` (whole
+//             lines only, as they complete), footer `… esc to interrupt …`
+//   asking:   `  Running the lab's command`, `  ⎿  $ touch approved.txt`,
+//             ` Bash command`, ` touch approved.txt`, ` Do you want to proceed?`,
+//             ` ❯ 1. Yes`, `   2. Yes, and always allow access to <workdir>
+//             from this project`, `   3. Yes, and switch to auto mode · …`,
+//             `   4. No`, ` Esc to cancel · Tab to amend`
+//   finished: `  Ran 1 shell command`, `● LAB-DONE: the thing is done.`,
+//             `✻ Cogitated for 8s · done 4:06 AM` (the verb varies)
+// `fleet send claude 'do the thing'` submits; `fleet send claude 1`
+// approves. The trust prompt takes no digit: see `trust_the_folder`.
+#[test]
+fn claude_is_trusted_works_asks_and_finishes_on_the_mock() {
+    let lab = lab_for(Runtime::Claude);
+    lab.see("claude", "Quick safety check", STARTUP);
+    trust_the_folder(&lab, "claude");
+    lab.see("claude", "manual mode on", WITHIN);
+    lab.send("claude", PROMPT);
+    lab.see_where("claude", "the stream arriving", WITHIN, streaming);
+    let asking = lab.see("claude", "Do you want to proceed?", WITHIN);
+    assert!(asking.contains(COMMAND), "{asking}");
+    lab.send("claude", "1");
+    lab.see("claude", DONE, WITHIN);
+    assert_the_mock_was_asked(&lab);
+}
 
 /// Claude Code's trust prompt preselects "No, exit", takes no digit, and
 /// refuses input for a moment after it opens: Down, until "Yes" is

@@ -20,6 +20,28 @@ use serde_json::Value;
 use crate::common::{Run, TestEnv, wait_until};
 use mock::MockModel;
 
+/// The runtimes the lab knows how to point at the mock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    Pi,
+    Codex,
+    Claude,
+}
+
+impl Runtime {
+    /// The agent's name in the lab's fleet file.
+    pub fn agent(self) -> &'static str {
+        match self {
+            Runtime::Pi => "pi",
+            Runtime::Codex => "codex",
+            Runtime::Claude => "claude",
+        }
+    }
+}
+
+/// What the mock's model is called, for runtimes that name it.
+pub const MODEL: &str = "lab-model";
+
 /// A hermetic environment with the runtimes on fleet's runtime-bin PATH
 /// and the mock running; see the module doc.
 pub struct Lab {
@@ -54,6 +76,64 @@ impl Lab {
         std::fs::create_dir_all(&codex_home).unwrap_or_else(|e| panic!("{e}"));
         env.set("CODEX_HOME", &codex_home.to_string_lossy());
         Self { env, mock }
+    }
+
+    /// Points `runtime` at the mock: its config in the private HOME, the
+    /// dummy key in the server's environment (so call this before the
+    /// first `fleet`). Returns the fleet file's table for its agent.
+    pub fn point_at_mock(&mut self, runtime: Runtime) -> String {
+        let url = self.mock.url();
+        match runtime {
+            Runtime::Pi => {
+                // pi 0.73 reads custom providers from ~/.pi/agent/models.json;
+                // `apiKey` names an environment variable (or is the key).
+                let models = serde_json::json!({"providers": {"mock": {
+                    "baseUrl": format!("{url}/v1"), "api": "openai-completions",
+                    "apiKey": "MOCK_KEY",
+                    "models": [{"id": MODEL, "name": "Lab Model", "reasoning": false,
+                                "input": ["text"], "contextWindow": 128000, "maxTokens": 4096,
+                                "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0}}]}}});
+                self.write_home(".pi/agent/models.json", &models.to_string());
+                self.env.set("MOCK_KEY", "lab-dummy-key");
+                // The built-in template: pi --model mock/lab-model:low
+                format!(
+                    "[agents.pi]\nruntime = \"pi\"\nmodel = \"mock/{MODEL}\"\neffort = \"low\"\n"
+                )
+            }
+            Runtime::Codex => {
+                // A model provider of our own (wire_api "responses" is the
+                // one 0.169 speaks), per launch with -c, its key from
+                // MOCK_KEY. --no-daemon: no shared app-server left behind.
+                // -a on-request: Codex may ask to run outside its sandbox.
+                self.env.set("MOCK_KEY", "lab-dummy-key");
+                let command = [
+                    "codex --no-daemon --model {model} -c model_reasoning_effort={effort}",
+                    "-a on-request -c model_provider=mock",
+                    "-c model_providers.mock.name=mock",
+                    &format!("-c model_providers.mock.base_url={url}/v1"),
+                    "-c model_providers.mock.wire_api=responses",
+                    "-c model_providers.mock.env_key=MOCK_KEY",
+                ]
+                .join(" ");
+                format!(
+                    "[agents.codex]\nruntime = \"codex\"\nmodel = \"{MODEL}\"\neffort = \"low\"\ncommand = \"{command}\"\n"
+                )
+            }
+            Runtime::Claude => {
+                // Onboarding done (no theme, connectivity check or login
+                // steps) and the dummy key approved (keys are listed by
+                // their last 20 characters); the folder is not trusted
+                // yet, so it asks. Manual mode: every tool call asks
+                // (2.1's default, auto mode, lets a classifier decide).
+                let key = "lab-dummy-key";
+                let config = serde_json::json!({"hasCompletedOnboarding": true,
+                    "customApiKeyResponses": {"approved": [key], "rejected": []}});
+                self.write_home(".claude.json", &config.to_string());
+                self.env.set("ANTHROPIC_BASE_URL", &url);
+                self.env.set("ANTHROPIC_API_KEY", key);
+                "[agents.claude]\nruntime = \"claude\"\nmodel = \"claude-sonnet-4-6\"\ncommand = \"claude --model {model} --permission-mode manual\"\n".to_string()
+            }
+        }
     }
 
     /// Writes `text` to `path` under the private HOME.
