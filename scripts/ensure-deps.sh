@@ -1,8 +1,11 @@
 # Sourced by demo.sh and test.sh: installs with apt-get what a fresh Debian
-# machine lacks (tmux), as root or through sudo.
+# machine lacks, as root or through sudo: tmux, and node with npm (the
+# tests' real-runtime lab installs pi, Codex CLI and Claude Code from npm).
 ensure_deps() {
     local missing=()
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"
     local sudo=()

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what the tests use (tmux), then runs them.
+# The whole test suite: installs what the tests use (tmux, node and npm),
+# then runs them. The real-runtime lab installs its pinned runtimes from npm
+# on first use (into target/lab/runtimes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 ensure_deps
 tmux -V
+echo "node $(node --version), npm $(npm --version)"
 cargo test --locked

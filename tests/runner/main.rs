@@ -2,11 +2,13 @@
 //! on a private socket, one binary with a module per feature.
 
 mod common;
+mod lab;
 
 mod bad_input;
 mod fleetfiles;
 mod launch;
 mod observe;
+mod runtimes;
 mod status_words;
 mod stub;
 mod takeover;
