@@ -80,8 +80,12 @@ fn pi_works_runs_the_tool_and_finishes_on_the_mock() {
     lab.see("pi", MODEL, STARTUP);
     lab.send("pi", PROMPT);
     lab.see_where("pi", "the stream arriving", WITHIN, streaming);
+    lab.activity("pi", "working");
     lab.see("pi", &format!("$ {COMMAND}"), WITHIN);
     lab.see("pi", DONE, WITHIN);
+    // pi's own word, through fleet's extension: the prompt ended.
+    lab.activity("pi", "idle");
+    lab.decided_by("pi", "extension");
     assert_the_mock_was_asked(&lab);
 }
 
@@ -108,10 +112,10 @@ fn pi_works_runs_the_tool_and_finishes_on_the_mock() {
 fn codex_works_asks_and_finishes_on_the_mock() {
     let lab = lab_for(Runtime::Codex);
     lab.see("codex", &format!("{MODEL} low · "), STARTUP);
-    lab.type_text("codex", PROMPT);
-    lab.see("codex", &format!("› {PROMPT}"), WITHIN);
-    lab.send("codex", "");
+    // One `send` submits: fleet pauses before the Enter.
+    lab.send("codex", PROMPT);
     lab.see_where("codex", "the stream arriving", WITHIN, streaming);
+    lab.activity("codex", "working");
     let asking = lab.see(
         "codex",
         "Would you like to run the following command?",
@@ -122,8 +126,14 @@ fn codex_works_asks_and_finishes_on_the_mock() {
         asking.contains("Press enter to confirm or esc to cancel"),
         "{asking}"
     );
+    let row = lab.activity("codex", "waiting");
+    lab.decided_by("codex", "screen");
+    drop(row);
     lab.send("codex", "y");
     lab.see("codex", DONE, WITHIN);
+    // Codex's notify: the turn completed.
+    lab.activity("codex", "idle");
+    lab.decided_by("codex", "hook");
     assert_the_mock_was_asked(&lab);
 }
 
@@ -149,22 +159,27 @@ fn codex_works_asks_and_finishes_on_the_mock() {
 fn claude_is_trusted_works_asks_and_finishes_on_the_mock() {
     let lab = lab_for(Runtime::Claude);
     lab.see("claude", "Quick safety check", STARTUP);
+    lab.activity("claude", "waiting");
     trust_the_folder(&lab, "claude");
     lab.see("claude", "manual mode on", WITHIN);
     lab.send("claude", PROMPT);
     lab.see_where("claude", "the stream arriving", WITHIN, streaming);
+    lab.activity("claude", "working");
     let asking = lab.see("claude", "Do you want to proceed?", WITHIN);
     assert!(asking.contains(COMMAND), "{asking}");
+    lab.activity("claude", "waiting");
     lab.send("claude", "1");
     lab.see("claude", DONE, WITHIN);
+    // Claude Code's own Stop hook: the turn is over.
+    lab.activity("claude", "idle");
+    lab.decided_by("claude", "hook");
     assert_the_mock_was_asked(&lab);
 }
 
 /// Claude Code's trust prompt preselects "No, exit", takes no digit, and
 /// refuses input for a moment after it opens: Down, until "Yes" is
 /// selected and stays so (Down wraps around, so a Down still on its way
-/// would select "No" again), then Enter. `fleet send` types text, so Down
-/// is its escape sequence, typed literally.
+/// would select "No" again), then Enter.
 #[track_caller]
 fn trust_the_folder(lab: &Lab, name: &str) {
     let settle = Duration::from_millis(500);
@@ -181,7 +196,9 @@ fn trust_the_folder(lab: &Lab, name: &str) {
             }
             yes_since = None;
             if down_at.is_none_or(|at| at.elapsed() >= settle) {
-                lab.type_text(name, "\x1b[B");
+                // Its screen may not change (it refuses input at first):
+                // `send` then says so and exits 1, which is fine here.
+                lab.fleet(&["send", "--key", "Down", name]);
                 down_at = Some(Instant::now());
             }
             false
@@ -211,6 +228,13 @@ fn pi_without_a_key_says_to_log_in() {
         screen.contains("Use /login to log into a provider via OAuth or API key."),
         "{screen}"
     );
+    let row = lab.activity("pi", "waiting");
+    assert_eq!(
+        lab.explain("pi")["decided_by"]["evidence"],
+        "Error: No API key found for openai-codex.",
+        "{row:#}"
+    );
+    lab.fleet(&["verify", "pi"]).failure(1);
     assert!(lab.mock.requests().is_empty(), "{:#?}", lab.mock.requests());
 }
 
@@ -243,6 +267,7 @@ fn codex_without_a_login_asks_to_sign_in() {
     ] {
         assert!(screen.contains(line), "{line:?} not in:\n{screen}");
     }
+    lab.activity("codex", "waiting");
     assert!(lab.mock.turns().is_empty());
 }
 
@@ -262,7 +287,16 @@ fn claude_without_onboarding_cannot_reach_anthropic_and_exits() {
     let lab = Lab::new();
     lab.env
         .write_fleet("[agents.claude]\nruntime = \"claude\"\nmodel = \"claude-sonnet-4-6\"\n");
-    lab.up("claude");
+    // Not `started`: `up` waits out its grace, sees it die, says why, exits 1.
+    let up = lab.fleet(&["up", "claude"]).failure(1);
+    assert!(
+        up.stdout.contains("claude  failed: exited 1 within"),
+        "{up:?}"
+    );
+    assert!(
+        up.stdout.contains("Check your internet connection"),
+        "{up:?}"
+    );
     assert_eq!(lab.exited("claude", STARTUP), 1);
     let screen = lab.peek("claude");
     for line in [
@@ -297,5 +331,6 @@ fn claude_without_a_key_says_it_is_not_logged_in() {
     lab.see("claude", "manual mode on", WITHIN);
     lab.send("claude", PROMPT);
     lab.see("claude", "Not logged in · Please run /login", WITHIN);
+    lab.activity("claude", "waiting");
     assert!(lab.mock.turns().is_empty());
 }

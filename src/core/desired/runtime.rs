@@ -89,6 +89,8 @@ const CLAUDE_WAITING: &[&str] = &[
     r"(?m)^[\s│]*(?:Esc to cancel · Tab to amend|Enter to confirm · Esc to cancel)",
     r"Do you trust the files in this folder\?|Quick safety check: Is this a project you created or one you trust\?",
     r"(?m)^[\s│]*(?:Select login method:|Paste code here if prompted|Choose the text style that looks best with your terminal)",
+    // 2.1.x answers a prompt it cannot send with this, and waits.
+    r"Not logged in · Please run /login",
 ];
 
 /// Codex CLI's approval overlay, trust and sign-in screens, from
