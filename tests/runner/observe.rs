@@ -436,3 +436,35 @@ fn logs_follow_keeps_every_line_across_rotations() {
     );
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn hostile_output_never_reaches_the_operators_terminal() {
+    let env = TestEnv::new();
+    // A runtime that sets the title, writes to the clipboard (OSC 52), moves
+    // the cursor, rings, and prints invalid UTF-8, then waits.
+    let script = env.script(
+        "hostile",
+        "printf 'plain \\033]0;pwned-title\\007\\033]52;c;cm0gLXJmIC8=\\007\\033[2J\\033[Hafter \\377\\376 bytes\\a\\n'; exec sleep 300",
+    );
+    let script = script.to_string_lossy().into_owned();
+    env.fleet(&["start", "hostile", "--", &script]);
+    env.wait_screen("hostile", "after");
+    for args in [
+        vec!["peek", "hostile"],
+        vec!["ps"],
+        vec!["explain", "hostile"],
+        vec!["events", "hostile"],
+        vec!["verify", "hostile"],
+        vec!["logs", "hostile"],
+    ] {
+        let run = env.fleet(&args);
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            !out.bytes().any(|b| b == 0x1b || b == 0x07),
+            "{args:?} passed an escape through: {out:?}"
+        );
+    }
+    let peek = env.fleet(&["peek", "hostile"]).success().stdout;
+    assert!(peek.contains("after"), "{peek}");
+    assert!(!peek.contains("pwned-title"), "{peek}");
+}
