@@ -56,7 +56,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Check each agent and this host for durability and policy; say how to fix
     Verify(verify::VerifyArgs),
-    /// Stream transitions as they happen: started, exited, drift, idle, waiting
+    /// The present state, then transitions as they happen: exited, drift, idle, waiting…
     Watch(watch::WatchArgs),
     /// Print an agent's current screen, read-only
     Peek(peek::PeekArgs),
@@ -66,7 +66,7 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Attach to an agent's session, read-only unless --takeover
     Attach(attach::AttachArgs),
-    /// Type text into an agent, then Enter (a takeover act)
+    /// Type text or press keys in agents (a takeover act), confirmed by their screens
     Send(send::SendArgs),
     /// Block until agents reach a state (exit 1 on --timeout)
     Wait(wait::WaitArgs),
