@@ -407,6 +407,8 @@ fn the_fleet_server_is_set_up_for_agents() {
     // What pi checks before it warns that modified Enter keys may not work.
     let out = env.tmux(&["show", "-gv", "extended-keys"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
+    let out = env.tmux(&["show", "-gv", "focus-events"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
     let out = env.tmux(&["show", "-gwv", "remain-on-exit"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
 }

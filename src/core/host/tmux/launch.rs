@@ -147,12 +147,14 @@ fn shell_command(argv: &[String]) -> String {
 
 /// Server settings that every launch relies on, sent ahead of each batch:
 /// a pane whose runtime exits stays, with its status and last screen, so
-/// `ps` can say `exited 127` and `peek` can show why; and extended keys,
-/// so a runtime can tell Shift+Enter from Enter (pi warns without them).
+/// `ps` can say `exited 127` and `peek` can show why; extended keys, so a
+/// runtime can tell Shift+Enter from Enter (pi warns without them); focus
+/// events, which Claude Code asks for.
 fn prelude() -> Batch {
     let mut b = Batch::new();
     b.push(["set-option", "-wg", "remain-on-exit", "on"]);
     b.push(["set-option", "-s", "extended-keys", "on"]);
+    b.push(["set-option", "-s", "focus-events", "on"]);
     b
 }
 
