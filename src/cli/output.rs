@@ -12,6 +12,26 @@ pub fn print(text: &str) -> bool {
         .is_ok()
 }
 
+/// Text that came from outside fleet (a process name, a runtime's report,
+/// a screen) made safe for a terminal: every control character but line
+/// breaks and tabs (escape sequences begin with one, C1 ones included)
+/// becomes `?`, so nothing printed can drive the operator's terminal.
+/// Escaping happens here, at the edge, once; JSON escapes by itself.
+pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| if unsafe_char(c) { '?' } else { c })
+            .collect(),
+    )
+}
+
+fn unsafe_char(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
 /// Whether stdout should get colour.
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
@@ -54,6 +74,7 @@ pub fn table(header: &[&str], rows: &[Vec<(String, Option<Color>)>], color: bool
         let last = cells.len().saturating_sub(1);
         for (i, (cell, c)) in cells.into_iter().enumerate() {
             let pad = widths[i].saturating_sub(cell.chars().count());
+            let cell = safe(&cell).replace(['\n', '\t'], " ");
             let shown = match c {
                 Some(c) if color => paint(&cell, c),
                 _ => cell,
@@ -78,6 +99,14 @@ pub fn table(header: &[&str], rows: &[Vec<(String, Option<Color>)>], color: bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nothing_printed_can_drive_the_terminal() {
+        assert_eq!(safe("plain\ttext\n"), "plain\ttext\n");
+        assert_eq!(safe("\x1b[2J\x1b]0;t\x07x\u{9b}y"), "?[2J?]0;t?x?y");
+        let rows = vec![vec![("a\x1b[5mb".to_string(), None)]];
+        assert_eq!(table(&["N"], &rows, false), "N\na?[5mb\n");
+    }
 
     #[test]
     fn aligns_columns() {

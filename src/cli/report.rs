@@ -108,8 +108,10 @@ pub fn print(lines: &[Line]) -> i32 {
     let width = lines.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let mut text = String::new();
     for r in lines {
-        text.push_str(&format!("{:width$}  {}\n", r.name, r.message));
+        let message = output::safe(&r.message).replace(['\n', '\t'], " ");
+        text.push_str(&format!("{:width$}  {message}\n", r.name));
         for line in &r.more {
+            let line = output::safe(line).replace(['\n', '\t'], " ");
             text.push_str(&format!("{:width$}    {line}\n", ""));
         }
     }

@@ -468,3 +468,37 @@ fn hostile_output_never_reaches_the_operators_terminal() {
     assert!(peek.contains("after"), "{peek}");
     assert!(!peek.contains("pwned-title"), "{peek}");
 }
+
+#[test]
+fn forged_options_and_process_names_cannot_disown_or_drive_anything() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "mine", "--runtime", "stub"]).success();
+    env.wait_screen("mine", "anything else is echoed");
+    // Tabs and line breaks in a user option someone set by hand: no field
+    // or row of their making; the agent stays fleet's.
+    env.tmux(&[
+        "set-option",
+        "-t",
+        "=mine:",
+        "@fleet-state",
+        "a\tb\nghost\t%99\t1\t0\t\t\tx\t1\t1\t24\t0\t\t{\"runtime\":\"x\",\"started_at\":1}",
+    ]);
+    let rows = env.ps();
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, ["mine"], "{rows:#?}");
+    assert_eq!(rows[0]["status"], "running");
+    // A process named with escape sequences shows as plain text.
+    let evil = env.bin().join("\x1b[2J\x1b]0;t\x07evil");
+    std::os::unix::fs::symlink("/bin/sleep", &evil).unwrap_or_else(|e| panic!("{e}"));
+    let evil = evil.to_string_lossy().into_owned();
+    env.fleet(&["start", "odd", "--", &evil, "300"]);
+    for args in [["ps", "--json"], ["explain", "odd"], ["events", "odd"]] {
+        let run = env.fleet(&args);
+        assert!(
+            !run.stdout.bytes().any(|b| b == 0x1b || b == 0x07),
+            "{args:?}: {:?}",
+            run.stdout
+        );
+    }
+    env.fleet(&["stop", "mine"]).success();
+}

@@ -40,10 +40,8 @@ fn render(e: &Explanation) -> String {
         (Some(a), None) => format!("{status}, {a}"),
         (None, _) => status,
     };
-    let mut out = format!(
-        "{}  {verdict}\n  status      {}\n",
-        e.name, e.status_evidence
-    );
+    let status = crate::cli::output::safe(&e.status_evidence).replace(['\n', '\t'], " ");
+    let mut out = format!("{}  {verdict}\n  status      {status}\n", e.name);
     if let Some(by) = &e.decided_by {
         out.push_str(&format!("  decided by  {}\n", line(by)));
     }

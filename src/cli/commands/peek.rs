@@ -24,6 +24,10 @@ pub fn cmd_peek(core: &Core, args: &PeekArgs) -> Result<i32, CliError> {
     let screen = core.peek(&name, args.lines, args.raw)?;
     // Warnings first, as the answer may be long.
     crate::cli::print_warnings(core);
-    output::print(&screen);
+    if args.raw {
+        output::print(&screen);
+    } else {
+        output::print(&output::safe(&screen));
+    }
     Ok(0)
 }

@@ -58,10 +58,11 @@ fn render(event: &Event, json: bool) -> String {
     };
     // The state watch starts with reads as what is, not what happened.
     let now = if event.snapshot { "now " } else { "" };
-    format!(
-        "{}  {}  {now}{}{detail}\n",
+    let line = format!(
+        "{}  {}  {now}{}{detail}",
         event.time,
         event.agent,
         word(event)
-    )
+    );
+    format!("{}\n", output::safe(&line).replace(['\n', '\t'], " "))
 }

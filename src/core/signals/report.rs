@@ -77,7 +77,10 @@ impl Reported {
     /// The report stored on a session, if it is one and is about the
     /// session's current launch.
     pub fn current(raw: Option<&str>, meta: Option<&SessionMeta>) -> Option<Self> {
-        let report: Self = serde_json::from_str(raw?).ok()?;
+        let mut report: Self = serde_json::from_str(raw?).ok()?;
+        // Anyone with the pane's tmux can set the option: its detail is
+        // made one printable line again, whatever it holds.
+        report.detail = one_line(&report.detail);
         let launch = meta.map(|m| m.launched_ms);
         match (report.launch_ms, launch) {
             (Some(of), Some(current)) if of != current => None,

@@ -10,10 +10,16 @@ use crate::core::host::ObservedPane;
 /// which escapes tabs, and come last.
 pub const SEP: char = '\t';
 
-/// What `list-panes -a` reports for every pane on the socket.
-pub const PANE_FORMAT: &str = "#{session_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t\
-#{pane_dead_status}\t#{pane_dead_signal}\t#{pane_current_command}\t#{session_created}\t\
-#{window_activity}\t#{pane_height}\t#{pane_in_mode}\t#{@fleet-state}\t#{@fleet}";
+/// What `list-panes -a` reports for every pane on the socket. Fields that
+/// anyone could fill with anything (a session's or a process's name, the
+/// user options) have their tabs and line breaks turned into spaces by
+/// tmux itself (`s/[TAB NL]/ /`), so that no value can split a line into
+/// fields or rows of its own making. The fleet's own options are JSON
+/// from serde_json, which has none of either: nothing of them is lost.
+pub const PANE_FORMAT: &str = "#{s/[\t\n]/ /:session_name}\t#{pane_id}\t#{pane_pid}\t\
+#{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{s/[\t\n]/ /:pane_current_command}\t\
+#{session_created}\t#{window_activity}\t#{pane_height}\t#{pane_in_mode}\t\
+#{s/[\t\n]/ /:@fleet-state}\t#{s/[\t\n]/ /:@fleet}";
 
 /// Splits consecutive screens by their heights; `None` if they do not fit.
 pub fn split_by_heights(text: &str, panes: &[(u32, usize)]) -> Option<BTreeMap<u32, String>> {
@@ -89,7 +95,13 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
     let dead = fields.next()? == "1";
     let dead_status = fields.next()?.parse().ok();
     let dead_signal = fields.next()?.parse().ok();
-    let current_command = fields.next()?.to_string();
+    // A process can be named anything (a symlink to `sleep` named with
+    // escape sequences): what it is called reaches views as plain text.
+    let current_command: String = fields
+        .next()?
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     let session_created = fields.next()?.parse().ok();
     let last_output = fields.next()?.parse().ok();
     let height = fields.next()?.parse().unwrap_or(0);
