@@ -53,15 +53,20 @@ impl Clock for ManualClock {
     }
 }
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z): a time
+/// beyond it, from a forged report or a broken clock, is written as it.
+const LAST_SECOND: u64 = 253_402_300_799;
+
 /// RFC 3339, UTC, to the second.
 pub fn rfc3339(unix: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(unix)).to_string()
+    let t = UNIX_EPOCH + Duration::from_secs(unix.min(LAST_SECOND));
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// RFC 3339, UTC, to the millisecond.
 pub fn rfc3339_ms(at_ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap_or(0));
-    humantime::format_rfc3339_millis(t).to_string()
+    let ms = u64::try_from(at_ms).unwrap_or(0).min(LAST_SECOND * 1000);
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
 #[cfg(test)]
@@ -76,5 +81,7 @@ mod tests {
         assert_eq!(clock.now_ms(), 3_500);
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_ms(1_500), "1970-01-01T00:00:01.500Z");
+        assert_eq!(rfc3339(u64::MAX), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339_ms(i64::MAX), "9999-12-31T23:59:59.000Z");
     }
 }

@@ -88,6 +88,10 @@ pub enum Error {
     NotManagedRestart { name: AgentName },
     #[error("agent {name} has exited: nothing would read the text (fleet restart {name} first)")]
     Exited { name: AgentName },
+    #[error(
+        "agent {name} is in drift: {in_front} is in front, not the runtime, and would get the text (fleet attach --takeover {name} to type there yourself)"
+    )]
+    Drift { name: AgentName, in_front: String },
     #[error("{}", on_other_host(name, host, *act))]
     OnOtherHost {
         name: AgentName,
@@ -143,6 +147,7 @@ impl Error {
             | Error::NotManaged { .. }
             | Error::NotManagedRestart { .. }
             | Error::Exited { .. }
+            | Error::Drift { .. }
             | Error::NoTranscript { .. } => ErrorKind::Failed,
         }
     }

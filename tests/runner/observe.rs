@@ -197,11 +197,13 @@ fn watch_streams_starts_stops_waiting_and_strangers() {
     env.fleet(&["start", "sh1", "--runtime", "shell"]).success();
     env.wait_status("sh1", "running");
     env.type_line("sh1", "sleep 300");
-    let line = wait("drift");
-    assert!(
-        line.contains("sh1") && line.contains("sleep is in front"),
-        "{line}"
-    );
+    watch
+        .until(Duration::from_secs(5), |l| {
+            l.contains("\"event\":\"drift\"")
+                && l.contains("sh1")
+                && l.contains("sleep is in front")
+        })
+        .unwrap_or_else(|| panic!("no drift event for sh1 with sleep in front"));
     env.tmux(&["send-keys", "-t", "=sh1:", "C-c"]);
     wait("drift-ended");
     env.fleet(&["restart", "w"]).success();

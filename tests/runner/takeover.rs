@@ -209,14 +209,10 @@ fn send_says_what_arrived_and_what_did_not() {
 
     // A pane that shows nothing of what it is typed: fleet cannot confirm
     // it arrived, and says so with exit 1.
-    env.fleet(&[
-        "start",
-        "deaf",
-        "--",
-        "sh",
-        "-c",
-        "stty -echo; exec sleep 300",
-    ]);
+    env.write_fleet(
+        "[agents.deaf]\nruntime = \"shell\"\ncommand = \"bash -c 'stty -echo; exec -a deaf-agent sleep 300'\"\nprocesses = [\"deaf-agent\"]\n",
+    );
+    env.fleet(&["up", "deaf"]).success();
     let run = env.fleet(&["send", "deaf", "hello"]).failure(1);
     assert!(
         run.stdout
@@ -235,6 +231,15 @@ fn send_says_what_arrived_and_what_did_not() {
         .one_line_error("\"Escpae\" is not a key name");
     env.fleet(&["send", "--key", "C-u", "talker,deaf", "x"])
         .one_line_error("give TEXT or --key, not both");
+    env.fleet(&["send", "--no-enter", "talker", "a\nb"])
+        .one_line_error("the text has a line break");
+
+    // Something else in front of an agent would get the text: refused.
+    env.type_line("talker", "");
+    env.tmux(&["respawn-pane", "-k", "-t", "=talker:", "sleep 300"]);
+    env.wait_status("talker", "drift");
+    env.fleet(&["send", "talker", "rm -rf ~"])
+        .one_line_error("agent talker is in drift: sleep is in front");
 }
 
 #[test]

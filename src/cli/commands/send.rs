@@ -62,10 +62,18 @@ pub fn cmd_send(core: &Core, args: &SendArgs) -> Result<i32, CliError> {
                 "give TEXT or --key, not both: send them one after the other",
             ));
         }
-        (true, false) => Typed::Text {
-            text: text.join(" "),
-            enter: !args.no_enter,
-        },
+        (true, false) => {
+            let text = text.join(" ");
+            if args.no_enter && text.contains(['\n', '\r']) {
+                return Err(CliError::user(
+                    "the text has a line break, which a terminal takes as Enter: drop --no-enter or the line break",
+                ));
+            }
+            Typed::Text {
+                text,
+                enter: !args.no_enter,
+            }
+        }
         (false, true) => Typed::Keys(
             args.keys
                 .iter()

@@ -83,11 +83,14 @@ pub fn step(prev: &View, cur: &View) -> Vec<(String, Change)> {
         } else {
             before.activity.as_ref()
         };
-        let activity = now
-            .activity
-            .as_ref()
-            .filter(|d| was.is_none_or(|w| w.activity.kind() != d.activity.kind()))
-            .map(activity_change);
+        // A new reason to wait (another approval) is news too.
+        let news = |d: &&Decision| {
+            was.is_none_or(|w| {
+                w.activity.kind() != d.activity.kind()
+                    || (d.activity == Activity::Waiting && w.by.evidence != d.by.evidence)
+            })
+        };
+        let activity = now.activity.as_ref().filter(news).map(activity_change);
         out.extend(
             lifecycle
                 .into_iter()

@@ -7,9 +7,11 @@ use std::time::{Duration, Instant};
 
 use crate::core::desired::agent::AgentName;
 use crate::core::error::Error;
-use crate::core::host::{Input, Key, ObservedPane};
+use crate::core::host::{HostError, Input, Key, ObservedPane};
 use crate::core::ops::launch::AgentOutcome;
 use crate::core::ops::{Core, Sessions};
+use crate::core::signals::Source;
+use crate::core::signals::report::{Reported, ReportedState};
 use crate::core::vocab::{EventKind, Status};
 
 /// The pause between typing text and pressing Enter: Codex takes an Enter
@@ -67,6 +69,14 @@ impl Core {
         };
         let detail = match typed {
             Typed::Text { text, enter } => {
+                if *enter {
+                    // A prompt to submit is work to do: what the agent said
+                    // before it (idle, a turn complete) is no longer true.
+                    // Said before anything is typed, so that whatever the
+                    // agent says after (a key may finish its turn at once)
+                    // is the newer word.
+                    self.mark_working(&sessions, &panes, &format!("{text}\u{23ce}"));
+                }
                 self.host().type_into(&inputs(Input::Text(text.clone())))?;
                 if *enter {
                     std::thread::sleep(SUBMIT_PAUSE);
@@ -124,11 +134,23 @@ impl Core {
         };
         let panes: Vec<(AgentName, &ObservedPane)> = match targets {
             Targets::Named(names) => {
-                let mut out = Vec::new();
+                let mut out: Vec<(AgentName, &ObservedPane)> = Vec::new();
                 for name in names {
+                    // Named twice is typed once.
+                    if out.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
                     let session = self.managed_session(sessions, name)?;
-                    if session.status() == Status::Exited {
-                        return Err(Error::Exited { name: name.clone() });
+                    match session.status() {
+                        Status::Exited => return Err(Error::Exited { name: name.clone() }),
+                        // Whatever else is in front would get the text.
+                        Status::Drift => {
+                            return Err(Error::Drift {
+                                name: name.clone(),
+                                in_front: session.pane.current_command.clone(),
+                            });
+                        }
+                        _ => {}
                     }
                     out.push((name.clone(), &session.pane));
                 }
@@ -156,6 +178,32 @@ impl Core {
         Ok(panes)
     }
 
+    /// Stores `working` (fleet's own word, for the current launch) for
+    /// agents just sent a prompt. Best effort: their own signals follow.
+    fn mark_working(
+        &self,
+        sessions: &Sessions,
+        panes: &[(AgentName, &ObservedPane)],
+        detail: &str,
+    ) {
+        let now_ms = self.clock().now_ms();
+        for (name, _) in panes {
+            let launch = sessions
+                .get(name.as_str())
+                .and_then(|s| s.meta.as_ref())
+                .map(|m| m.launched_ms);
+            let detail = format!("sent {detail}");
+            let report = Reported::new(
+                ReportedState::Working,
+                Source::Report,
+                now_ms,
+                launch,
+                &detail,
+            );
+            let _ = self.host().set_state(name.as_str(), &report.to_json());
+        }
+    }
+
     /// Which of these panes' screens differ from `before`, looking until
     /// all do or [`CONFIRM_WITHIN`] passes.
     fn screens_changed(
@@ -165,19 +213,41 @@ impl Core {
     ) -> Result<BTreeMap<u32, ()>, Error> {
         let deadline = Instant::now() + CONFIRM_WITHIN;
         let mut changed = BTreeMap::new();
+        let mut gone: Vec<u32> = Vec::new();
         loop {
             let waiting: Vec<(u32, usize)> = panes
                 .iter()
-                .filter(|(id, _)| !changed.contains_key(id))
+                .filter(|(id, _)| !changed.contains_key(id) && !gone.contains(id))
                 .copied()
                 .collect();
             if waiting.is_empty() || Instant::now() >= deadline {
                 return Ok(changed);
             }
-            for (id, screen) in self.host().capture_screens(&waiting)? {
-                if before.get(&id) != Some(&screen) {
-                    changed.insert(id, ());
+            match self.host().capture_screens(&waiting) {
+                Ok(screens) => {
+                    for (id, screen) in screens {
+                        if before.get(&id) != Some(&screen) {
+                            changed.insert(id, ());
+                        }
+                    }
                 }
+                // A pane that went away since: it cannot confirm anything;
+                // the others go on being looked at.
+                Err(HostError::Failed { .. } | HostError::NoServer(_)) => {
+                    let alive: Vec<u32> = self
+                        .host()
+                        .list_panes()?
+                        .iter()
+                        .map(|p| p.pane_id)
+                        .collect();
+                    gone.extend(
+                        waiting
+                            .iter()
+                            .map(|(id, _)| *id)
+                            .filter(|id| !alive.contains(id)),
+                    );
+                }
+                Err(e) => return Err(e.into()),
             }
             if changed.len() < panes.len() {
                 std::thread::sleep(LOOK_EVERY);

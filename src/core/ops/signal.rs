@@ -70,7 +70,24 @@ impl Core {
             .as_ref()
             .filter(|(agent, _)| agent == name.as_str())
             .map(|(_, launch)| *launch);
+        if let Some(launch) = launch_ms {
+            // A late report of an earlier launch must not replace what the
+            // current one said: it is dropped, not stored.
+            let sessions = self.observe()?;
+            let current = sessions
+                .get(name.as_str())
+                .and_then(|s| s.meta.as_ref())
+                .map(|m| m.launched_ms);
+            if current.is_some_and(|c| c != launch) {
+                return Ok(());
+            }
+        }
         let report = Reported::new(state, source, self.clock().now_ms(), launch_ms, detail);
+        self.store_report(name, &report)
+    }
+
+    /// Stores a report on the agent's session.
+    fn store_report(&self, name: &AgentName, report: &Reported) -> Result<(), Error> {
         match self.host().set_state(name.as_str(), &report.to_json()) {
             Ok(()) => Ok(()),
             Err(HostError::Failed { .. } | HostError::NoServer(_)) => Err(Error::NoSession {

@@ -410,3 +410,40 @@ fn send_types_into_many_at_once_and_says_what_arrived() {
     assert!(Key::parse("Escpae").is_none());
     assert!(Key::parse("C-c").is_some() && Key::parse("F12").is_some());
 }
+
+#[test]
+fn a_prompt_sent_is_work_whatever_the_agent_said_before() {
+    let w = world("[agents.alpha]\nruntime = \"stub\"\n", |h| h);
+    outcomes(&w);
+    let alpha = name("alpha");
+    w.core
+        .report(&alpha, ReportedState::Idle, Source::Hook, "Stop")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let activity = |w: &World| {
+        let rows = w.core.ps().unwrap_or_else(|e| panic!("{e}"));
+        rows.iter()
+            .find(|r| r.name == "alpha")
+            .and_then(|r| r.activity)
+    };
+    assert_eq!(activity(&w), Some(ActivityKind::Idle));
+    let task = Typed::Text {
+        text: "next task".into(),
+        enter: true,
+    };
+    w.core
+        .send(&Targets::Named(vec![alpha.clone()]), &task)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(activity(&w), Some(ActivityKind::Working));
+    // Typing without submitting is not a task.
+    w.core
+        .report(&alpha, ReportedState::Idle, Source::Hook, "Stop")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let half = Typed::Text {
+        text: "half".into(),
+        enter: false,
+    };
+    w.core
+        .send(&Targets::Named(vec![alpha]), &half)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(activity(&w), Some(ActivityKind::Idle));
+}

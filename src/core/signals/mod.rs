@@ -174,7 +174,9 @@ pub fn output_timing(session: &ObservedSession, now: u64) -> Signal {
 /// Everything known about one agent's activity: its own report for this
 /// launch, what its screen shows, when it last wrote.
 pub fn signals_of(session: &ObservedSession, screens: &ScreenCache, now: u64) -> Vec<Signal> {
-    let reported = report::Reported::current(session.pane.state.as_deref(), session.meta.as_ref());
+    let now_ms = i64::try_from(now.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let raw = session.pane.state.as_deref();
+    let reported = report::Reported::current(raw, session.meta.as_ref(), now_ms);
     reported
         .map(|r| r.signal())
         .into_iter()

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::core::desired::agent::SessionMeta;
 use crate::core::signals::{Says, Signal, Source};
 
+/// How far in the future a report may be dated (clocks differ a little).
+const FUTURE_SLACK_MS: i64 = 60_000;
+
 /// The longest detail kept: a report is a line, not a transcript.
 pub const MAX_DETAIL: usize = 500;
 
@@ -74,13 +77,18 @@ impl Reported {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The report stored on a session, if it is one and is about the
-    /// session's current launch.
-    pub fn current(raw: Option<&str>, meta: Option<&SessionMeta>) -> Option<Self> {
+    /// The report stored on a session, if it is one, is about the
+    /// session's current launch, and is not dated in the future (`now_ms`,
+    /// with a minute's slack for clocks): a report from the future would
+    /// hold forever.
+    pub fn current(raw: Option<&str>, meta: Option<&SessionMeta>, now_ms: i64) -> Option<Self> {
         let mut report: Self = serde_json::from_str(raw?).ok()?;
         // Anyone with the pane's tmux can set the option: its detail is
         // made one printable line again, whatever it holds.
         report.detail = one_line(&report.detail);
+        if report.at_ms > now_ms.saturating_add(FUTURE_SLACK_MS) || report.at_ms < 0 {
+            return None;
+        }
         let launch = meta.map(|m| m.launched_ms);
         match (report.launch_ms, launch) {
             (Some(of), Some(current)) if of != current => None,
@@ -135,6 +143,8 @@ mod tests {
         SessionMeta::new(&spec, "", launched_ms, 0)
     }
 
+    const NOW: i64 = 10_000;
+
     #[test]
     fn a_report_of_an_earlier_launch_is_not_evidence() {
         let report = Reported::new(
@@ -146,14 +156,23 @@ mod tests {
         );
         let raw = report.to_json();
         assert_eq!(
-            Reported::current(Some(&raw), Some(&meta(1_000))),
+            Reported::current(Some(&raw), Some(&meta(1_000)), NOW),
             Some(report.clone())
         );
-        assert_eq!(Reported::current(Some(&raw), Some(&meta(2_000))), None);
+        assert_eq!(Reported::current(Some(&raw), Some(&meta(2_000)), NOW), None);
         let manual = Reported::new(ReportedState::Idle, Source::Report, 5_000, None, "");
-        assert!(Reported::current(Some(&manual.to_json()), Some(&meta(2_000))).is_some());
-        assert_eq!(Reported::current(Some("{not json"), None), None);
-        assert_eq!(Reported::current(None, None), None);
+        assert!(Reported::current(Some(&manual.to_json()), Some(&meta(2_000)), NOW).is_some());
+        assert_eq!(Reported::current(Some("{not json"), None, NOW), None);
+        assert_eq!(Reported::current(None, None, NOW), None);
+        // Dated far ahead: it would hold forever. Not evidence.
+        let ahead = Reported::new(
+            ReportedState::Waiting,
+            Source::Hook,
+            NOW + 3_600_000,
+            None,
+            "",
+        );
+        assert_eq!(Reported::current(Some(&ahead.to_json()), None, NOW), None);
     }
 
     #[test]

@@ -250,8 +250,10 @@ impl Tmux {
     /// characters), keys by their names. A pane in copy mode would take
     /// them as copy-mode commands, so that mode is left first.
     pub fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError> {
-        let mut batch = Batch::new();
+        // One group per pane, packed into as few invocations as fit.
+        let mut groups = Vec::new();
         for (pane, input) in inputs {
+            let mut batch = Batch::new();
             let target = format!("%{}", pane.pane_id);
             if pane.in_mode {
                 batch.push(["send-keys", "-X", "-t", target.as_str(), "cancel"]);
@@ -268,11 +270,14 @@ impl Tmux {
                 }
                 Input::Keys(_) => {}
             }
+            if !batch.is_empty() {
+                groups.push(batch);
+            }
         }
-        if batch.is_empty() {
+        if groups.is_empty() {
             return Ok(());
         }
-        self.run(&batch).map(|_| ())
+        self.run_groups(&Batch::new(), &groups).map(|_| ())
     }
 
     /// A tmux client that attaches to `session`. Read-only clients cannot
