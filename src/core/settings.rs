@@ -186,17 +186,37 @@ impl Settings {
         check_socket_name(&socket)?;
         let home_dir = env.get("HOME").map(PathBuf::from);
         let file = find_fleet_file(flags.file.as_deref(), &cwd, env)?;
-        let number = |key: &str| env.get(key).and_then(|v| v.parse::<u64>().ok());
+        // A value that does not read is said so: silently taking the
+        // default would make the setting look applied.
+        let number = |key: &str, what: &str| -> Result<Option<u64>, Error> {
+            env.get(key)
+                .map(|v| {
+                    v.parse::<u64>().map_err(|_| {
+                        Error::setup(format!("{key}={v} is not {what}: fix or unset {key}"))
+                    })
+                })
+                .transpose()
+        };
+        let start_grace = match env.get("FLEET_START_GRACE") {
+            Some(text) => duration(text).ok_or_else(|| {
+                Error::setup(format!(
+                    "FLEET_START_GRACE={text} is not a duration of at most a minute: use e.g. 1s, 500ms or 2.5"
+                ))
+            })?,
+            None => DEFAULT_START_GRACE,
+        };
+        let log_max_bytes = number("FLEET_LOG_MAX_BYTES", "a size in bytes")?;
+        if log_max_bytes == Some(0) {
+            return Err(Error::setup(
+                "FLEET_LOG_MAX_BYTES=0 would keep nothing: give a size in bytes, or unset it",
+            ));
+        }
         Ok(Self {
             fleet_home: fleet_home(env, home_dir.as_deref(), &cwd),
-            idle_after: number("FLEET_IDLE_AFTER").unwrap_or(DEFAULT_IDLE_AFTER),
-            start_grace: env
-                .get("FLEET_START_GRACE")
-                .and_then(duration)
-                .unwrap_or(DEFAULT_START_GRACE),
-            log_max_bytes: number("FLEET_LOG_MAX_BYTES")
-                .filter(|n| *n > 0)
-                .unwrap_or(DEFAULT_LOG_MAX_BYTES),
+            idle_after: number("FLEET_IDLE_AFTER", "a number of seconds")?
+                .unwrap_or(DEFAULT_IDLE_AFTER),
+            start_grace,
+            log_max_bytes: log_max_bytes.unwrap_or(DEFAULT_LOG_MAX_BYTES),
             runtime_bin: env.get("MOSAIC_RUNTIME_BIN").map(String::from),
             seed: SeedEnv {
                 runtime: env.get("MOSAIC_AGENT_RUNTIME").map(String::from),
@@ -217,7 +237,7 @@ impl Settings {
             path: env.get("PATH").map(String::from),
             reporter: env
                 .get("FLEET_AGENT")
-                .zip(number("FLEET_LAUNCH_MS"))
+                .zip(env.get("FLEET_LAUNCH_MS").and_then(|v| v.parse().ok()))
                 .map(|(agent, launch)| (agent.to_string(), launch)),
             stub: fleet_exe
                 .as_deref()
@@ -236,13 +256,13 @@ impl Settings {
 /// `1.5` (seconds), `500ms`, `2s`; at most a minute.
 fn duration(text: &str) -> Option<Duration> {
     let parsed = match text.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => {
-            Some(Duration::from_secs_f64(secs.min(60.0)))
+        Ok(secs) if secs.is_finite() && (0.0..=60.0).contains(&secs) => {
+            Some(Duration::from_secs_f64(secs))
         }
         Ok(_) => None,
         Err(_) => humantime::parse_duration(text).ok(),
     };
-    parsed.map(|d| d.min(Duration::from_secs(60)))
+    parsed.filter(|d| *d <= Duration::from_secs(60))
 }
 
 /// `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`, else
@@ -433,14 +453,29 @@ mod tests {
     }
 
     #[test]
-    fn numbers_that_do_not_parse_keep_their_defaults() {
-        let s = settings(
-            Flags::default(),
-            &[("FLEET_IDLE_AFTER", "soon"), ("FLEET_LOG_MAX_BYTES", "0")],
-            Path::new("/"),
-        );
-        let s = s.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.idle_after, DEFAULT_IDLE_AFTER);
-        assert_eq!(s.log_max_bytes, DEFAULT_LOG_MAX_BYTES);
+    fn numbers_that_do_not_read_are_refused_by_name() {
+        let error = |key: &str, value: &str| {
+            settings(Flags::default(), &[(key, value)], Path::new("/"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(error("FLEET_IDLE_AFTER", "soon").starts_with("FLEET_IDLE_AFTER=soon is not"));
+        assert!(error("FLEET_LOG_MAX_BYTES", "0").starts_with("FLEET_LOG_MAX_BYTES=0"));
+        assert!(error("FLEET_START_GRACE", "-1").starts_with("FLEET_START_GRACE=-1"));
+        assert!(error("FLEET_START_GRACE", "1e9").starts_with("FLEET_START_GRACE=1e9"));
+        assert!(error("FLEET_START_GRACE", "2m").starts_with("FLEET_START_GRACE=2m"));
+        let ok = |value: &str| {
+            settings(
+                Flags::default(),
+                &[("FLEET_START_GRACE", value)],
+                Path::new("/"),
+            )
+            .map(|s| s.start_grace)
+            .ok()
+        };
+        assert_eq!(ok("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(ok("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(ok("0"), Some(Duration::ZERO));
     }
 }

@@ -16,10 +16,13 @@ use crate::core::signals::hooks::{self, HookRuntime};
 const MAX_EVENT_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, Args)]
+#[command(allow_hyphen_values = true)]
 pub struct HookArgs {
-    /// The runtime whose hook this is: claude or codex
+    /// The runtime whose hook this is: claude, codex or pi
     pub runtime: String,
-    /// The event, when the runtime passes it as an argument
+    /// The event, when the runtime passes it as an argument (whatever
+    /// else it passes is taken as words too: a hook never fails on them)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub event: Vec<String>,
 }
 

@@ -65,10 +65,14 @@ pub fn cmd_wait(core: &Core, args: &WaitArgs) -> Result<i32, CliError> {
         .filter(|r| !until.holds(r))
         .map(|r| format!("{} is {}", r.name, state(r)))
         .collect();
+    let when = if waited.unreachable {
+        "and will not be by itself".to_string()
+    } else {
+        format!("after {}", args.timeout.as_deref().unwrap_or_default())
+    };
     Err(CliError::failed(format!(
-        "not {} after {}: {}",
+        "not {} {when}: {}",
         until.word(),
-        args.timeout.as_deref().unwrap_or_default(),
         elsewhere.join(", ")
     )))
 }

@@ -24,6 +24,10 @@ use crate::core::vocab::Status;
 /// How often a launch is looked at during its grace.
 const CONFIRM_EVERY: Duration = Duration::from_millis(100);
 
+/// A grace shorter than this cannot tell the launch script from a
+/// wrapper in front: the launch is `starting`, not `not confirmed`.
+const SHORT_GRACE: Duration = Duration::from_millis(200);
+
 /// How many of a dead runtime's last lines a report shows.
 const LAST_WORDS: usize = 3;
 
@@ -349,6 +353,12 @@ impl Core {
         };
         Ok(match session.status() {
             Status::Running => launched,
+            // Still in the launch script, with a grace too short to tell
+            // (the script takes milliseconds: after a longer grace, `sh`
+            // in front is a wrapper, not the launch).
+            _ if grace < SHORT_GRACE && session.is_launching(self.clock().now()) => {
+                LaunchOutcome::Starting
+            }
             Status::Exited => LaunchOutcome::Died {
                 code: session.exit_code(),
                 grace,

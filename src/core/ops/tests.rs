@@ -447,3 +447,26 @@ fn a_prompt_sent_is_work_whatever_the_agent_said_before() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(activity(&w), Some(ActivityKind::Idle));
 }
+
+#[test]
+fn wait_ends_when_an_agent_cannot_get_there() {
+    use crate::core::ops::wait::Until;
+    let w = world(TWO_STUBS, |h| h);
+    outcomes(&w);
+    w.host.exit("beta", 2);
+    // No timeout: it would wait forever for an exited agent to idle.
+    let waited = w
+        .core
+        .wait(&[name("alpha"), name("beta")], Until::Idle, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!waited.reached && waited.unreachable);
+    let waited = w
+        .core
+        .wait(&[name("beta")], Until::Exited, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(waited.reached);
+    assert!(matches!(
+        w.core.wait(&[name("ghost")], Until::Idle, None),
+        Err(Error::NoSuchAgent { .. })
+    ));
+}

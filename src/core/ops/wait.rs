@@ -35,6 +35,16 @@ impl Until {
         }
     }
 
+    /// Whether an agent in `row`'s state can still get there by itself: an
+    /// agent that has exited, is missing or is not fleet's will not start
+    /// working (nor, missing, exit).
+    pub fn reachable(self, row: &AgentRow) -> bool {
+        matches!(
+            (self, row.status),
+            (_, Status::Running | Status::Drift) | (Until::Exited, Status::Exited)
+        )
+    }
+
     /// Whether a row is in this state.
     pub fn holds(self, row: &AgentRow) -> bool {
         let activity = |a| row.status == Status::Running && row.activity == Some(a);
@@ -53,12 +63,37 @@ impl Until {
 #[derive(Debug, Clone)]
 pub struct Waited {
     pub reached: bool,
+    /// Some agent can no longer get there by itself (it exited, or its
+    /// session went away): the wait ended early.
+    pub unreachable: bool,
     pub rows: Vec<AgentRow>,
+}
+
+/// The row of an agent whose session went away while it was waited for.
+fn gone(name: &AgentName, host: &str) -> AgentRow {
+    AgentRow {
+        name: name.to_string(),
+        host: host.to_string(),
+        runtime: None,
+        model: None,
+        effort: None,
+        status: Status::Missing,
+        exit_code: None,
+        activity: None,
+        idle_seconds: None,
+        pane_command: None,
+        started_at: None,
+        uptime_seconds: None,
+        restarts: 0,
+        declared: false,
+        workdir: None,
+    }
 }
 
 impl Core {
     /// Waits until every named agent is in the state `until`, or `timeout`
-    /// passes (never, without one).
+    /// passes (never, without one), or some agent can no longer get there
+    /// by itself.
     pub fn wait(
         &self,
         names: &[AgentName],
@@ -66,22 +101,29 @@ impl Core {
         timeout: Option<Duration>,
     ) -> Result<Waited, Error> {
         let started = Instant::now();
+        let mut first = true;
         loop {
             let rows: Vec<AgentRow> = self.ps()?;
-            let mine: Vec<AgentRow> = names
-                .iter()
-                .map(|name| {
-                    rows.iter()
-                        .find(|r| r.name == name.as_str())
-                        .cloned()
-                        .ok_or_else(|| Error::NoSuchAgent { name: name.clone() })
-                })
-                .collect::<Result<_, _>>()?;
+            let mut mine = Vec::new();
+            for name in names {
+                match rows.iter().find(|r| r.name == name.as_str()) {
+                    Some(row) => mine.push(row.clone()),
+                    // Unknown from the start is bad input; gone since is
+                    // an agent that will not get there.
+                    None if first => return Err(Error::NoSuchAgent { name: name.clone() }),
+                    None => mine.push(gone(name, self.host().name())),
+                }
+            }
+            first = false;
             let reached = mine.iter().all(|row| until.holds(row));
+            let unreachable = mine
+                .iter()
+                .any(|row| !until.holds(row) && !until.reachable(row));
             let out_of_time = timeout.is_some_and(|t| started.elapsed() >= t);
-            if reached || out_of_time {
+            if reached || unreachable || out_of_time {
                 return Ok(Waited {
                     reached,
+                    unreachable: unreachable && !reached,
                     rows: mine,
                 });
             }

@@ -90,11 +90,21 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
             (command.to_vec(), target)
         }
     };
+    // A relaunch starts a clean screen: what the pane shows (and what
+    // fleet quotes when it dies) is this run's; the transcript keeps the
+    // earlier ones.
+    let clear = match launch.place {
+        Place::Respawn { pane_id } => Some(format!("%{pane_id}")),
+        Place::NewSession => None,
+    };
     for (key, value) in &launch.env {
         command.extend(["-e".to_string(), format!("{key}={value}")]);
     }
     command.push("--".into());
     command.extend(launch.pane_argv.iter().cloned());
+    if let Some(target) = clear {
+        group.push(["clear-history".to_string(), "-t".to_string(), target]);
+    }
     group.push(command);
     if let Some(writer) = &launch.transcript {
         // Straight after the launch, in the same tmux call, so the
