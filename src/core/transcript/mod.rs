@@ -9,8 +9,8 @@
 //! rotations; [`render`] turns the bytes into the text that was on the
 //! screen, safe to print.
 
+pub mod lines;
 pub mod render;
-pub mod strip;
 pub mod writer;
 
 use std::fs::File;
