@@ -59,6 +59,33 @@ fn logs_outlive_the_pane_and_are_plain_text() {
 }
 
 #[test]
+fn logs_read_as_the_screen_did() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "tui", "--runtime", "shell"]).success();
+    env.wait_status("tui", "running");
+    // Words placed by cursor moves (as Claude Code writes them), a line
+    // redrawn in place, and a window title.
+    env.type_line(
+        "tui",
+        "printf '\\033]0;%s-%s\\007Welcome\\033[1Cto\\033[1CCodex\\n1/3\\r2/3\\r3/3 done\\n' SECRET TITLE",
+    );
+    env.wait_screen("tui", "3/3 done");
+    let mut logs = String::new();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            logs = env.fleet(&["logs", "tui"]).success().stdout;
+            logs.contains("3/3 done")
+        }),
+        "{logs}"
+    );
+    assert!(logs.contains("\nWelcome to Codex\n3/3 done\n"), "{logs}");
+    assert!(!logs.contains("SECRET-TITLE"), "{logs}");
+    assert!(!logs.lines().any(|l| l.starts_with("2/3")), "{logs}");
+    let raw = env.fleet(&["logs", "tui", "--raw"]).success().stdout;
+    assert!(raw.contains("Welcome\x1b[1Cto"), "{raw:?}");
+}
+
+#[test]
 fn transcripts_rotate_at_their_cap() {
     let env = TestEnv::new();
     env.fleet_env(

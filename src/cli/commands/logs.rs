@@ -6,7 +6,7 @@ use crate::cli::commands::agent_name;
 use crate::cli::error::CliError;
 use crate::cli::output;
 use crate::core::Core;
-use crate::core::transcript::strip::Stripper;
+use crate::core::transcript::render::Renderer;
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
@@ -23,23 +23,23 @@ pub struct LogsArgs {
 /// How often `--follow` looks for more.
 const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
+/// How much of the transcript is rendered before what it gave is printed,
+/// so a long transcript starts showing at once and memory stays small.
+const RENDER_CHUNK: usize = 64 * 1024;
+
 /// Read-only: the transcript is a file the pane's pipe writes; reading it
 /// never touches the agent, and it stays after the pane is gone.
 pub fn cmd_logs(core: &Core, args: &LogsArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
     let (mut reader, bytes) = core.transcript(&name)?;
-    let mut stripper = Stripper::new();
-    let mut emit = |bytes: &[u8]| -> bool {
-        if args.raw {
-            output::print(&String::from_utf8_lossy(bytes))
-        } else {
-            output::print(&stripper.feed(bytes))
-        }
-    };
+    let mut view = View::new(args.raw);
     // Warnings first, as the answer may be long.
     crate::cli::print_warnings(core);
-    emit(&bytes);
+    if !view.feed(&bytes) {
+        return Ok(0);
+    }
     if !args.follow {
+        view.finish();
         return Ok(0);
     }
     let path = core.transcripts()?.path(&name);
@@ -48,12 +48,62 @@ pub fn cmd_logs(core: &Core, args: &LogsArgs) -> Result<i32, CliError> {
         // Not there to follow: say why, as opening it says.
         reader.read_new().map_err(read_err)?;
     }
+    if !view.flush() {
+        return Ok(0);
+    }
     loop {
         std::thread::sleep(FOLLOW_EVERY);
         let fresh = reader.read_new().map_err(read_err)?;
-        if !emit(&fresh) {
+        if !view.feed(&fresh) || !view.tick() {
             // Nobody reads any more (`fleet logs -f | head`).
             return Ok(0);
+        }
+    }
+}
+
+/// The transcript as printed: as recorded (`--raw`), or rendered to the
+/// text that was on the screen. Each call says whether anyone still reads.
+enum View {
+    Raw,
+    Text(Box<Renderer>),
+}
+
+impl View {
+    fn new(raw: bool) -> Self {
+        if raw {
+            Self::Raw
+        } else {
+            Self::Text(Box::default())
+        }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        match self {
+            Self::Raw => output::print(&String::from_utf8_lossy(bytes)),
+            Self::Text(r) => bytes
+                .chunks(RENDER_CHUNK)
+                .all(|chunk| output::print(&r.feed(chunk))),
+        }
+    }
+
+    /// `--follow`: what is on the screen now, then what settles.
+    fn flush(&mut self) -> bool {
+        match self {
+            Self::Raw => true,
+            Self::Text(r) => output::print(&r.flush()),
+        }
+    }
+
+    fn tick(&mut self) -> bool {
+        match self {
+            Self::Raw => true,
+            Self::Text(r) => output::print(&r.tick()),
+        }
+    }
+
+    fn finish(self) {
+        if let Self::Text(r) = self {
+            output::print(&r.finish());
         }
     }
 }

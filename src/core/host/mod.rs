@@ -29,6 +29,12 @@ use crate::core::desired::agent::{AgentName, SessionMeta};
 pub use fake::FakeHost;
 pub use local::LocalHost;
 
+/// Every pane fleet creates is this many columns wide (`new-session -x`):
+/// wide enough that agents rarely wrap. A transcript is rendered at it.
+pub const PANE_COLS: u16 = 200;
+/// Every pane fleet creates is this many rows high (`new-session -y`).
+pub const PANE_ROWS: u16 = 50;
+
 /// What can go wrong talking to a host's multiplexer.
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {

@@ -14,7 +14,8 @@ use crate::core::rows::{self, AgentRow, Extras};
 use crate::core::signals::screens::{self, Patterns, ScreenCache};
 use crate::core::signals::{self, Decision};
 use crate::core::store::events::Event;
-use crate::core::transcript::{TranscriptReader, strip};
+use crate::core::transcript::TranscriptReader;
+use crate::core::transcript::lines::last_lines;
 
 impl Core {
     /// `fleet ps`: one row per agent, declared ones first.
@@ -83,7 +84,7 @@ impl Core {
             None => (Capture::Screen, usize::MAX),
         };
         let text = self.host().capture(session.pane.pane_id, what, raw)?;
-        Ok(strip::last_lines(&text, lines))
+        Ok(last_lines(&text, lines))
     }
 
     /// `fleet events`: the history of one agent or all, at most `since` old.

@@ -6,9 +6,11 @@
 //! `DIR/NAME.log` and rotates at a size cap ([`writer`]); one older file,
 //! `NAME.log.1`, is kept, so an agent never takes more than twice the cap.
 //! A [`TranscriptReader`] reads what is there and then what comes, across
-//! rotations; [`strip`] turns the bytes into plain text for a terminal.
+//! rotations; [`render`] turns the bytes into the text that was on the
+//! screen, safe to print.
 
-pub mod strip;
+pub mod lines;
+pub mod render;
 pub mod writer;
 
 use std::fs::File;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::core::desired::agent::AgentName;
 use crate::core::host::tmux::{Batch, META_OPTION, STATE_OPTION, Tmux};
-use crate::core::host::{HostError, Launch, LaunchResults, Place};
+use crate::core::host::{HostError, Launch, LaunchResults, PANE_COLS, PANE_ROWS, Place};
 use crate::core::observe;
 
 impl Tmux {
@@ -79,9 +79,18 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
     let mut group = Batch::new();
     let (mut command, pane_target) = match launch.place {
         Place::NewSession => (
-            ["new-session", "-d", "-s", name, "-x", "200", "-y", "50"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                &PANE_COLS.to_string(),
+                "-y",
+                &PANE_ROWS.to_string(),
+            ]
+            .map(String::from)
+            .to_vec(),
             format!("={name}:"),
         ),
         Place::Respawn { pane_id } => {
