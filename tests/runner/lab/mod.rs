@@ -75,6 +75,12 @@ impl Lab {
         let codex_home = env.home().join(".codex");
         std::fs::create_dir_all(&codex_home).unwrap_or_else(|e| panic!("{e}"));
         env.set("CODEX_HOME", &codex_home.to_string_lossy());
+        // The runtimes keep sockets and caches in the temp dir (Claude Code's
+        // /tmp/claude-0 and cc-socks, Codex's daemon dir, pi's jiti cache):
+        // this lab's own, removed with it.
+        let tmp = env.root().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap_or_else(|e| panic!("{e}"));
+        env.set("TMPDIR", &tmp.to_string_lossy());
         Self { env, mock }
     }
 
