@@ -38,6 +38,29 @@ pub struct AgentRow {
     pub workdir: Option<String>,
 }
 
+impl AgentRow {
+    /// An agent with no session: nothing is known of it but its name.
+    pub fn missing(name: &str, host: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            host: host.to_string(),
+            runtime: None,
+            model: None,
+            effort: None,
+            status: Status::Missing,
+            exit_code: None,
+            activity: None,
+            idle_seconds: None,
+            pane_command: None,
+            started_at: None,
+            uptime_seconds: None,
+            restarts: 0,
+            declared: false,
+            workdir: None,
+        }
+    }
+}
+
 /// What `ps` knows besides tmux's answer: each running agent's activity,
 /// decided from its signals.
 #[derive(Debug, Clone, Default)]
@@ -70,21 +93,12 @@ pub fn rows(
                 out.push(row);
             }
             None => out.push(AgentRow {
-                name: spec.name.to_string(),
-                host: host.to_string(),
                 runtime: Some(spec.runtime.clone()),
                 model: spec.model.clone(),
                 effort: spec.effort.clone(),
-                status: Status::Missing,
-                exit_code: None,
-                activity: None,
-                idle_seconds: None,
-                pane_command: None,
-                started_at: None,
-                uptime_seconds: None,
-                restarts: 0,
                 declared: true,
                 workdir: Some(spec.workdir.to_string_lossy().into_owned()),
+                ..AgentRow::missing(spec.name.as_str(), host)
             }),
         }
     }

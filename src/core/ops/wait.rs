@@ -69,27 +69,6 @@ pub struct Waited {
     pub rows: Vec<AgentRow>,
 }
 
-/// The row of an agent whose session went away while it was waited for.
-fn gone(name: &AgentName, host: &str) -> AgentRow {
-    AgentRow {
-        name: name.to_string(),
-        host: host.to_string(),
-        runtime: None,
-        model: None,
-        effort: None,
-        status: Status::Missing,
-        exit_code: None,
-        activity: None,
-        idle_seconds: None,
-        pane_command: None,
-        started_at: None,
-        uptime_seconds: None,
-        restarts: 0,
-        declared: false,
-        workdir: None,
-    }
-}
-
 impl Core {
     /// Waits until every named agent is in the state `until`, or `timeout`
     /// passes (never, without one), or some agent can no longer get there
@@ -111,7 +90,7 @@ impl Core {
                     // Unknown from the start is bad input; gone since is
                     // an agent that will not get there.
                     None if first => return Err(Error::NoSuchAgent { name: name.clone() }),
-                    None => mine.push(gone(name, self.host().name())),
+                    None => mine.push(AgentRow::missing(name.as_str(), self.host().name())),
                 }
             }
             first = false;
