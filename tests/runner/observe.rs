@@ -53,6 +53,16 @@ fn logs_outlive_the_pane_and_are_plain_text() {
     assert!(!logs.contains('\x1b'), "escapes left in: {logs:?}");
     let raw = env.fleet(&["logs", "talker", "--raw"]).success().stdout;
     assert!(raw.contains("\x1b[31mRED-transcript"), "{raw:?}");
+    // What agents print is the user's alone: 0700 and 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    let dir = env.root().join("state/logs").join(&env.socket);
+    assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+    assert_eq!(mode(&dir.join("talker.log")), 0o600);
     env.fleet(&["logs", "never"])
         .failure(1)
         .one_line_error("no transcript for never");

@@ -18,7 +18,7 @@ use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
 use crate::core::signals::hooks;
 use crate::core::signals::report::one_line;
-use crate::core::store::home::write_atomic;
+use crate::core::store::home::{private_dir, write_atomic};
 use crate::core::vocab::Status;
 
 /// How often a launch is looked at during its grace.
@@ -230,7 +230,7 @@ impl Core {
             check_launchable(fleet, plans, &facts.dirs)?;
             self.host().check_ready()?;
             let transcripts = self.transcripts()?;
-            std::fs::create_dir_all(&transcripts.dir).map_err(|source| Error::Io {
+            private_dir(&transcripts.dir).map_err(|source| Error::Io {
                 what: format!(
                     "cannot create the transcript directory {}",
                     transcripts.dir.display()
@@ -306,6 +306,15 @@ impl Core {
             .join("runtimes")
             .join(hooks::PI_EXTENSION_FILE);
         let current = std::fs::read(&path).is_ok_and(|b| b == hooks::PI_EXTENSION.as_bytes());
+        if let Some(dir) = path.parent()
+            && let Err(e) = private_dir(dir)
+        {
+            self.warn(Warning::NotSaved {
+                path: dir.to_path_buf(),
+                error: e.to_string(),
+            });
+            return None;
+        }
         if !current && let Err(e) = write_atomic(&path, hooks::PI_EXTENSION.as_bytes()) {
             self.warn(Warning::NotSaved {
                 path,

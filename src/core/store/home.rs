@@ -41,6 +41,18 @@ impl FleetHome {
     }
 }
 
+/// Creates a directory (and its missing parents) readable by the user
+/// alone, 0700 whatever the umask: what fleet keeps there (transcripts,
+/// signals) holds what agents print and operators type.
+pub fn private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
 /// Writes a file atomically: a temp file in the same directory, synced,
 /// then renamed over the old one. A reader sees the old or the new, whole.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -7,6 +7,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+use crate::core::store::home::private_dir;
 use crate::core::transcript::rotated;
 
 /// Copies `input` into the transcript at `path` until it ends.
@@ -39,11 +40,20 @@ pub fn write(mut input: impl Read, path: &Path, max_bytes: u64) -> io::Result<()
     }
 }
 
+/// Opens the transcript for appending, readable by the user alone (0600
+/// whatever the umask): it holds what the agent printed, tokens included.
 fn open(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        private_dir(dir)?;
     }
-    OpenOptions::new().create(true).append(true).open(path)
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
 }
 
 /// `NAME.log` becomes `NAME.log.1` (replacing the older one), and a fresh
