@@ -521,7 +521,6 @@ fn key_offset(key: DeclKey, raw: &RawAgent, defaults: &RawDefaults) -> Option<us
             .or(defaults.runtime.as_ref())
             .map(start),
         DeclKey::Command => raw.command.as_ref().map(start),
-        DeclKey::Workdir => raw.workdir.as_ref().map(start),
         DeclKey::Host => raw.host.as_ref().map(start),
     }
 }

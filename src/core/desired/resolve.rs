@@ -16,7 +16,6 @@ use crate::core::desired::runtime::{self, Field, Runtime, TemplateError};
 pub enum DeclKey {
     Runtime,
     Command,
-    Workdir,
     Host,
 }
 
@@ -26,7 +25,6 @@ impl DeclKey {
         match self {
             DeclKey::Runtime => "runtime",
             DeclKey::Command => "command",
-            DeclKey::Workdir => "workdir",
             DeclKey::Host => "host",
         }
     }

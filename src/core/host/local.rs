@@ -48,10 +48,6 @@ impl LocalHost {
         }
     }
 
-    pub fn tmux(&self) -> &Tmux {
-        &self.tmux
-    }
-
     /// Derives the runtime-bin prefix. Runs `npm config get prefix` (a node
     /// start-up, ~0.2 s), so it is asked for once per run, not per agent.
     fn runtime_prefix(&self) -> String {
