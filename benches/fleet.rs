@@ -242,8 +242,9 @@ fn main() {
     watch_cpu(&bench);
 }
 
-/// `fleet watch` over 100 idle agents: CPU of the watcher (with the tmux
-/// clients it runs) and of the tmux server, from /proc.
+/// `fleet watch` over 100 idle agents: the whole cost of watching (the
+/// watcher, the tmux clients it keeps, and the tmux server's extra work,
+/// from /proc), then how soon transitions reach it.
 fn watch_cpu(bench: &Bench) {
     let secs: u64 = std::env::var("FLEET_BENCH_WATCH_SECS")
         .ok()
@@ -252,33 +253,140 @@ fn watch_cpu(bench: &Bench) {
     let mut cmd = Command::new(fleet_bin());
     cmd.args(["watch"]);
     bench.env(&mut cmd);
+    cmd.stdout(Stdio::piped());
     // Idle for real: no agent has written within the idle threshold.
     std::thread::sleep(Duration::from_secs(2));
     let server = server_pid(bench);
+    let server_idle = server.map(cpu_ticks).unwrap_or(0);
+    std::thread::sleep(Duration::from_secs(secs.min(10)));
+    let server_idle = server
+        .map(cpu_ticks)
+        .unwrap_or(0)
+        .saturating_sub(server_idle) as f64
+        / secs.min(10) as f64;
     let server_before = server.map(cpu_ticks).unwrap_or(0);
     let mut child = cmd.spawn().expect("spawn watch");
+    let lines = watch_lines(&mut child);
     let start = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
-    let watcher = cpu_ticks(child.id());
+    let kids = children(child.id());
+    let watcher = cpu_ticks(child.id()) + kids.iter().map(|&k| cpu_ticks(k)).sum::<u64>();
     let wall = start.elapsed().as_secs_f64();
-    let server_after = server.map(cpu_ticks).unwrap_or(0);
-    let _ = child.kill();
-    let _ = child.wait();
+    let server_extra = (server
+        .map(cpu_ticks)
+        .unwrap_or(0)
+        .saturating_sub(server_before) as f64
+        - server_idle * wall)
+        .max(0.0);
     let hz = 100.0; // USER_HZ on Linux
-    let pct = |ticks: u64| ticks as f64 / hz / wall * 100.0;
+    let pct = |ticks: f64| ticks / hz / wall * 100.0;
     println!();
     println!(
-        "{:<38} {:>9.2}%  {:>7}  < 2% of a core",
+        "{:<38} {:>9.2}%  {:>7}  (with its {} tmux clients)",
         format!("fleet watch, {secs} s, {AGENTS} idle agents"),
-        pct(watcher),
-        "-"
+        pct(watcher as f64),
+        "-",
+        kids.len()
     );
     println!(
-        "{:<38} {:>9.2}%  {:>7}  (for scale)",
-        "  tmux server meanwhile",
-        pct(server_after.saturating_sub(server_before)),
+        "{:<38} {:>9.2}%  {:>7}  (beyond its idle {:.2}%)",
+        "  tmux server's extra work",
+        pct(server_extra),
+        "-",
+        pct(server_idle * wall)
+    );
+    println!(
+        "{:<38} {:>9.2}%  {:>7}  < 1% of a core",
+        "  the whole cost of watching",
+        pct(watcher as f64 + server_extra),
         "-"
     );
+
+    // A report (what hooks and extensions send) reaching watch.
+    let mut reports = Vec::new();
+    for i in 0..10 {
+        let word = if i % 2 == 0 { "waiting" } else { "idle" };
+        let start = Instant::now();
+        bench.fleet(&["report", "agent-007", word, "--detail", "bench"]);
+        reports.push(seen(&lines, &format!("agent-007  {word}"), start));
+    }
+    reports.sort();
+    println!();
+    println!(
+        "{:<38} {:>10}  {:>7}  <= 300 ms (max {})",
+        "report -> watch (median of 10)",
+        ms(median(reports.clone())),
+        "-",
+        ms(reports[reports.len() - 1])
+    );
+    // Output after quiet: the screen's own evidence, checked by tmux once
+    // a second.
+    let start = Instant::now();
+    bench.tmux(&["send-keys", "-t", "=agent-020:", "x"]);
+    let output = seen(&lines, "agent-020  working", start);
+    println!(
+        "{:<38} {:>10}  {:>7}  <= 1 s (tmux compares once a second)",
+        "output -> watch (idle to working)",
+        ms(output),
+        "-"
+    );
+    // A runtime dying: the server's pane-died hook rings at once.
+    let start = Instant::now();
+    bench.tmux(&["respawn-pane", "-k", "-t", "=agent-030:", "exit 3"]);
+    let died = seen(&lines, "agent-030  exited", start);
+    println!(
+        "{:<38} {:>10}  {:>7}  <= 1 s",
+        "exit -> watch",
+        ms(died),
+        "-"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The lines `watch` prints, as they come, with when each came.
+type Lines = std::sync::mpsc::Receiver<(Instant, String)>;
+
+fn watch_lines(child: &mut std::process::Child) -> Lines {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("watch stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// How long after `start` watch printed a line containing `what`.
+fn seen(lines: &Lines, what: &str, start: Instant) -> Duration {
+    let deadline = start + Duration::from_secs(10);
+    while let Ok((at, line)) =
+        lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        if line.contains(what) {
+            return at.saturating_duration_since(start);
+        }
+    }
+    panic!("watch never printed {what:?}");
+}
+
+/// A process's children, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .map(|task| std::fs::read_to_string(task.path().join("children")).unwrap_or_default())
+        .collect::<String>()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 fn server_pid(bench: &Bench) -> Option<u32> {

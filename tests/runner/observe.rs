@@ -541,3 +541,85 @@ fn forged_options_and_process_names_cannot_disown_or_drive_anything() {
     }
     env.fleet(&["stop", "mine"]).success();
 }
+
+/// The processes `pid` started that are still running, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut kids: Vec<u32> = tasks
+        .iter()
+        .map(|t| std::fs::read_to_string(t.path().join("children")).unwrap_or_default())
+        .collect::<String>()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    kids.sort();
+    kids
+}
+
+#[test]
+fn watch_keeps_one_quiet_read_only_connection_and_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    for name in ["one", "two"] {
+        env.fleet(&["start", name, "--runtime", "stub"]).success();
+        env.wait_status(name, "running");
+    }
+    let mut watch = env.spawn(&["watch"], &[]);
+    watch
+        .until(Duration::from_secs(5), |l| l.contains("two  now"))
+        .unwrap_or_else(|| panic!("watch never printed the present"));
+    // Its clients: read-only, never sizing a window, sent no pane output.
+    let clients = env.tmux_out(&["list-clients", "-F", "#{client_session} #{client_flags}"]);
+    let flags = clients.lines().next().unwrap_or_default().to_string();
+    for flag in ["control-mode", "ignore-size", "no-output", "read-only"] {
+        assert!(flags.contains(flag), "client flags: {clients}");
+    }
+    let size = env.tmux_out(&[
+        "display",
+        "-p",
+        "-t",
+        "=one:",
+        "#{pane_width}x#{pane_height}",
+    ]);
+    assert_eq!(size.trim(), "200x50", "the watcher resized a pane");
+    // Quiet: the same two long-lived clients, no tmux started per look.
+    let before = children(watch.pid());
+    assert_eq!(before.len(), 2, "watch's children: {before:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        children(watch.pid()),
+        before,
+        "watch started new processes while idle"
+    );
+
+    // The session it is attached to ends: it moves on and still hears.
+    let attached = flags.split(' ').next().unwrap_or_default().to_string();
+    let other = if attached == "one" { "two" } else { "one" };
+    env.fleet(&["stop", &attached]).success();
+    watch
+        .until(Duration::from_secs(5), |l| {
+            l.contains(&format!("{attached}  stopped"))
+        })
+        .unwrap_or_else(|| panic!("no stopped line for {attached}"));
+    env.fleet(&["report", other, "waiting", "--detail", "look at me"])
+        .success();
+    watch
+        .until(Duration::from_secs(3), |l| {
+            l.contains(&format!("{other}  waiting  look at me"))
+        })
+        .unwrap_or_else(|| panic!("watch stopped hearing after its session ended"));
+
+    // Gone with it: no client is left on the server.
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &watch.pid().to_string()])
+        .status();
+    assert!(
+        wait_until(Duration::from_secs(5), || env
+            .tmux_out(&["list-clients", "-F", "#{client_pid}"])
+            .trim()
+            .is_empty()),
+        "tmux clients outlived watch"
+    );
+    assert!(!watch.alive());
+}

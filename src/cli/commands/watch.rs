@@ -1,12 +1,8 @@
 //! `fleet watch`: transitions as they happen.
 //!
-//! Batched polling with a content check (see `core::monitor`): every tick
-//! is one `list-panes -a` (which also carries each window's last-output
-//! time), and screens are read (all in one more tmux call) only for panes
-//! that produced output since they were last read, so a fleet of idle
-//! agents costs one small tmux call per tick.
-
-use std::time::{Duration, Instant};
+//! A thin printer of the monitor (see `core::monitor`): it looks when the
+//! host says something changed, over one long-lived tmux connection, so a
+//! quiet fleet costs next to nothing.
 
 use clap::Args;
 
@@ -16,9 +12,6 @@ use crate::cli::{output, print_warnings};
 use crate::core::Core;
 use crate::core::monitor::Monitor;
 use crate::core::store::events::Event;
-
-/// How often the fleet is looked at: transitions show within a second.
-const TICK: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -30,7 +23,6 @@ pub struct WatchArgs {
 pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
     let mut monitor = Monitor::new(core)?;
     loop {
-        let started = Instant::now();
         let tick = monitor.tick(core)?;
         if let (Some(why), true) = (&tick.skipped, core.settings.trace) {
             eprintln!("fleet: watch: tmux: {why}");
@@ -40,9 +32,7 @@ pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
         if !lines.is_empty() && !output::print(&lines) {
             return Ok(0);
         }
-        if let Some(rest) = TICK.checked_sub(started.elapsed()) {
-            std::thread::sleep(rest);
-        }
+        monitor.wait(core);
     }
 }
 

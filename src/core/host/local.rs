@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::core::desired::agent::AgentName;
 use crate::core::host::tmux::Tmux;
+use crate::core::host::tmux::control::ControlWatch;
+use crate::core::host::watch::Watch;
 use crate::core::host::{
     BootFacts, Capture, Host, HostError, HostFacts, Input, Launch, LaunchResults, ObservedPane,
     Probe,
@@ -149,6 +151,10 @@ impl Host for LocalHost {
                 .collect(),
             boot: probe.boot.then(|| self.boot()),
         }
+    }
+
+    fn watch(&self) -> Option<Box<dyn Watch>> {
+        Some(Box::new(ControlWatch::new(self.tmux.clone())))
     }
 }
 

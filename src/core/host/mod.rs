@@ -18,6 +18,7 @@ pub mod hostname;
 pub mod local;
 pub mod pane;
 pub mod tmux;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -257,4 +258,9 @@ pub trait Host: Send + Sync {
     fn exports_path(&self, pane_ids: &[u32]) -> Result<BTreeMap<u32, bool>, HostError>;
     /// Answers a probe of the host's facts.
     fn facts(&self, probe: &Probe) -> HostFacts;
+    /// A long-lived watch that hears of changes, if the host can tell;
+    /// `None` and the watcher polls ([`watch::Polling`]).
+    fn watch(&self) -> Option<Box<dyn watch::Watch>> {
+        None
+    }
 }

@@ -10,7 +10,12 @@
 //! one did.
 //!
 //! [`Monitor`] is that step kept running over the core: `fleet watch`
-//! today, the supervisor and the dashboards tomorrow. Lifecycle changes are
+//! today, the supervisor and the dashboards tomorrow. It looks through a
+//! long-lived [`Watch`] of the host and, between looks, sleeps until the
+//! host says something changed ([`Monitor::wait`]), or until the clock
+//! alone would change a state (an agent quiet long enough turns idle, a
+//! launch settles), or a few seconds pass (acts recorded by other fleet
+//! commands that leave no mark on tmux). Lifecycle changes are
 //! history, so they reach it through the event store, which records each
 //! once however many fleets look, and which also carries operators' acts
 //! (a `stop`, a `send`) made elsewhere. Activity changes come straight from
@@ -19,11 +24,13 @@
 pub mod transitions;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::core::clock::rfc3339_ms;
 use crate::core::error::Error;
 use crate::core::host::HostError;
-use crate::core::observe::ObservedSession;
+use crate::core::host::watch::Watch;
+use crate::core::observe::{LAUNCH_GRACE, ObservedSession};
 use crate::core::ops::Core;
 use crate::core::signals::screens::{self, Patterns, ScreenCache};
 use crate::core::signals::{self, Activity, Decision};
@@ -175,8 +182,17 @@ pub struct Tick {
     pub skipped: Option<String>,
 }
 
+/// The longest a monitor sleeps between looks.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// How soon a pane that died with no status yet is looked at again.
+const REAP_SOON: Duration = Duration::from_millis(250);
+
 /// The step, kept running over the core.
 pub struct Monitor {
+    watch: Box<dyn Watch>,
+    /// Unix ms when the clock alone may change what the last look saw.
+    due_ms: Option<i64>,
     patterns: Patterns,
     screens: ScreenCache,
     /// `None` before the first look, which is the starting point, not news.
@@ -193,6 +209,8 @@ impl Monitor {
     pub fn new(core: &Core) -> Result<Self, Error> {
         let fleet = core.fleet()?;
         Ok(Self {
+            watch: core.watch(),
+            due_ms: None,
             patterns: Patterns::new(&fleet),
             screens: ScreenCache::default(),
             view: None,
@@ -209,7 +227,7 @@ impl Monitor {
     /// may have changed, the lifecycle recorded when it changed.
     pub fn tick(&mut self, core: &Core) -> Result<Tick, Error> {
         let observed_ms = core.clock().now_ms();
-        let sessions = match core.host().list_panes() {
+        let sessions = match self.watch.list_panes() {
             Ok(panes) => crate::core::observe::sessions(panes),
             Err(HostError::Failed { message }) => {
                 return Ok(Tick {
@@ -233,15 +251,18 @@ impl Monitor {
             self.last_id = newest.id;
         }
 
+        let watch = &mut self.watch;
+        let mut capture = |panes: &[(u32, usize)]| watch.capture_screens(panes);
         screens::refresh(
             &mut self.screens,
-            core.host(),
+            &mut capture,
             &mut self.patterns,
             &sessions,
             now,
         )?;
         let decisions =
             signals::decide_all(&sessions, &self.screens, now, core.settings.idle_after);
+        self.due_ms = due_ms(&sessions, &decisions, observed_ms);
         let view = view(&sessions, &settling, decisions);
         let at_ms = core.clock().now_ms();
         let host = core.host().name();
@@ -279,4 +300,43 @@ impl Monitor {
             skipped: None,
         })
     }
+
+    /// Sleeps until the next look is worth taking: the host said something
+    /// changed, the clock alone may change a state, or [`HEARTBEAT`].
+    pub fn wait(&mut self, core: &Core) {
+        let now_ms = core.clock().now_ms();
+        let timeout = self.due_ms.map_or(HEARTBEAT, |due| {
+            let ms = u64::try_from(due.saturating_sub(now_ms)).unwrap_or(0);
+            HEARTBEAT.min(Duration::from_millis(ms))
+        });
+        self.watch.wait(timeout);
+    }
+}
+
+/// When the clock alone may change what a look saw: a working agent's
+/// quiet turning into idle, a launch settling, a dead pane's status
+/// arriving. `None` when only the host can change it.
+fn due_ms(
+    sessions: &BTreeMap<String, ObservedSession>,
+    decisions: &BTreeMap<String, Decision>,
+    now_ms: i64,
+) -> Option<i64> {
+    let secs_ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+    // Just past the second tmux and the clock count in.
+    let slack = 20;
+    let now = u64::try_from(now_ms / 1000).unwrap_or(0);
+    let idle = decisions
+        .values()
+        .filter_map(|d| d.until)
+        .map(|at| secs_ms(at) + slack);
+    let settled = sessions
+        .values()
+        .filter(|s| s.is_launching(now))
+        .filter_map(|s| s.meta.as_ref())
+        .map(|m| secs_ms(m.started_at + LAUNCH_GRACE + 1) + slack);
+    let reaped = sessions
+        .values()
+        .any(|s| s.pane.awaits_status())
+        .then(|| now_ms + i64::try_from(REAP_SOON.as_millis()).unwrap_or(0));
+    idle.chain(settled).chain(reaped).min()
 }

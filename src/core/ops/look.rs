@@ -47,7 +47,8 @@ impl Core {
             .map(ScreenCache::load)
             .unwrap_or_default();
         let mut patterns = Patterns::new(fleet);
-        if screens::refresh(&mut cache, self.host(), &mut patterns, sessions, now)?
+        let mut capture = |panes: &[(u32, usize)]| self.host().capture_screens(panes);
+        if screens::refresh(&mut cache, &mut capture, &mut patterns, sessions, now)?
             && let Some(path) = &cache_path
             && let Err(e) = cache.save(path)
         {

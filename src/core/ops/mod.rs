@@ -24,6 +24,7 @@ use crate::core::desired::agent::AgentName;
 use crate::core::desired::fleetfile::{Fleet, Here};
 use crate::core::error::{Error, Warning};
 use crate::core::host::Host;
+use crate::core::host::watch::{Polling, Watch};
 use crate::core::observe::{self, ObservedSession};
 use crate::core::settings::Settings;
 use crate::core::store::events::{EventStore, StoreError};
@@ -55,6 +56,14 @@ impl Core {
 
     pub fn host(&self) -> &dyn Host {
         self.host.as_ref()
+    }
+
+    /// A long-lived watch of the host: one that hears of changes where the
+    /// host can tell, else one that polls.
+    pub fn watch(&self) -> Box<dyn Watch> {
+        self.host
+            .watch()
+            .unwrap_or_else(|| Box::new(Polling::new(self.host.clone())))
     }
 
     pub fn clock(&self) -> &dyn Clock {

@@ -127,7 +127,8 @@ impl Core {
             let mut cache = ScreenCache::default();
             let mut patterns = Patterns::new(&fleet);
             let one = std::iter::once((name.to_string(), session.clone())).collect();
-            screens::refresh(&mut cache, self.host(), &mut patterns, &one, now)?;
+            let mut capture = |panes: &[(u32, usize)]| self.host().capture_screens(panes);
+            screens::refresh(&mut cache, &mut capture, &mut patterns, &one, now)?;
             signals::signals_of(session, &cache, now)
         } else {
             Vec::new()

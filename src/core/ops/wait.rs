@@ -1,7 +1,10 @@
 //! `fleet wait`: block until agents reach a state, the primitive scripts
 //! and other agents build on. It looks the way `ps` does (one listing, the
 //! screens that changed, the agents' own reports) until every named agent
-//! is there, or the time is up.
+//! is there, or the time is up. Between looks it sleeps on a watch of the
+//! host: a report, a death or a session made or ended wakes it at once;
+//! otherwise it looks again after a second (an agent turning idle by the
+//! clock alone).
 
 use std::time::{Duration, Instant};
 
@@ -11,8 +14,8 @@ use crate::core::ops::Core;
 use crate::core::rows::AgentRow;
 use crate::core::vocab::{ActivityKind, Status};
 
-/// How often `wait` looks.
-const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// How long `wait` sleeps at most between looks.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
 
 /// A state an agent can be waited for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +84,7 @@ impl Core {
     ) -> Result<Waited, Error> {
         let started = Instant::now();
         let mut first = true;
+        let mut watch = self.watch();
         loop {
             let rows: Vec<AgentRow> = self.ps()?;
             let mut mine = Vec::new();
@@ -107,7 +111,7 @@ impl Core {
                 });
             }
             let left = timeout.map_or(LOOK_EVERY, |t| t.saturating_sub(started.elapsed()));
-            std::thread::sleep(left.min(LOOK_EVERY));
+            watch.wait(left.min(LOOK_EVERY));
         }
     }
 }

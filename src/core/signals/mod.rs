@@ -97,6 +97,9 @@ pub struct Signal {
 pub struct Decision {
     pub activity: Activity,
     pub by: Signal,
+    /// Unix seconds when, with no new signal, the clock alone turns this
+    /// `working` into `idle`: when a watcher must look again.
+    pub until: Option<u64>,
 }
 
 /// Seconds after a report during which the pane's own output is still the
@@ -123,6 +126,7 @@ pub fn decide(signals: &[Signal], now: u64, idle_after: u64) -> Option<Decision>
     let decision = |activity, by: &Signal| Decision {
         activity,
         by: by.clone(),
+        until: None,
     };
     if let Some(screen) = newest(&|s| s.source == Source::Screen && s.says == Says::Waiting) {
         return Some(decision(Activity::Waiting, screen));
@@ -137,19 +141,23 @@ pub fn decide(signals: &[Signal], now: u64, idle_after: u64) -> Option<Decision>
             Says::Waiting if !moved_on => return Some(decision(Activity::Waiting, report)),
             Says::Idle if !moved_on => return Some(decision(Activity::Idle(quiet), report)),
             Says::Working if quiet < idle_after => {
-                return Some(decision(Activity::Working, report));
+                return Some(Decision {
+                    until: Some(since + idle_after),
+                    ..decision(Activity::Working, report)
+                });
             }
             _ => {}
         }
     }
     let output = output?;
     let quiet = now.saturating_sub(output.at);
-    let activity = if quiet < idle_after {
-        Activity::Working
-    } else {
-        Activity::Idle(quiet)
-    };
-    Some(decision(activity, output))
+    if quiet < idle_after {
+        return Some(Decision {
+            until: Some(output.at + idle_after),
+            ..decision(Activity::Working, output)
+        });
+    }
+    Some(decision(Activity::Idle(quiet), output))
 }
 
 /// The multiplexer's own evidence: when the pane last wrote. tmux keeps

@@ -18,7 +18,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::core::desired::fleetfile::Fleet;
-use crate::core::host::{Host, HostError};
+use crate::core::host::HostError;
 use crate::core::observe::{ObservedSession, Status};
 use crate::core::signals::{Says, Signal, Source, screen};
 
@@ -180,11 +180,14 @@ impl ScreenCache {
     }
 }
 
+/// What reads many screens at once: a host, or a watch of it.
+pub type Capture<'a> = dyn FnMut(&[(u32, usize)]) -> Result<BTreeMap<u32, String>, HostError> + 'a;
+
 /// Reads, in one call to the host, the screens that may have changed, and
 /// takes them in. Says whether what is known changed.
 pub fn refresh(
     cache: &mut ScreenCache,
-    host: &dyn Host,
+    capture: &mut Capture<'_>,
     patterns: &mut Patterns,
     sessions: &BTreeMap<String, ObservedSession>,
     now: u64,
@@ -193,7 +196,7 @@ pub fn refresh(
     if plan.read.is_empty() {
         return Ok(plan.forgot);
     }
-    let screens = match host.capture_screens(&plan.read) {
+    let screens = match capture(&plan.read) {
         Ok(screens) => screens,
         // A pane (or the whole server) that went away since it was listed
         // fails the capture: keep what was seen, read again later.

@@ -20,6 +20,7 @@
 //! canned output.
 
 pub mod batch;
+pub mod control;
 pub mod launch;
 pub mod parse;
 
@@ -242,6 +243,8 @@ impl Tmux {
             STATE_OPTION.to_string(),
             value.to_string(),
         ]);
+        // Heard at once by whoever watches (see `control`).
+        batch.push(["wait-for", "-S", control::CHANNEL]);
         self.run(&batch).map(|_| ())
     }
 
