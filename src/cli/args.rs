@@ -36,6 +36,11 @@ pub struct GlobalArgs {
     /// $MOSAIC_TMUX_SOCKET, else mosaic-fleet]
     #[arg(long, global = true, value_name = "NAME")]
     pub socket: Option<String>,
+
+    /// How long a command that changes the fleet waits for another one
+    /// holding the lock, e.g. 30s, 5m [default: $FLEET_LOCK_WAIT, else 1m]
+    #[arg(long = "wait", global = true, value_name = "DUR")]
+    pub lock_wait: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

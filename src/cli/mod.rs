@@ -61,6 +61,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
     let flags = Flags {
         file: global.file.clone(),
         socket: global.socket.clone(),
+        lock_wait: global.lock_wait.clone(),
     };
     let settings = Settings::resolve(
         &flags,
@@ -68,7 +69,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         cwd,
         std::env::current_exe().ok(),
     )?;
-    let mut tmux = Tmux::new(settings.socket.clone());
+    let mut tmux = Tmux::new(settings.socket.clone()).with_timeout(settings.tmux_timeout);
     if settings.trace {
         tmux = tmux.traced(Arc::new(|line| eprintln!("fleet: {line}")));
     }
@@ -80,7 +81,11 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         user: settings.user.clone(),
     };
     let host = LocalHost::new(tmux, hostname::local(), env);
-    Ok(Core::new(settings, Arc::new(host), Arc::new(SystemClock)))
+    Ok(
+        Core::new(settings, Arc::new(host), Arc::new(SystemClock)).with_notice(|warning| {
+            eprintln!("fleet: {}", output::safe(&warning.to_string()));
+        }),
+    )
 }
 
 /// Warnings go to stderr, apart from the answer.

@@ -44,6 +44,8 @@ pub enum Error {
     Host(#[from] HostError),
     #[error("{0} (check FLEET_HOME is writable)")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Refused(#[from] crate::core::store::private::Refused),
     #[error(
         "no fleet.toml here or in any parent directory: create one, pass --file PATH, or set FLEET_FILE (fleet {command} needs a fleet file)"
     )]
@@ -57,6 +59,18 @@ pub enum Error {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "gave up waiting for the fleet lock after {}s: it is held by {holder}; try again when that is done, or wait longer with --wait DUR",
+        waited.as_secs()
+    )]
+    LockTimeout {
+        holder: crate::core::store::home::Holder,
+        waited: std::time::Duration,
+    },
+    #[error(
+        "the fleet lock file was deleted or replaced while this command held it, so another command may be changing the same agents: nothing was launched; run it again"
+    )]
+    LockLost,
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -140,8 +154,11 @@ impl Error {
             | Error::Host(HostError::TooLong { .. }) => ErrorKind::BadInput,
             Error::Host(_)
             | Error::Store(_)
+            | Error::Refused(_)
             | Error::NoFleetBinary
             | Error::Lock { .. }
+            | Error::LockTimeout { .. }
+            | Error::LockLost
             | Error::Io { .. }
             | Error::NoSession { .. }
             | Error::NotManaged { .. }
@@ -203,4 +220,9 @@ pub enum Warning {
     NotRecorded { what: String, error: String },
     #[error("cannot save {}: {error}", path.display())]
     NotSaved { path: PathBuf, error: String },
+    /// Said at once, while the command waits.
+    #[error("waiting for the fleet lock, held by {holder} (--wait DUR sets how long)")]
+    LockWait {
+        holder: crate::core::store::home::Holder,
+    },
 }

@@ -15,7 +15,7 @@ use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 19] = [
+pub const VARIABLES: [&str; 21] = [
     "HOME",
     "PATH",
     "USER",
@@ -35,6 +35,8 @@ pub const VARIABLES: [&str; 19] = [
     "FLEET_AGENT",
     "FLEET_LAUNCH_MS",
     "FLEET_START_GRACE",
+    "FLEET_LOCK_WAIT",
+    "FLEET_TMUX_TIMEOUT",
 ];
 
 /// The fleet's own tmux socket unless told otherwise.
@@ -46,6 +48,14 @@ pub const DEFAULT_IDLE_AFTER: u64 = 15;
 /// How long a runtime must stay alive and in front after its launch for
 /// the launch to count as `started`.
 pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(1);
+
+/// How long a changing command waits for another's lock before it gives
+/// up (`--wait`, `FLEET_LOCK_WAIT`).
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// How long one tmux call may take (`FLEET_TMUX_TIMEOUT`): a stopped or
+/// wedged server must not hang fleet.
+pub const DEFAULT_TMUX_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A transcript file is rotated at this size; one older file is kept, so an
 /// agent's transcript never takes more than twice this.
@@ -106,6 +116,8 @@ impl Env {
 pub struct Flags {
     pub file: Option<PathBuf>,
     pub socket: Option<String>,
+    /// `--wait DUR`: how long a changing command waits for the lock.
+    pub lock_wait: Option<String>,
 }
 
 /// Everything the core needs to know about how it was called.
@@ -120,6 +132,10 @@ pub struct Settings {
     pub fleet_home: Option<PathBuf>,
     pub idle_after: u64,
     pub start_grace: Duration,
+    /// How long a changing command waits for another one's lock.
+    pub lock_wait: Duration,
+    /// How long any one tmux call may take before it is given up.
+    pub tmux_timeout: Duration,
     pub log_max_bytes: u64,
     /// `MOSAIC_RUNTIME_BIN`: first directories of the runtime-bin prefix.
     pub runtime_bin: Option<String>,
@@ -205,6 +221,31 @@ impl Settings {
             })?,
             None => DEFAULT_START_GRACE,
         };
+        let lock_wait = match flags
+            .lock_wait
+            .as_deref()
+            .map(|t| ("--wait", t))
+            .or_else(|| env.get("FLEET_LOCK_WAIT").map(|t| ("FLEET_LOCK_WAIT", t)))
+        {
+            Some((from, text)) => {
+                duration_up_to(text, Duration::from_secs(24 * 3600)).ok_or_else(|| {
+                    Error::setup(format!(
+                        "{from} {text} is not a duration of at most a day: use e.g. 30s, 5m or 0"
+                    ))
+                })?
+            }
+            None => DEFAULT_LOCK_WAIT,
+        };
+        let tmux_timeout = match env.get("FLEET_TMUX_TIMEOUT") {
+            Some(text) => duration(text)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    Error::setup(format!(
+                        "FLEET_TMUX_TIMEOUT={text} is not a duration above zero and at most a minute: use e.g. 5s"
+                    ))
+                })?,
+            None => DEFAULT_TMUX_TIMEOUT,
+        };
         let log_max_bytes = number("FLEET_LOG_MAX_BYTES", "a size in bytes")?;
         if log_max_bytes == Some(0) {
             return Err(Error::setup(
@@ -216,6 +257,8 @@ impl Settings {
             idle_after: number("FLEET_IDLE_AFTER", "a number of seconds")?
                 .unwrap_or(DEFAULT_IDLE_AFTER),
             start_grace,
+            lock_wait,
+            tmux_timeout,
             log_max_bytes: log_max_bytes.unwrap_or(DEFAULT_LOG_MAX_BYTES),
             runtime_bin: env.get("MOSAIC_RUNTIME_BIN").map(String::from),
             seed: SeedEnv {
@@ -255,14 +298,19 @@ impl Settings {
 
 /// `1.5` (seconds), `500ms`, `2s`; at most a minute.
 fn duration(text: &str) -> Option<Duration> {
+    duration_up_to(text, Duration::from_secs(60))
+}
+
+/// `1.5` (seconds), `500ms`, `2m`; at most `max`.
+fn duration_up_to(text: &str, max: Duration) -> Option<Duration> {
     let parsed = match text.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && (0.0..=60.0).contains(&secs) => {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 && secs <= max.as_secs_f64() => {
             Some(Duration::from_secs_f64(secs))
         }
         Ok(_) => None,
         Err(_) => humantime::parse_duration(text).ok(),
     };
-    parsed.filter(|d| *d <= Duration::from_secs(60))
+    parsed.filter(|d| *d <= max)
 }
 
 /// `$FLEET_HOME`, else `$XDG_STATE_HOME/mosaic-fleet`, else

@@ -8,6 +8,7 @@ mod bad_input;
 mod fleetfiles;
 mod launch;
 mod observe;
+mod privacy;
 mod runtimes;
 mod status_words;
 mod stub;

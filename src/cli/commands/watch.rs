@@ -22,11 +22,20 @@ pub struct WatchArgs {
 
 pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
     let mut monitor = Monitor::new(core)?;
+    let mut stalled = false;
     loop {
         let tick = monitor.tick(core)?;
         if let (Some(why), true) = (&tick.skipped, core.settings.trace) {
             eprintln!("fleet: watch: tmux: {why}");
         }
+        // A server that stops answering is said once, and its return.
+        if tick.stalled && !stalled {
+            let why = tick.skipped.as_deref().unwrap_or_default();
+            eprintln!("fleet: watch: {}; still watching", output::safe(why));
+        } else if stalled && !tick.stalled {
+            eprintln!("fleet: watch: the tmux server answers again");
+        }
+        stalled = tick.stalled;
         print_warnings(core);
         let lines: String = tick.events.iter().map(|e| render(e, args.json)).collect();
         if !lines.is_empty() && !output::print(&lines) {

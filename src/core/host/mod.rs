@@ -54,6 +54,10 @@ pub enum HostError {
     TooLong { what: String, size: usize },
     #[error("tmux refused: {message}")]
     Failed { message: String },
+    #[error(
+        "the tmux server on socket \"{socket}\" did not answer within {secs}s: it may be stopped or wedged (see `ps -o pid,stat,cmd -C tmux`); FLEET_TMUX_TIMEOUT sets the bound"
+    )]
+    Timeout { socket: String, secs: f64 },
 }
 
 /// A pane as the multiplexer reports it: plain data, no interpretation.

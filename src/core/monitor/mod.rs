@@ -178,8 +178,10 @@ fn activity_change(decision: &Decision) -> Change {
 pub struct Tick {
     pub events: Vec<Event>,
     /// The host refused mid-change (a session ending as it was asked
-    /// about): nothing was looked at, and why.
+    /// about), or did not answer: nothing was looked at, and why.
     pub skipped: Option<String>,
+    /// The host did not answer at all (worth telling the operator).
+    pub stalled: bool,
 }
 
 /// The longest a monitor sleeps between looks.
@@ -233,6 +235,15 @@ impl Monitor {
                 return Ok(Tick {
                     events: Vec::new(),
                     skipped: Some(message),
+                    stalled: false,
+                });
+            }
+            // A stopped or wedged server: say so, and look again later.
+            Err(e @ HostError::Timeout { .. }) => {
+                return Ok(Tick {
+                    events: Vec::new(),
+                    skipped: Some(e.to_string()),
+                    stalled: true,
                 });
             }
             Err(e) => return Err(e.into()),
@@ -298,6 +309,7 @@ impl Monitor {
         Ok(Tick {
             events,
             skipped: None,
+            stalled: false,
         })
     }
 

@@ -18,7 +18,8 @@ use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
 use crate::core::signals::hooks;
 use crate::core::signals::report::one_line;
-use crate::core::store::home::{private_dir, write_atomic};
+use crate::core::store::home::{FleetLock, write_atomic};
+use crate::core::store::private;
 use crate::core::vocab::Status;
 
 /// How often a launch is looked at during its grace.
@@ -110,7 +111,7 @@ impl Core {
                 file: fleet.path.clone().unwrap_or_else(|| "fleet.toml".into()),
             });
         }
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         let sessions = self.observe_and_record()?;
         let now = self.clock().now();
         let mut elsewhere = Vec::new();
@@ -131,7 +132,7 @@ impl Core {
                 )),
             }
         }
-        let mut outcomes = self.launch_plans(&fleet, &plans, &sessions, Verb::Started)?;
+        let mut outcomes = self.launch_plans(&fleet, &plans, &sessions, Verb::Started, &lock)?;
         outcomes.extend(elsewhere);
         outcomes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(outcomes)
@@ -145,7 +146,7 @@ impl Core {
         flags: &StartFlags,
     ) -> Result<AgentOutcome<LaunchOutcome>, Error> {
         let fleet = self.fleet()?;
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         let sessions = self.observe_and_record()?;
         let inputs = StartInputs {
             flags,
@@ -163,14 +164,14 @@ impl Core {
             });
         }
         let step = reconcile::plan_start(sessions.get(name.as_str()), self.clock().now());
-        self.launch_one(&fleet, &spec, step, &sessions, Verb::Started)
+        self.launch_one(&fleet, &spec, step, &sessions, Verb::Started, &lock)
     }
 
     /// `fleet restart`: relaunches an agent as the fleet file declares it
     /// now, else as it was last started, whatever state it is in.
     pub fn restart(&self, name: &AgentName) -> Result<AgentOutcome<LaunchOutcome>, Error> {
         let fleet = self.fleet()?;
-        let _lock = self.lock()?;
+        let lock = self.lock()?;
         let sessions = self.observe_and_record()?;
         let session = sessions.get(name.as_str());
         let spec = match (
@@ -192,7 +193,7 @@ impl Core {
             });
         }
         let step = reconcile::plan_restart(session);
-        self.launch_one(&fleet, &spec, step, &sessions, Verb::Restarted)
+        self.launch_one(&fleet, &spec, step, &sessions, Verb::Restarted, &lock)
     }
 
     fn launch_one(
@@ -202,8 +203,9 @@ impl Core {
         step: Step,
         sessions: &Sessions,
         verb: Verb,
+        lock: &FleetLock,
     ) -> Result<AgentOutcome<LaunchOutcome>, Error> {
-        let mut outcomes = self.launch_plans(fleet, &[(spec, step)], sessions, verb)?;
+        let mut outcomes = self.launch_plans(fleet, &[(spec, step)], sessions, verb, lock)?;
         outcomes
             .pop()
             .ok_or_else(|| Error::setup("nothing was planned"))
@@ -217,6 +219,7 @@ impl Core {
         plans: &[(&AgentSpec, Step)],
         sessions: &Sessions,
         verb: Verb,
+        lock: &FleetLock,
     ) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
         let launching: Vec<&(&AgentSpec, Step)> =
             plans.iter().filter(|(_, step)| step.launches()).collect();
@@ -230,13 +233,7 @@ impl Core {
             check_launchable(fleet, plans, &facts.dirs)?;
             self.host().check_ready()?;
             let transcripts = self.transcripts()?;
-            private_dir(&transcripts.dir).map_err(|source| Error::Io {
-                what: format!(
-                    "cannot create the transcript directory {}",
-                    transcripts.dir.display()
-                ),
-                source,
-            })?;
+            private::dir(self.require_home()?.root(), &transcripts.dir)?;
             let now_ms = u64::try_from(self.clock().now_ms()).unwrap_or(0);
             let pi_extension = launching
                 .iter()
@@ -268,6 +265,10 @@ impl Core {
                     launch.env.push(("FLEET_EXE".into(), exe));
                 }
                 launches.extend(launch);
+            }
+            // Another command may have taken a new lock file meanwhile.
+            if !lock.is_current() {
+                return Err(Error::LockLost);
             }
             results = self.host().launch(&launches)?;
         }
@@ -305,9 +306,9 @@ impl Core {
             .as_ref()?
             .join("runtimes")
             .join(hooks::PI_EXTENSION_FILE);
-        let current = std::fs::read(&path).is_ok_and(|b| b == hooks::PI_EXTENSION.as_bytes());
+        let current = private::read(&path).is_ok_and(|b| b == hooks::PI_EXTENSION.as_bytes());
         if let Some(dir) = path.parent()
-            && let Err(e) = private_dir(dir)
+            && let Err(e) = private::parent_of(&path)
         {
             self.warn(Warning::NotSaved {
                 path: dir.to_path_buf(),

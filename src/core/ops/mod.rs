@@ -28,11 +28,14 @@ use crate::core::host::watch::{Polling, Watch};
 use crate::core::observe::{self, ObservedSession};
 use crate::core::settings::Settings;
 use crate::core::store::events::{EventStore, StoreError};
-use crate::core::store::home::{FleetHome, FleetLock};
+use crate::core::store::home::{FleetHome, FleetLock, Holder, LockError};
 use crate::core::transcript::Transcripts;
 
 /// Every session on a host, by name.
 pub type Sessions = BTreeMap<String, ObservedSession>;
+
+/// Says a warning at once.
+pub type Notice = dyn Fn(&Warning) + Send + Sync;
 
 /// The fleet as the core sees it: one host for now, its store, its clock.
 pub struct Core {
@@ -41,6 +44,8 @@ pub struct Core {
     clock: Arc<dyn Clock>,
     store: Mutex<Option<EventStore>>,
     warnings: Mutex<Vec<Warning>>,
+    /// Where warnings that cannot wait are said.
+    notice: Option<Box<Notice>>,
 }
 
 impl Core {
@@ -51,6 +56,7 @@ impl Core {
             clock,
             store: Mutex::new(None),
             warnings: Mutex::new(Vec::new()),
+            notice: None,
         }
     }
 
@@ -173,21 +179,41 @@ impl Core {
             .map(|h| h.join("state").join(self.host.socket()).join(name))
     }
 
-    fn require_home(&self) -> Result<FleetHome, Error> {
-        self.settings
-            .fleet_home
-            .clone()
-            .map(FleetHome::new)
-            .ok_or(Error::NoStateDir)
+    pub(crate) fn require_home(&self) -> Result<FleetHome, Error> {
+        let root = self.settings.fleet_home.clone().ok_or(Error::NoStateDir)?;
+        Ok(FleetHome::open(root)?)
     }
 
-    /// The fleet-wide lock for changing agents on this socket.
+    /// The fleet-wide lock for changing agents on this socket, waited for
+    /// at most `settings.lock_wait`; who holds it is said at once when the
+    /// wait takes more than a moment.
     pub fn lock(&self) -> Result<FleetLock, Error> {
         let home = self.require_home()?;
-        home.lock(self.host.socket()).map_err(|source| Error::Lock {
-            dir: home.root().to_path_buf(),
-            source,
-        })
+        let waiting = |holder: &Holder| {
+            let warning = Warning::LockWait {
+                holder: holder.clone(),
+            };
+            match &self.notice {
+                Some(say) => say(&warning),
+                None => self.warn(warning),
+            }
+        };
+        home.lock(self.host.socket(), self.settings.lock_wait, waiting)
+            .map_err(|e| match e {
+                LockError::Refused(refused) => Error::Refused(refused),
+                LockError::Io(source) => Error::Lock {
+                    dir: home.root().to_path_buf(),
+                    source,
+                },
+                LockError::TimedOut { holder, waited } => Error::LockTimeout { holder, waited },
+            })
+    }
+
+    /// Says warnings at once through `say` (a view that shows progress),
+    /// rather than keeping them.
+    pub fn with_notice(mut self, say: impl Fn(&Warning) + Send + Sync + 'static) -> Self {
+        self.notice = Some(Box::new(say));
+        self
     }
 }
 

@@ -23,7 +23,7 @@ impl Core {
         let fingerprint = serde_json::to_vec(&(&lifecycles, &settling)).unwrap_or_default();
         let marker = self.state_file("last-recorded.json");
         if let Some(path) = &marker
-            && std::fs::read(path).is_ok_and(|seen| seen == fingerprint)
+            && crate::core::store::private::read(path).is_ok_and(|seen| seen == fingerprint)
         {
             return Vec::new();
         }

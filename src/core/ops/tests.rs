@@ -47,6 +47,7 @@ fn world(fleet_toml: &str, host: impl FnOnce(FakeHost) -> FakeHost) -> World {
     let flags = Flags {
         file: Some(file),
         socket: None,
+        lock_wait: None,
     };
     let settings = Settings::resolve(&flags, &env, root.clone(), Some("/bin/fleet".into()))
         .unwrap_or_else(|e| panic!("{e}"));

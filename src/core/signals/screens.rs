@@ -84,7 +84,7 @@ pub struct Plan {
 impl ScreenCache {
     /// A cache from disk; a missing or unreadable one is empty.
     pub fn load(path: &Path) -> Self {
-        std::fs::read(path)
+        crate::core::store::private::read(path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default()

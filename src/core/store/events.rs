@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::core::clock::rfc3339_ms;
 use crate::core::monitor::transitions::{self, Change, Lifecycle};
+use crate::core::store::private::{self, Access};
 use crate::core::vocab::EventKind;
 
 const SCHEMA_VERSION: i64 = 2;
@@ -71,7 +72,18 @@ impl EventStore {
             path: path.clone(),
             source,
         };
-        if let Err(e) = std::fs::create_dir_all(home) {
+        // The database and its companions are the user's alone (SQLite
+        // gives `-wal` and `-shm` the database's own mode) and never links.
+        let private = || -> std::io::Result<()> {
+            for suffix in ["-wal", "-shm", "-journal"] {
+                let mut companion = path.clone().into_os_string();
+                companion.push(suffix);
+                private::no_link(Path::new(&companion))?;
+            }
+            private::open(&path, Access::ReadWrite)?;
+            Ok(())
+        };
+        if let Err(e) = private() {
             return Err(err(rusqlite::Error::ToSqlConversionFailure(Box::new(e))));
         }
         // Opening races other processes that open, checkpoint or close the

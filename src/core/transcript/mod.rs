@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::core::desired::agent::AgentName;
 use crate::core::error::Error;
+use crate::core::store::private::{self, Access, Refused};
 
 /// Where transcripts go, and how big each may grow.
 #[derive(Debug, Clone)]
@@ -66,8 +67,14 @@ pub struct TranscriptReader {
 impl TranscriptReader {
     /// Opens a transcript and reads all of it, the older file first.
     pub fn open(path: &Path) -> io::Result<(Self, Vec<u8>)> {
-        let mut bytes = std::fs::read(rotated(path)).unwrap_or_default();
-        let file = match File::open(path) {
+        let mut bytes = match private::read(&rotated(path)) {
+            Ok(bytes) => bytes,
+            Err(Refused::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let file = match private::open(path, Access::Read).map_err(io::Error::from) {
             Ok(mut f) => {
                 f.read_to_end(&mut bytes)?;
                 Some(f)
@@ -91,7 +98,7 @@ impl TranscriptReader {
         let file = match &mut self.file {
             Some(f) => f,
             None => {
-                let f = File::open(&self.path)?;
+                let f = private::open(&self.path, Access::Read)?;
                 self.file.insert(f)
             }
         };
@@ -99,13 +106,13 @@ impl TranscriptReader {
         let held = file.metadata().map(|m| m.ino()).ok();
         file.read_to_end(&mut buf)?;
         if current.is_some() && current != held {
-            if let Ok(mut between) = File::open(rotated(&self.path)) {
+            if let Ok(mut between) = private::open(&rotated(&self.path), Access::Read) {
                 let inode = between.metadata().map(|m| m.ino()).ok();
                 if inode != held && inode != current {
                     between.read_to_end(&mut buf)?;
                 }
             }
-            let mut fresh = File::open(&self.path)?;
+            let mut fresh = private::open(&self.path, Access::Read)?;
             fresh.seek(SeekFrom::Start(0))?;
             fresh.read_to_end(&mut buf)?;
             self.file = Some(fresh);

@@ -3,11 +3,11 @@
 //! transcript and rotates it at a size cap, so a chatty agent cannot fill
 //! the disk. Runs until the pipe closes.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use crate::core::store::home::private_dir;
+use crate::core::store::private::{self, Access};
 use crate::core::transcript::rotated;
 
 /// Copies `input` into the transcript at `path` until it ends.
@@ -41,19 +41,11 @@ pub fn write(mut input: impl Read, path: &Path, max_bytes: u64) -> io::Result<()
 }
 
 /// Opens the transcript for appending, readable by the user alone (0600
-/// whatever the umask): it holds what the agent printed, tokens included.
+/// whatever the umask, never through a link): it holds what the agent
+/// printed, tokens included.
 fn open(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if let Some(dir) = path.parent() {
-        private_dir(dir)?;
-    }
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+    private::parent_of(path)?;
+    Ok(private::open(path, Access::Append)?)
 }
 
 /// `NAME.log` becomes `NAME.log.1` (replacing the older one), and a fresh

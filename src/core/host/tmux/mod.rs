@@ -9,7 +9,9 @@
 //! - reads stdin from /dev/null and collects stdout and stderr without
 //!   deadlocking (`Command::output`);
 //! - turns failures into a typed [`HostError`]: tmux missing from PATH, no
-//!   server on the socket, or a command tmux refused (with its message).
+//!   server on the socket, or a command tmux refused (with its message);
+//! - gives every call a bound (`FLEET_TMUX_TIMEOUT`, 5 s by default): a
+//!   stopped or wedged server is named, not waited on forever.
 //!
 //! Many commands travel in one invocation as a [`Batch`]; tmux runs them in
 //! order and stops at the first that fails. tmux reads an argument ending in
@@ -27,8 +29,11 @@ pub mod parse;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
-use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustix::process::{Pid, Signal};
 
 use crate::core::host::{Capture, HostError, Input, ObservedPane};
 pub use batch::{Batch, escape_arg};
@@ -50,6 +55,7 @@ pub const STATE_OPTION: &str = "@fleet-state";
 pub struct Tmux {
     socket: String,
     trace: Option<Tracer>,
+    timeout: Duration,
 }
 
 /// Told every tmux command line before it runs (`FLEET_LOG`).
@@ -68,7 +74,14 @@ impl Tmux {
         Self {
             socket: socket.into(),
             trace: None,
+            timeout: crate::core::settings::DEFAULT_TMUX_TIMEOUT,
         }
+    }
+
+    /// Gives up on any one tmux call after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Tells `trace` every command line before it runs.
@@ -107,7 +120,7 @@ impl Tmux {
         if let Some(trace) = &self.trace {
             trace(&format!("tmux -L {} {}", self.socket, args.join(" ")));
         }
-        let output = cmd.output().map_err(spawn_error)?;
+        let output = self.output_within(cmd)?;
         if output.status.success() {
             return Ok(output.stdout);
         }
@@ -121,6 +134,37 @@ impl Tmux {
             stderr.lines().next().unwrap_or_default().to_string()
         };
         Err(HostError::Failed { message })
+    }
+
+    /// Runs a tmux client to its end, or kills it after the timeout.
+    fn output_within(&self, mut cmd: Command) -> Result<Output, HostError> {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn_error)?;
+        let pid = child.id();
+        let (done, outcome) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(child.wait_with_output());
+        });
+        match outcome.recv_timeout(self.timeout) {
+            Ok(output) => output.map_err(HostError::Spawn),
+            Err(_) => {
+                if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+                    let _ = rustix::process::kill_process(pid, Signal::KILL);
+                }
+                Err(self.timed_out())
+            }
+        }
+    }
+
+    /// The error of a server that did not answer in time.
+    fn timed_out(&self) -> HostError {
+        HostError::Timeout {
+            socket: self.socket.clone(),
+            secs: self.timeout.as_secs_f64(),
+        }
     }
 
     /// Runs one batch in a single invocation, or as few as fit.

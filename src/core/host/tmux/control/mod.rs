@@ -21,7 +21,7 @@
 //! A quiet fleet thus costs the watcher nothing and the server one digest a
 //! second. With no server (or no session to attach to), the watch falls
 //! back to asking again every second. Every answer is awaited for at most
-//! [`ANSWER_WITHIN`]; a connection that closes or stops answering is
+//! the tmux timeout (`FLEET_TMUX_TIMEOUT`); a connection that closes or stops answering is
 //! dropped and made again at the next look.
 
 pub mod proto;
@@ -50,9 +50,6 @@ const SUBSCRIPTION: &str = "fleet";
 pub const DIGEST: &str = "#{S:#{W:#{P:#{pane_id} #{pane_pid} #{pane_dead} #{pane_dead_status} \
 #{pane_dead_signal} #{window_activity} #{pane_height} #{pane_in_mode} \
 #{s/[\t\n ]/_/:pane_current_command} #{s/[\t\n]/ /:@fleet-state}\t}}}";
-
-/// How long an answer from tmux is waited for.
-pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
 /// How often a server with no session to attach to is looked at again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -278,7 +275,7 @@ impl ControlWatch {
     /// Waits for `count` replies on link `id` (of this client's commands,
     /// or the one it started with), noting changes that arrive meanwhile.
     fn answers(&mut self, id: u64, count: usize, ours: bool) -> Result<Vec<Reply>, HostError> {
-        let deadline = Instant::now() + ANSWER_WITHIN;
+        let deadline = Instant::now() + self.tmux.timeout;
         let mut replies = Vec::with_capacity(count);
         while replies.len() < count {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -298,13 +295,7 @@ impl ControlWatch {
                 Ok(Note::Closed { .. }) => {}
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
                     self.link = None;
-                    return Err(HostError::Failed {
-                        message: format!(
-                            "tmux on socket \"{}\" did not answer within {} s",
-                            self.tmux.socket,
-                            ANSWER_WITHIN.as_secs()
-                        ),
-                    });
+                    return Err(self.tmux.timed_out());
                 }
             }
         }
