@@ -62,6 +62,9 @@ pub fn launch(outcome: &AgentOutcome<LaunchOutcome>, command: Command) -> Line {
             "not confirmed: {in_front:?} is in front, not the runtime (fleet peek {name} shows why)"
         ),
         LaunchOutcome::AlreadyRunning => "already running".into(),
+        LaunchOutcome::Repiped => {
+            "already running; its transcript had stopped being written and is again".into()
+        }
         LaunchOutcome::Starting => "starting (launched a moment ago)".into(),
         LaunchOutcome::Drift { in_front } => format!(
             "drift: {in_front:?} is in front, not the runtime (fleet restart {name} relaunches it)"

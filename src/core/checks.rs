@@ -128,7 +128,19 @@ fn session_checks(facts: &AgentFacts<'_>) -> Vec<Check> {
             format!("fleet restart {name}"),
         )
     };
-    vec![exists, alive, in_front]
+    // The writer is gone (killed, crashed): what the agent prints now is
+    // recorded nowhere.
+    let transcript = if s.pane.piped {
+        pass(name, "transcript", "being written")
+    } else {
+        fail(
+            name,
+            "transcript",
+            "not being written: its writer went away",
+            format!("{up} pipes it into a new one (the agent keeps running)"),
+        )
+    };
+    vec![exists, alive, in_front, transcript]
 }
 
 /// Does the pane command export the runtime-bin PATH, and does the runtime

@@ -404,7 +404,10 @@ fn verify_fails_a_pane_that_does_not_export_the_runtime_bin_path() {
     let run = env.fleet(&["verify", "legacy", "--json"]).failure(1);
     let checks: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap_or_default();
     let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["ok"] == false).collect();
-    assert_eq!(failed.len(), 1, "{checks:#?}");
+    // Launched by hand, nothing records its output either.
+    assert_eq!(failed.len(), 2, "{checks:#?}");
+    assert_eq!(failed[0]["check"], "transcript");
+    let failed = &failed[1..];
     assert_eq!(failed[0]["check"], "runtime on PATH");
     assert!(
         failed[0]["detail"]
@@ -622,4 +625,82 @@ fn watch_keeps_one_quiet_read_only_connection_and_leaves_nothing_behind() {
         "tmux clients outlived watch"
     );
     assert!(!watch.alive());
+}
+
+/// The pids of transcript writers (`fleet __log-writer …`) whose command
+/// line contains every one of `words`.
+fn pids_running(words: &[&str]) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let text = String::from_utf8_lossy(&cmdline);
+            let writer = text.split('\0').nth(1) == Some("__log-writer");
+            (writer && words.iter().all(|w| text.contains(w))).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
+    let env = TestEnv::new();
+    env.write_fleet("[agents.scribe]\nruntime = \"stub\"\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("scribe", "type: work");
+    let transcript = format!("{}/scribe.log", env.socket);
+    let writers = pids_running(&[&transcript]);
+    assert_eq!(writers.len(), 1, "writers: {writers:?}");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &writers[0].to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    // tmux learns that the writer is gone when the pane next writes.
+    env.type_line("scribe", "lost-while-cut");
+    assert!(wait_until(Duration::from_secs(5), || {
+        env.tmux_out(&["display", "-p", "-t", "=scribe:", "#{pane_pipe}"])
+            .trim()
+            == "0"
+    }));
+
+    let run = env.fleet(&["verify", "--json"]).failure(1);
+    let checks: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();
+    let failed: Vec<&serde_json::Value> = checks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["check"] == "transcript")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", run.stdout);
+    assert_eq!(failed[0]["ok"], false, "{}", run.stdout);
+    assert_eq!(
+        failed[0]["fix"],
+        "fleet up scribe pipes it into a new one (the agent keeps running)"
+    );
+
+    let up = env.fleet(&["up"]).success();
+    assert!(
+        up.stdout.contains(
+            "scribe  already running; its transcript had stopped being written and is again"
+        ),
+        "{up:#?}"
+    );
+    assert_eq!(pids_running(&[&transcript]).len(), 1);
+    env.type_line("scribe", "written-again");
+    assert!(wait_until(Duration::from_secs(5), || {
+        env.fleet(&["logs", "scribe"])
+            .stdout
+            .contains("written-again")
+    }));
+    let again = env.fleet(&["verify", "--json"]);
+    assert!(!again.stdout.contains("not being written"), "{again:#?}");
+    // A second up has nothing to mend.
+    let calm = env.fleet(&["up"]).success();
+    assert!(
+        calm.stdout.contains("scribe  already running\n"),
+        "{calm:#?}"
+    );
 }

@@ -19,7 +19,7 @@ pub struct LogWriterArgs {
 }
 
 pub fn cmd_log_writer(args: &LogWriterArgs) -> Result<i32, CliError> {
-    writer::write(std::io::stdin().lock(), &args.path, args.max_bytes)
+    writer::write(std::io::stdin(), &args.path, args.max_bytes)
         .map_err(|e| CliError::failed(format!("transcript {}: {e}", args.path.display())))?;
     Ok(0)
 }

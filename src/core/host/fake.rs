@@ -228,6 +228,16 @@ impl Host for FakeHost {
         Ok(results)
     }
 
+    fn pipe(&self, pipes: &[(u32, Vec<String>)]) -> Result<(), HostError> {
+        let mut state = self.state();
+        for (pane_id, _) in pipes {
+            if let Some((pane, _)) = state.panes.get_mut(pane_id) {
+                pane.piped = true;
+            }
+        }
+        Ok(())
+    }
+
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError> {
         self.state()
             .panes

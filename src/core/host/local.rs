@@ -111,6 +111,10 @@ impl Host for LocalHost {
         self.tmux.launch(launches)
     }
 
+    fn pipe(&self, pipes: &[(u32, Vec<String>)]) -> Result<(), HostError> {
+        self.tmux.pipe(pipes)
+    }
+
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError> {
         self.tmux.kill_sessions(names)
     }

@@ -79,6 +79,9 @@ pub struct ObservedPane {
     pub height: usize,
     /// In copy mode (someone scrolling back), where keys are not typed.
     pub in_mode: bool,
+    /// Its output is piped somewhere (`pane_pipe`): for a fleet agent, into
+    /// its transcript writer.
+    pub piped: bool,
     /// The raw value of the `@fleet-state` user option: the state the
     /// runtime (or a wrapper) last reported of itself.
     pub state: Option<String>,
@@ -102,6 +105,7 @@ impl ObservedPane {
             last_output: Some(at),
             height: 50,
             in_mode: false,
+            piped: true,
             state: None,
             meta: None,
         }
@@ -247,6 +251,9 @@ pub trait Host: Send + Sync {
     fn capture(&self, pane_id: u32, what: Capture, raw: bool) -> Result<String, HostError>;
     /// Launches these agents, as few round trips as fit.
     fn launch(&self, launches: &[Launch]) -> Result<LaunchResults, HostError>;
+    /// Pipes these panes' output into their transcript writers again
+    /// (pane id, the writer's argv), in one round trip.
+    fn pipe(&self, pipes: &[(u32, Vec<String>)]) -> Result<(), HostError>;
     /// Ends these agents' sessions.
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError>;
     /// Stores what an agent reports of itself on its session

@@ -64,6 +64,9 @@ pub enum LaunchOutcome {
         why: String,
     },
     AlreadyRunning,
+    /// Already running, but its transcript writer had gone away: its
+    /// output is written to its transcript again.
+    Repiped,
     /// Launched a moment ago and still coming up.
     Starting,
     /// Alive with something else in front: reported, not touched.
@@ -282,11 +285,15 @@ impl Core {
         } else {
             self.confirm(&launched)?
         };
+        let repiped = self.repipe(plans, sessions)?;
         let mut outcomes = Vec::new();
         for (spec, step) in plans {
             let mut outcome = self.outcome(spec, step, sessions, &results, verb);
             if let LaunchOutcome::Launched { .. } = outcome {
                 outcome = self.confirmed(outcome, after.get(spec.name.as_str()))?;
+            }
+            if repiped.contains(&spec.name) {
+                outcome = LaunchOutcome::Repiped;
             }
             outcomes.push(AgentOutcome {
                 name: spec.name.clone(),
@@ -294,6 +301,36 @@ impl Core {
             });
         }
         Ok(outcomes)
+    }
+
+    /// Pipes running agents whose transcript writer went away (killed,
+    /// crashed: tmux's `pane_pipe` says so) into a new one, in one call.
+    /// Answers the agents whose transcripts are written again.
+    fn repipe(
+        &self,
+        plans: &[(&AgentSpec, Step)],
+        sessions: &Sessions,
+    ) -> Result<Vec<AgentName>, Error> {
+        let cut: Vec<(&AgentName, u32)> = plans
+            .iter()
+            .filter(|(_, step)| matches!(step, Step::AlreadyRunning))
+            .filter_map(|(spec, _)| {
+                let session = sessions.get(spec.name.as_str())?;
+                (session.is_managed() && !session.pane.piped)
+                    .then_some((&spec.name, session.pane.pane_id))
+            })
+            .collect();
+        if cut.is_empty() {
+            return Ok(Vec::new());
+        }
+        let transcripts = self.transcripts()?;
+        private::dir(self.require_home()?.root(), &transcripts.dir)?;
+        let mut pipes = Vec::new();
+        for (name, pane_id) in &cut {
+            pipes.push((*pane_id, transcripts.writer_argv(name)?));
+        }
+        self.host().pipe(&pipes)?;
+        Ok(cut.into_iter().map(|(name, _)| name.clone()).collect())
     }
 
     /// fleet's pi extension, written under `$FLEET_HOME` (private, and

@@ -2,42 +2,184 @@
 //! (as `fleet __log-writer`). It appends the pane's output to the
 //! transcript and rotates it at a size cap, so a chatty agent cannot fill
 //! the disk. Runs until the pipe closes.
+//!
+//! It does not die when the transcript cannot be written (a full disk, a
+//! quota): it keeps reading, so the pane never blocks on it, holds up to
+//! [`HELD_MAX`] bytes in memory, tries again every [`RETRY_EVERY`], and
+//! when writing works again writes what it held and then one line saying
+//! how many bytes were lost after that, and why. A writer killed outright
+//! is what `verify` and `up` look for (tmux's `pane_pipe`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use crate::core::store::private::{self, Access};
 use crate::core::transcript::rotated;
 
-/// Copies `input` into the transcript at `path` until it ends.
-pub fn write(mut input: impl Read, path: &Path, max_bytes: u64) -> io::Result<()> {
-    let max_bytes = max_bytes.max(1);
-    let mut file = open(path)?;
-    let mut size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        // Fill the file to exactly its cap, rotate, go on with the rest: a
-        // transcript file never exceeds the cap, whatever the chunk sizes.
-        let mut chunk = &buf[..n];
+/// The most output held in memory while the transcript cannot be written.
+pub const HELD_MAX: usize = 1024 * 1024;
+
+/// How often writing is tried again while it fails.
+pub const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the bytes go.
+pub trait Append {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+/// The transcript file, rotated at its cap.
+pub struct Rotating {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_bytes: u64,
+}
+
+impl Rotating {
+    pub fn open(path: &Path, max_bytes: u64) -> io::Result<Self> {
+        let file = open(path)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            size,
+            max_bytes: max_bytes.max(1),
+        })
+    }
+}
+
+impl Append for Rotating {
+    /// Fills the file to exactly its cap, rotates, goes on with the rest: a
+    /// transcript file never exceeds the cap, whatever the chunk sizes.
+    fn append(&mut self, mut chunk: &[u8]) -> io::Result<()> {
         while !chunk.is_empty() {
-            if size >= max_bytes {
-                file = rotate(path)?;
-                size = 0;
+            if self.size >= self.max_bytes {
+                self.file = rotate(&self.path)?;
+                self.size = 0;
             }
-            let room = usize::try_from(max_bytes - size).unwrap_or(usize::MAX);
+            let room = usize::try_from(self.max_bytes - self.size).unwrap_or(usize::MAX);
             let (now, later) = chunk.split_at(chunk.len().min(room));
-            file.write_all(now)?;
-            size += now.len() as u64;
+            if let Err(e) = self.file.write_all(now) {
+                // What part got through is unknown: count from the file.
+                self.size = self.file.metadata().map(|m| m.len()).unwrap_or(self.size);
+                return Err(e);
+            }
+            self.size += now.len() as u64;
             chunk = later;
         }
+        Ok(())
     }
+}
+
+/// Copies `input` into the transcript at `path` until it ends.
+pub fn write(input: impl Read + Send + 'static, path: &Path, max_bytes: u64) -> io::Result<()> {
+    let mut out = Rotating::open(path, max_bytes)?;
+    copy(input, &mut out);
+    Ok(())
+}
+
+/// What could not be written yet.
+#[derive(Debug, Default)]
+struct Held {
+    bytes: Vec<u8>,
+    /// Bytes dropped after `bytes`, for want of room.
+    lost: u64,
+    /// Why writing failed, and when it was last tried.
+    failing: Option<(String, Instant)>,
+}
+
+/// Copies `input` into `out` until the input ends, riding out failures.
+pub fn copy(mut input: impl Read + Send + 'static, out: &mut impl Append) {
+    let (chunks, received) = mpsc::sync_channel::<Vec<u8>>(16);
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match input.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    if chunks.send(buf[..n].to_vec()).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let mut held = Held::default();
+    loop {
+        match received.recv_timeout(RETRY_EVERY) {
+            Ok(chunk) => pass(out, &mut held, &chunk, Instant::now()),
+            Err(RecvTimeoutError::Timeout) => pass(out, &mut held, &[], Instant::now()),
+            Err(RecvTimeoutError::Disconnected) => {
+                // The pane is gone: one last try for what is held.
+                if held.failing.is_some() {
+                    held.failing = None;
+                    pass(out, &mut held, &[], Instant::now());
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `chunk` (after anything held), or holds it while writing fails.
+fn pass(out: &mut impl Append, held: &mut Held, chunk: &[u8], now: Instant) {
+    let due = held
+        .failing
+        .as_ref()
+        .is_none_or(|(_, tried)| now.duration_since(*tried) >= RETRY_EVERY);
+    if due && (held.failing.is_some() || !held.bytes.is_empty()) {
+        match flush(out, held) {
+            Ok(()) => held.failing = None,
+            Err(e) => held.failing = Some((e.to_string(), now)),
+        }
+    }
+    if held.failing.is_none() && held.bytes.is_empty() {
+        if let Err(e) = out.append(chunk) {
+            held.failing = Some((e.to_string(), now));
+            hold(held, chunk);
+        }
+        return;
+    }
+    hold(held, chunk);
+}
+
+/// Keeps what fits in memory, counts the rest as lost.
+fn hold(held: &mut Held, chunk: &[u8]) {
+    if held.lost > 0 {
+        held.lost += chunk.len() as u64;
+        return;
+    }
+    let room = HELD_MAX.saturating_sub(held.bytes.len());
+    let (keep, drop) = chunk.split_at(chunk.len().min(room));
+    held.bytes.extend_from_slice(keep);
+    held.lost += drop.len() as u64;
+}
+
+/// Writes what was held, then the mark of what was lost.
+fn flush(out: &mut impl Append, held: &mut Held) -> io::Result<()> {
+    if !held.bytes.is_empty() {
+        out.append(&held.bytes)?;
+        held.bytes.clear();
+    }
+    if held.lost > 0 {
+        let why = held
+            .failing
+            .as_ref()
+            .map(|(why, _)| why.as_str())
+            .unwrap_or("an error");
+        let mark = format!(
+            "\r\n[fleet: {} bytes of output lost here: the transcript could not be written ({why})]\r\n",
+            held.lost
+        );
+        out.append(mark.as_bytes())?;
+        held.lost = 0;
+    }
+    Ok(())
 }
 
 /// Opens the transcript for appending, readable by the user alone (0600
@@ -53,4 +195,68 @@ fn open(path: &Path) -> io::Result<File> {
 fn rotate(path: &Path) -> io::Result<File> {
     std::fs::rename(path, rotated(path))?;
     open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A transcript on a disk that is full while `full` says so.
+    #[derive(Default)]
+    struct Disk {
+        written: Vec<u8>,
+        full: bool,
+    }
+
+    impl Append for Disk {
+        fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+            if self.full && !bytes.is_empty() {
+                return Err(io::Error::from_raw_os_error(28));
+            }
+            self.written.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_holds_then_marks_the_gap_and_goes_on() {
+        let mut disk = Disk::default();
+        let mut held = Held::default();
+        let t0 = Instant::now();
+        pass(&mut disk, &mut held, b"before ", t0);
+        disk.full = true;
+        pass(&mut disk, &mut held, b"held ", t0);
+        let big = vec![b'x'; HELD_MAX];
+        pass(&mut disk, &mut held, &big, t0);
+        assert_eq!(held.bytes.len(), HELD_MAX);
+        // Not yet time to try again: still held, nothing written.
+        disk.full = false;
+        pass(&mut disk, &mut held, b"soon ", t0 + RETRY_EVERY / 2);
+        assert_eq!(disk.written, b"before ");
+        // Time to try again: what was held, the mark, then the new output.
+        pass(&mut disk, &mut held, b"after", t0 + RETRY_EVERY);
+        let text = String::from_utf8_lossy(&disk.written);
+        assert!(text.starts_with("before held xxx"), "{}", &text[..40]);
+        let lost = 5 + 5; // the part of `big` past the cap, then "soon "
+        assert!(
+            text.contains(&format!(
+                "[fleet: {lost} bytes of output lost here: the transcript could not be written (No space left on device"
+            )),
+            "{}",
+            &text[text.len() - 200..]
+        );
+        assert!(text.ends_with("]\r\nafter"));
+        assert!(held.failing.is_none() && held.bytes.is_empty() && held.lost == 0);
+    }
+
+    #[test]
+    fn copies_everything_through_a_real_file_and_rotates() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("logs/a.log");
+        let input: &'static [u8] = b"0123456789abcdef";
+        write(input, &path, 10).unwrap_or_else(|e| panic!("{e}"));
+        let now = std::fs::read(&path).unwrap_or_default();
+        let old = std::fs::read(rotated(&path)).unwrap_or_default();
+        assert_eq!([old, now].concat(), b"0123456789abcdef");
+    }
 }

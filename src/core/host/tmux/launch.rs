@@ -150,6 +150,30 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
     Ok(group)
 }
 
+impl Tmux {
+    /// Pipes panes' output into their writers again, all in one call: for
+    /// panes whose writer went away (killed, crashed).
+    pub fn pipe(&self, pipes: &[(u32, Vec<String>)]) -> Result<(), HostError> {
+        let groups: Vec<Batch> = pipes
+            .iter()
+            .map(|(pane_id, writer)| {
+                let mut batch = Batch::new();
+                batch.push([
+                    "pipe-pane".to_string(),
+                    "-t".to_string(),
+                    format!("%{pane_id}"),
+                    shell_command(writer),
+                ]);
+                batch
+            })
+            .collect();
+        if groups.is_empty() {
+            return Ok(());
+        }
+        self.run_groups(&Batch::new(), &groups).map(|_| ())
+    }
+}
+
 /// `pipe-pane` runs its command through `sh -c`, after expanding tmux
 /// formats in it: each word is quoted, and `#` doubled.
 fn shell_command(argv: &[String]) -> String {
