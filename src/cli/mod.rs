@@ -1,6 +1,9 @@
 //! The command line: clap parses, a command asks the core, and renders what
 //! it answers. Settings are read here, once; exit codes are decided here,
-//! at the edge.
+//! at the edge. Everything reaches the terminal through `output`, which
+//! makes it safe: the lint below keeps it so.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod args;
 pub mod commands;
@@ -47,7 +50,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fleet: error: {e}");
+            output::eprint(&format!("fleet: error: {e}"));
             e.code
         }
     }
@@ -71,7 +74,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
     )?;
     let mut tmux = Tmux::new(settings.socket.clone()).with_timeout(settings.tmux_timeout);
     if settings.trace {
-        tmux = tmux.traced(Arc::new(|line| eprintln!("fleet: {line}")));
+        tmux = tmux.traced(Arc::new(|line| output::eprint(&format!("fleet: {line}"))));
     }
     let env = LocalEnv {
         home: settings.home_dir.clone(),
@@ -83,7 +86,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
     let host = LocalHost::new(tmux, hostname::local(), env);
     Ok(
         Core::new(settings, Arc::new(host), Arc::new(SystemClock)).with_notice(|warning| {
-            eprintln!("fleet: {}", output::safe(&warning.to_string()));
+            output::eprint(&format!("fleet: {warning}"));
         }),
     )
 }
@@ -91,6 +94,6 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
 /// Warnings go to stderr, apart from the answer.
 pub fn print_warnings(core: &Core) {
     for warning in core.take_warnings() {
-        eprintln!("fleet: warning: {warning}");
+        output::eprint(&format!("fleet: warning: {warning}"));
     }
 }

@@ -1,35 +1,81 @@
 //! Writing to the terminal: whole outputs at once, a closed pipe is success
 //! (`fleet ps | head`), colour only on a terminal and never under NO_COLOR.
+//!
+//! Nothing fleet prints can drive the operator's terminal, by construction:
+//! [`print`] and [`eprint`] turn every control character but line breaks
+//! and tabs into `?` (escape sequences begin with one, C1 ones included),
+//! whatever a command passed them. Colour travels as a private marker
+//! ([`paint`]) that only they turn into one of a few fixed SGR codes, so an
+//! agent's text can at worst pick one of fleet's colours. The bytes of an
+//! agent's screen or transcript reach the terminal only through
+//! [`print_raw`], which `--raw` asks for.
 
 use std::io::{IsTerminal, Write};
 
-/// Writes `text` to stdout. A reader that went away is not an error; the
-/// answer says whether anyone is still reading.
+/// Writes `text` to stdout, made safe ([`scrub`]). A reader that went away
+/// is not an error; the answer says whether anyone is still reading.
 pub fn print(text: &str) -> bool {
+    print_raw(scrub(text).as_bytes())
+}
+
+/// Writes `bytes` to stdout as they are: for `--raw`, and nothing else.
+pub fn print_raw(bytes: &[u8]) -> bool {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_ok()
+    out.write_all(bytes).and_then(|()| out.flush()).is_ok()
+}
+
+/// Writes one line to stderr, made safe ([`scrub`]).
+pub fn eprint(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}", scrub(line));
 }
 
 /// Text that came from outside fleet (a process name, a runtime's report,
 /// a screen) made safe for a terminal: every control character but line
-/// breaks and tabs (escape sequences begin with one, C1 ones included)
-/// becomes `?`, so nothing printed can drive the operator's terminal.
-/// Escaping happens here, at the edge, once; JSON escapes by itself.
+/// breaks and tabs becomes `?`. `print` does this to everything; `safe`
+/// is for text that must be one line or measured before printing.
 pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(unsafe_char) {
+    if !text.chars().any(|c| unsafe_char(c) || c == MARK) {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(
         text.chars()
-            .map(|c| if unsafe_char(c) { '?' } else { c })
+            .map(|c| if unsafe_char(c) || c == MARK { '?' } else { c })
             .collect(),
     )
 }
 
 fn unsafe_char(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Marks where a colour begins or ends (a private-use character).
+const MARK: char = '\u{E000}';
+
+/// Everything safe, and fleet's colour marks turned into SGR codes.
+fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == MARK {
+            let code = match chars.next() {
+                Some('g') => "32",
+                Some('y') => "33",
+                Some('r') => "31",
+                Some('m') => "35",
+                Some('d') => "2",
+                _ => "0",
+            };
+            out.push_str("\x1b[");
+            out.push_str(code);
+            out.push('m');
+        } else if unsafe_char(c) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Whether stdout should get colour.
@@ -47,15 +93,16 @@ pub enum Color {
     Dim,
 }
 
+/// `text` in `color`, as marks that [`print`] turns into SGR codes.
 pub fn paint(text: &str, color: Color) -> String {
     let code = match color {
-        Color::Green => "32",
-        Color::Yellow => "33",
-        Color::Red => "31",
-        Color::Magenta => "35",
-        Color::Dim => "2",
+        Color::Green => 'g',
+        Color::Yellow => 'y',
+        Color::Red => 'r',
+        Color::Magenta => 'm',
+        Color::Dim => 'd',
     };
-    format!("\x1b[{code}m{text}\x1b[0m")
+    format!("{MARK}{code}{text}{MARK}0")
 }
 
 /// Left-aligned columns separated by two spaces. `cells` holds the plain
@@ -106,6 +153,10 @@ mod tests {
         assert_eq!(safe("\x1b[2J\x1b]0;t\x07x\u{9b}y"), "?[2J?]0;t?x?y");
         let rows = vec![vec![("a\x1b[5mb".to_string(), None)]];
         assert_eq!(table(&["N"], &rows, false), "N\na?[5mb\n");
+        // Whatever reaches print: only fleet's own colours survive.
+        let hostile = format!("x\x1b]52;c;AAA\x07{}\u{9b}2J", paint("ok", Color::Green));
+        assert_eq!(scrub(&hostile), "x?]52;c;AAA?\x1b[32mok\x1b[0m?2J");
+        assert_eq!(scrub("\u{E000}"), "\x1b[0m");
     }
 
     #[test]
@@ -124,6 +175,6 @@ mod tests {
             table(&["NAME", "STATUS"], &rows, false),
             "NAME     STATUS\nbuilder  running\nx        exited 127\n"
         );
-        assert!(table(&["NAME", "STATUS"], &rows, true).contains("\x1b[32mrunning\x1b[0m"));
+        assert!(scrub(&table(&["NAME", "STATUS"], &rows, true)).contains("\x1b[32mrunning\x1b[0m"));
     }
 }

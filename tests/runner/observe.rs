@@ -704,3 +704,87 @@ fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
         "{calm:#?}"
     );
 }
+
+/// Whether `out` holds anything that drives a terminal: ESC, BEL, or a C1
+/// control (U+0080..U+009F).
+fn drives_terminal(out: &str) -> bool {
+    out.chars()
+        .any(|c| c == '\u{1b}' || c == '\u{7}' || ('\u{80}'..='\u{9f}').contains(&c))
+}
+
+#[test]
+fn every_printer_escapes_what_agents_and_strangers_can_name() {
+    let env = TestEnv::new();
+    // A runtime whose very process name is an escape sequence.
+    let evil_name = "\u{1b}[7mXY\u{1b}]0;T\u{7}";
+    let link = env.bin().join(evil_name);
+    std::os::unix::fs::symlink("/bin/sh", &link).unwrap_or_else(|e| panic!("{e}"));
+    let script = env.script(
+        "c1",
+        "printf 'c1 \\302\\233 2J \\033]0;title\\007 end\\n'; while read -r l; do echo \"$l\"; done",
+    );
+    let watch = env.spawn(&["watch"], &[]);
+    let watch_json = env.spawn(&["watch", "--json"], &[]);
+    // Its name never matches the runtime's (tmux's report of it has the
+    // control characters replaced): it reads as drift, safely.
+    let started = env.fleet(&[
+        "start",
+        "evil",
+        "--",
+        &link.to_string_lossy(),
+        "-c",
+        "sleep 300",
+    ]);
+    assert!(!drives_terminal(&started.stdout), "{started:?}");
+    assert!(started.stdout.contains("?[7mXY"), "{started:?}");
+    // (`sh` runs it: drift too, which is fine here.)
+    env.fleet(&["start", "raw1", "--", &script.to_string_lossy()]);
+    env.wait_screen("raw1", "end");
+    env.fleet(&["start", "loud", "--runtime", "stub"]).success();
+    env.wait_screen("loud", "type: work");
+    env.tmux(&["new-session", "-d", "-s", "\u{1b}[2Jstranger", "sleep 300"]);
+    env.fleet(&["send", "loud", "\u{1b}]52;c;cm0gLXJm\u{7}\u{9b}"]);
+    env.fleet(&[
+        "report",
+        "loud",
+        "waiting",
+        "--detail",
+        "\u{1b}[8mhidden\u{9b}",
+    ])
+    .success();
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["ps"],
+        vec!["ps", "--all"],
+        vec!["events"],
+        vec!["verify"],
+        vec!["explain", "loud"],
+        vec!["explain", "evil"],
+        vec!["peek", "loud"],
+        vec!["logs", "loud"],
+        vec!["peek", "raw1"],
+        vec!["logs", "raw1"],
+        vec!["wait", "loud", "--until", "waiting", "--timeout", "2s"],
+    ] {
+        let run = env.fleet(&args);
+        outputs.push((format!("{args:?}"), format!("{}{}", run.stdout, run.stderr)));
+    }
+    for w in [&watch, &watch_json] {
+        let mut seen = String::new();
+        while let Some(line) = w.line(Duration::from_millis(1500)) {
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        assert!(seen.contains("hidden"), "watch missed the report: {seen}");
+        outputs.push(("watch".into(), seen));
+    }
+    for (what, out) in &outputs {
+        assert!(
+            !drives_terminal(out),
+            "{what} passed a control through: {out:?}"
+        );
+    }
+    // Raw is raw, on request.
+    let raw = env.fleet(&["logs", "raw1", "--raw"]).success().stdout;
+    assert!(raw.contains('\u{9b}'), "{raw:?}");
+}

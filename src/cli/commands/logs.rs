@@ -79,7 +79,7 @@ impl View {
 
     fn feed(&mut self, bytes: &[u8]) -> bool {
         match self {
-            Self::Raw => output::print(&String::from_utf8_lossy(bytes)),
+            Self::Raw => output::print_raw(bytes),
             Self::Text(r) => bytes
                 .chunks(RENDER_CHUNK)
                 .all(|chunk| output::print(&r.feed(chunk))),

@@ -25,9 +25,9 @@ pub fn cmd_peek(core: &Core, args: &PeekArgs) -> Result<i32, CliError> {
     // Warnings first, as the answer may be long.
     crate::cli::print_warnings(core);
     if args.raw {
-        output::print(&screen);
+        output::print_raw(screen.as_bytes());
     } else {
-        output::print(&output::safe(&screen));
+        output::print(&screen);
     }
     Ok(0)
 }

@@ -26,14 +26,14 @@ pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
     loop {
         let tick = monitor.tick(core)?;
         if let (Some(why), true) = (&tick.skipped, core.settings.trace) {
-            eprintln!("fleet: watch: tmux: {why}");
+            output::eprint(&format!("fleet: watch: tmux: {why}"));
         }
         // A server that stops answering is said once, and its return.
         if tick.stalled && !stalled {
             let why = tick.skipped.as_deref().unwrap_or_default();
-            eprintln!("fleet: watch: {}; still watching", output::safe(why));
+            output::eprint(&format!("fleet: watch: {why}; still watching"));
         } else if stalled && !tick.stalled {
-            eprintln!("fleet: watch: the tmux server answers again");
+            output::eprint("fleet: watch: the tmux server answers again");
         }
         stalled = tick.stalled;
         print_warnings(core);
