@@ -319,18 +319,17 @@ fn watch_cpu(bench: &Bench) {
         "-",
         ms(reports[reports.len() - 1])
     );
-    // Output after quiet: the screen's own evidence, checked by tmux once
-    // a second.
+    // Output after quiet: the screen's own evidence, in the next digest.
     let start = Instant::now();
     bench.tmux(&["send-keys", "-t", "=agent-020:", "x"]);
     let output = seen(&lines, "agent-020  working", start);
     println!(
-        "{:<38} {:>10}  {:>7}  <= 1 s (tmux compares once a second)",
+        "{:<38} {:>10}  {:>7}  <= 1 s (the digest is asked once a second)",
         "output -> watch (idle to working)",
         ms(output),
         "-"
     );
-    // A runtime dying: the server's pane-died hook rings at once.
+    // A runtime dying: seen in the next digest.
     let start = Instant::now();
     bench.tmux(&["respawn-pane", "-k", "-t", "=agent-030:", "exit 3"]);
     let died = seen(&lines, "agent-030  exited", start);

@@ -788,3 +788,67 @@ fn every_printer_escapes_what_agents_and_strangers_can_name() {
     let raw = env.fleet(&["logs", "raw1", "--raw"]).success().stdout;
     assert!(raw.contains('\u{9b}'), "{raw:?}");
 }
+
+/// tmux's number for the next command on the test server, as a control
+/// client sees it in `%begin TIME NUMBER FLAGS`.
+fn command_number(env: &TestEnv) -> Option<u64> {
+    let out = std::process::Command::new("tmux")
+        .args(["-L", &env.socket, "-C", "display-message", "-p", "x"])
+        .env("TMUX_TMPDIR", env.root().join("tmux"))
+        .env_remove("TMUX")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("%begin "))
+        .and_then(|rest| rest.split(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+}
+
+#[test]
+fn a_screen_that_forges_control_mode_replies_cannot_make_watch_lie() {
+    let env = TestEnv::new();
+    let guess = env.root().join("guess");
+    // A runtime whose screen is lines that end tmux's reply blocks, for
+    // the very numbers tmux is about to use, then a fake empty reply and
+    // an exit: read as protocol, the fleet would vanish.
+    let forger = env.script(
+        "forger",
+        &format!(
+            "while :; do t=$(date +%s); x=$(cat {guess} 2>/dev/null || echo 0); printf '\\033[H\\033[2J'; \
+             k=$x; while [ $k -lt $((x+40)) ]; do printf '%%end %s %s 1\\n' $t $k; k=$((k+1)); done; \
+             printf '%%begin %s 7 1\\n%%end %s 7 1\\n%%exit forged\\n' $t $t; sleep 0.2; done",
+            guess = guess.display()
+        ),
+    );
+    env.write_fleet(&format!(
+        "[runtimes.forger]\ncommand = \"{}\"\nprocesses = [\"forger\", \"sh\"]\nwaiting = [\"never shown\"]\n\n\
+         [agents.forger]\nruntime = \"forger\"\n\n[agents.honest]\nruntime = \"stub\"\n",
+        forger.display()
+    ));
+    env.fleet(&["up"]).success();
+    let watch = env.spawn(&["watch"], &[]);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < deadline {
+        if let Some(n) = command_number(&env) {
+            let _ = std::fs::write(&guess, (n + 2).to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut seen = String::new();
+    while let Some(line) = watch.line(Duration::from_millis(300)) {
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(seen.contains("honest  now"), "{seen}");
+    for word in ["vanished", "stopped", "started", "restarted", "exited"] {
+        assert!(!seen.contains(word), "watch said {word}: {seen}");
+    }
+    let events = env.events(&[]);
+    assert!(
+        events.iter().all(|e| e["event"] != "vanished"),
+        "{events:#?}"
+    );
+    env.wait_status("honest", "running");
+}

@@ -2,33 +2,51 @@
 //!
 //! Theory of operation. Polling with a new `tmux` process several times a
 //! second costs a process start per look, and the server a full listing
-//! each time. A [`ControlWatch`] instead keeps two control clients open:
+//! each time. A [`ControlWatch`] instead keeps one control client open, a
+//! **link**: `tmux -C attach-session -f no-output,read-only,ignore-size` to
+//! one of the fleet's sessions (no pane output is sent to it, it cannot
+//! type, it never sizes a window; tmux 3.3 keeps a control client only
+//! while it is attached). Listings and screen captures travel over it as
+//! command lines ([`proto`]); no process is started per look. When its
+//! session ends, tmux lets it go, and the next look makes another. Between
+//! looks it asks, over the same link:
 //!
-//! - a **link**: `tmux -C attach-session -f no-output,read-only,ignore-size`
-//!   on any of the fleet's sessions (no pane output is sent to it, it cannot
-//!   type, and it never sizes a window). Listings and screen captures travel
-//!   over it as command lines ([`proto`]); no process is started per look.
-//!   It subscribes (`refresh-client -B`) to a [`DIGEST`] of every pane: tmux
-//!   compares it once a second, inside the server, and tells the link only
-//!   when it changed (output, a death, a new process in front, a report).
-//!   Sessions made or ended are told at once (`%sessions-changed`).
-//! - a **bell**: a client blocked on `wait-for fleet-changed`. Reports and
-//!   hooks ([`super::Tmux::set_state`]) and the server's own `pane-died`
-//!   and `after-respawn-pane` hooks signal that channel, so what an agent
-//!   says of itself, and its death, are heard at once rather than at the
-//!   next second.
+//! every [`DIGEST_EVERY`], for a [`DIGEST`] of every pane (pid, death,
+//! exit status, last-output second, height, mode, what is in front, the
+//! reported state), and compares it with the last one: output, deaths and
+//! processes in front are seen within a second. Sessions made or ended are
+//! told at once (`%sessions-changed`).
 //!
-//! A quiet fleet thus costs the watcher nothing and the server one digest a
-//! second. With no server (or no session to attach to), the watch falls
-//! back to asking again every second. Every answer is awaited for at most
-//! the tmux timeout (`FLEET_TMUX_TIMEOUT`); a connection that closes or stops answering is
-//! dropped and made again at the next look.
+//! What an agent says of itself is heard at once: every report and hook
+//! signals the channel [`CHANNEL`] in the same tmux call that stores it
+//! ([`super::Tmux::set_state`]), and a **bell**, a plain `tmux wait-for` on
+//! it, returns. The bell lives at most [`BELL_LIFETIME`] (`timeout`), so
+//! one left behind by a watcher that was killed goes away by itself. The
+//! watch sets nothing on the server. (tmux 3.3's own pushes were tried and
+//! left: a `refresh-client -B` subscription crashes a 3.3 server when the
+//! subscriber's session ends (fixed in tmux in 2026), and a client blocked
+//! in `wait-for` keeps a 3.3 server from exiting once its reader is gone.)
+//!
+//! What a pane shows can look like protocol (`%end …`, `%exit`), and a
+//! capture carries it. The parser ends a block only at its own guard, but
+//! a pane can guess that guard, so every reply is checked as well: its
+//! number must come after the last one's, a screen must have exactly as
+//! many lines as the pane is high, a listing only pane lines. A reply that
+//! fails is a connection out of step: it is dropped (with anything it
+//! still had to say) and the look is taken over a one-shot tmux call.
+//!
+//! With no session to attach to, the watch looks again every second. Every answer is
+//! awaited for at most the tmux timeout (`FLEET_TMUX_TIMEOUT`); a link
+//! that closes or stops answering is dropped and made again at the next
+//! look.
 
 pub mod proto;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -38,25 +56,25 @@ use crate::core::host::watch::{Wake, Watch};
 use crate::core::host::{HostError, ObservedPane};
 use proto::{Message, Parser, Reply, command_line};
 
-/// The channel that reports, hooks and deaths signal.
+/// The channel every report signals (`wait-for -S`).
 pub const CHANNEL: &str = "fleet-changed";
 
-/// The subscription's name.
-const SUBSCRIPTION: &str = "fleet";
+/// How long one bell waits before it is made again.
+pub const BELL_LIFETIME: Duration = Duration::from_secs(60);
 
-/// What the server compares once a second for the link: every field of a
-/// pane that can change without a notification of its own. Free text has
-/// its separators replaced, as in [`PANE_FORMAT`].
+/// What the watch asks for once a second over the link and compares with
+/// the last answer: every field of a pane that can change without a
+/// notification of its own. Free text has its separators replaced, as in
+/// [`PANE_FORMAT`].
 pub const DIGEST: &str = "#{S:#{W:#{P:#{pane_id} #{pane_pid} #{pane_dead} #{pane_dead_status} \
 #{pane_dead_signal} #{window_activity} #{pane_height} #{pane_in_mode} \
-#{s/[\t\n ]/_/:pane_current_command} #{s/[\t\n]/ /:@fleet-state}\t}}}";
+#{s/[\t\n]/ /:@fleet-state}\t}}}";
 
-/// How often a server with no session to attach to is looked at again.
+/// How often a missing server is looked for again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
-/// The index the fleet's server hooks use, so that setting them again
-/// replaces rather than adds.
-const HOOK_INDEX: u32 = 71;
+/// How often the digest is asked for.
+const DIGEST_EVERY: Duration = Duration::from_secs(1);
 
 /// What a reader thread passes on.
 #[derive(Debug)]
@@ -64,6 +82,79 @@ enum Note {
     Reply { link: u64, reply: Reply },
     Changed,
     Closed { link: u64, reason: String },
+}
+
+/// A plain `tmux wait-for` on [`CHANNEL`], made again each time it
+/// returns; a return is a change.
+struct Bell {
+    stop: Arc<AtomicBool>,
+    /// The waiting client's pid, to end it when the watch ends.
+    pid: Arc<AtomicU32>,
+}
+
+impl Bell {
+    fn ring(tmux: &Tmux, sender: Sender<Note>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let pid = Arc::new(AtomicU32::new(0));
+        let (tmux, stopped, current) = (tmux.clone(), stop.clone(), pid.clone());
+        std::thread::spawn(move || {
+            // Whatever ends the loop, the bell is over.
+            struct Over(Arc<AtomicBool>);
+            impl Drop for Over {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+            let _over = Over(stopped.clone());
+            while !stopped.load(Ordering::SeqCst) {
+                let mut cmd = Command::new("timeout");
+                cmd.arg(BELL_LIFETIME.as_secs().to_string())
+                    .arg("tmux")
+                    .args(["-u", "-L", tmux.socket(), "wait-for", CHANNEL])
+                    .env_remove("TMUX")
+                    .env_remove("TMUX_PANE")
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+                let Ok(mut child) = cmd.spawn() else { return };
+                current.store(child.id(), Ordering::SeqCst);
+                let status = child.wait();
+                current.store(0, Ordering::SeqCst);
+                match status {
+                    Ok(s) if s.success() => {
+                        if sender.send(Note::Changed).is_err() {
+                            return;
+                        }
+                    }
+                    // Its lifetime was up: wait again.
+                    Ok(s) if s.code() == Some(124) => {}
+                    // No server, or killed: the watch makes a new bell
+                    // with its next link.
+                    _ => return,
+                }
+            }
+        });
+        Self { stop, pid }
+    }
+}
+
+impl Bell {
+    fn is_over(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Bell {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let pid = self.pid.load(Ordering::SeqCst);
+        if let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
 }
 
 /// A control client and the thread that reads it.
@@ -84,12 +175,17 @@ impl Drop for Client {
 pub struct ControlWatch {
     tmux: Tmux,
     link: Option<(u64, Client)>,
-    bell: Option<Client>,
+    /// The number of the last reply taken on the link.
+    last_number: u64,
     next_link: u64,
     notes: Receiver<Note>,
     sender: Sender<Note>,
     /// Something changed while no one was waiting.
     changed: bool,
+    /// The last digest, and when to ask for the next.
+    digest: Option<String>,
+    next_digest: Instant,
+    bell: Option<Bell>,
 }
 
 impl ControlWatch {
@@ -98,17 +194,20 @@ impl ControlWatch {
         Self {
             tmux,
             link: None,
-            bell: None,
+            last_number: 0,
             next_link: 0,
             notes,
             sender,
             changed: false,
+            digest: None,
+            next_digest: Instant::now(),
+            bell: None,
         }
     }
 
     /// Starts a control client running `args`, its output read by a thread
     /// that turns each message into a note (`link` names replies).
-    fn spawn(&self, args: &[String], link: u64, bell: bool) -> Result<Client, HostError> {
+    fn spawn(&self, args: &[String], link: u64) -> Result<Client, HostError> {
         let mut cmd = self.tmux.client();
         cmd.arg("-C")
             .args(args)
@@ -123,12 +222,6 @@ impl ControlWatch {
             });
         };
         let sender = self.sender.clone();
-        // The bell's thread answers each ring by waiting again.
-        let (stdin, mut bell_stdin) = if bell {
-            (None, Some(stdin))
-        } else {
-            (Some(stdin), None)
-        };
         std::thread::spawn(move || {
             let mut parser = Parser::new();
             let mut reader = BufReader::new(stdout);
@@ -146,18 +239,6 @@ impl ControlWatch {
                 let note = match parser.line(&line) {
                     None => continue,
                     Some(Message::Exit { reason }) => break reason,
-                    Some(Message::Reply(reply)) if bell_stdin.is_some() => {
-                        // Rung (or refused): wait for the next ring.
-                        let rearmed = bell_stdin.as_mut().is_some_and(|s| {
-                            s.write_all(command_line(&["wait-for", CHANNEL]).as_bytes())
-                                .and_then(|()| s.flush())
-                                .is_ok()
-                        });
-                        if !rearmed || !reply.ok {
-                            break String::from("the bell stopped");
-                        }
-                        Note::Changed
-                    }
                     Some(Message::Reply(reply)) => Note::Reply { link, reply },
                     Some(Message::Subscription { .. } | Message::Notification { .. }) => {
                         Note::Changed
@@ -169,7 +250,10 @@ impl ControlWatch {
             };
             let _ = sender.send(Note::Closed { link, reason });
         });
-        Ok(Client { child, stdin })
+        Ok(Client {
+            child,
+            stdin: Some(stdin),
+        })
     }
 
     fn trace(&self, line: &str) {
@@ -185,8 +269,11 @@ impl ControlWatch {
         if self.link.is_some() {
             return Ok(None);
         }
+        // tmux 3.3 lets a control client stay only while it is attached:
+        // attach to one of the fleet's own sessions if there is one.
         let panes = self.tmux.list_panes()?;
-        let Some(session) = panes.first().map(|p| p.session.clone()) else {
+        let mine = panes.iter().find(|p| p.meta.is_some());
+        let Some(session) = mine.or(panes.first()).map(|p| p.session.clone()) else {
             return Ok(Some(panes));
         };
         self.next_link += 1;
@@ -199,51 +286,38 @@ impl ControlWatch {
             "no-output,read-only,ignore-size",
         ]
         .map(String::from);
-        let client = self.spawn(&args, id, false)?;
+        let client = self.spawn(&args, id)?;
         self.link = Some((id, client));
-        // The command the client started with answers first.
-        let attached = self.answers(id, 1, false).map(|mut r| r.remove(0));
-        match attached {
-            Ok(reply) if reply.ok => {}
-            // The session went away in between: look again later.
-            Ok(_) | Err(_) => {
-                self.link = None;
-                return Ok(Some(panes));
-            }
+        self.last_number = 0;
+        // The command the client started with answers first; a session
+        // gone in between fails it: look again later.
+        if !matches!(self.answers(id, 1, false).as_deref(), Ok([reply]) if reply.ok) {
+            self.link = None;
+            return Ok(Some(panes));
         }
-        let hook = |name: &str| {
-            vec![
-                "set-hook".to_string(),
-                "-g".to_string(),
-                format!("{name}[{HOOK_INDEX}]"),
-                format!("wait-for -S {CHANNEL}"),
-            ]
-        };
-        self.ask(&[
-            vec![
-                "refresh-client".to_string(),
-                "-B".to_string(),
-                format!("{SUBSCRIPTION}::{DIGEST}"),
-            ],
-            hook("pane-died"),
-            hook("after-respawn-pane"),
-        ])?;
-        self.ring();
         // What happened before the link was made is not known: look.
         self.changed = true;
+        self.digest = None;
+        if self.bell.as_ref().is_none_or(Bell::is_over) {
+            self.bell = Some(Bell::ring(&self.tmux, self.sender.clone()));
+        }
         Ok(None)
     }
 
-    /// Keeps a client blocked on the channel.
-    fn ring(&mut self) {
-        let alive = self
-            .bell
-            .as_mut()
-            .is_some_and(|b| matches!(b.child.try_wait(), Ok(None)));
-        if !alive {
-            let args = ["wait-for", CHANNEL].map(String::from);
-            self.bell = self.spawn(&args, 0, true).ok();
+    /// Asks for the digest; says whether it changed since last asked.
+    fn digest_changed(&mut self) -> Result<bool, HostError> {
+        let command = ["display-message", "-p", DIGEST].map(String::from).to_vec();
+        let replies = self.ask(&[command])?;
+        let value = replies
+            .into_iter()
+            .next()
+            .filter(|r| r.ok)
+            .map(|r| r.lines.join("\n"));
+        let changed = self.digest.is_some() && value.is_some() && value != self.digest;
+        if value.is_some() {
+            self.digest = value;
         }
+        Ok(changed)
     }
 
     /// Sends commands over the link and answers their replies, in order.
@@ -281,6 +355,11 @@ impl ControlWatch {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.notes.recv_timeout(left) {
                 Ok(Note::Reply { link, reply }) if link == id && reply.ours == ours => {
+                    // Replies come in order: one that does not is forged.
+                    if reply.number <= self.last_number {
+                        return Err(self.out_of_step("a reply out of order"));
+                    }
+                    self.last_number = reply.number;
                     replies.push(reply);
                 }
                 Ok(Note::Reply { .. }) => {}
@@ -302,6 +381,15 @@ impl ControlWatch {
         Ok(replies)
     }
 
+    /// Drops a link that is out of step with tmux.
+    fn out_of_step(&mut self, what: &str) -> HostError {
+        self.link = None;
+        self.changed = true;
+        HostError::Failed {
+            message: format!("the tmux control connection got {what}; reconnecting"),
+        }
+    }
+
     fn list_over_link(&mut self) -> Result<Vec<ObservedPane>, HostError> {
         let list = || {
             ["list-panes", "-a", "-F", PANE_FORMAT]
@@ -309,25 +397,30 @@ impl ControlWatch {
                 .to_vec()
         };
         let replies = self.ask(&[list()])?;
-        let panes = panes_of(&replies[0])?;
+        let panes = self.panes_of(&replies[0])?;
         if !panes.iter().any(ObservedPane::awaits_status) {
             return Ok(panes);
         }
         // Make the server reap (see `Tmux::list_panes`), then look again.
         let replies = self.ask(&[["run-shell", "true"].map(String::from).to_vec(), list()])?;
-        panes_of(&replies[1])
+        self.panes_of(&replies[1])
     }
-}
 
-fn panes_of(reply: &Reply) -> Result<Vec<ObservedPane>, HostError> {
-    if !reply.ok {
-        return Err(HostError::Failed {
-            message: reply.lines.first().cloned().unwrap_or_default(),
-        });
+    /// The panes of a listing; every line must be one.
+    fn panes_of(&mut self, reply: &Reply) -> Result<Vec<ObservedPane>, HostError> {
+        if !reply.ok {
+            return Err(HostError::Failed {
+                message: reply.lines.first().cloned().unwrap_or_default(),
+            });
+        }
+        let mut text = reply.lines.join("\n");
+        text.push('\n');
+        let panes = parse_panes(text.as_bytes());
+        if panes.len() != reply.lines.len() {
+            return Err(self.out_of_step("a listing with lines that are not panes"));
+        }
+        Ok(panes)
     }
-    let mut text = reply.lines.join("\n");
-    text.push('\n');
-    Ok(parse_panes(text.as_bytes()))
 }
 
 impl Watch for ControlWatch {
@@ -335,7 +428,11 @@ impl Watch for ControlWatch {
         if let Some(panes) = self.connect()? {
             return Ok(panes);
         }
-        self.list_over_link()
+        match self.list_over_link() {
+            // Out of step, or gone: this look goes the one-shot way.
+            Err(HostError::Failed { .. }) if self.link.is_none() => self.tmux.list_panes(),
+            other => other,
+        }
     }
 
     fn capture_screens(
@@ -356,7 +453,22 @@ impl Watch for ControlWatch {
                     .to_vec()
             })
             .collect();
-        let replies = self.ask(&commands)?;
+        let replies = match self.ask(&commands) {
+            Err(HostError::Failed { .. }) if self.link.is_none() => {
+                return self.tmux.capture_screens(panes);
+            }
+            other => other?,
+        };
+        // A screen is exactly as many lines as its pane is high: fewer
+        // means something on it ended the reply early.
+        let whole = panes
+            .iter()
+            .zip(&replies)
+            .all(|((_, height), reply)| !reply.ok || reply.lines.len() == *height);
+        if !whole {
+            let _ = self.out_of_step("a screen cut short");
+            return self.tmux.capture_screens(panes);
+        }
         Ok(panes
             .iter()
             .zip(replies)
@@ -382,14 +494,31 @@ impl Watch for ControlWatch {
                 Wake::Timeout
             };
         }
-        self.ring();
         if std::mem::take(&mut self.changed) {
             return Wake::Changed;
         }
         let deadline = Instant::now() + timeout;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.notes.recv_timeout(left) {
+            let now = Instant::now();
+            if now >= self.next_digest {
+                self.next_digest = now + DIGEST_EVERY;
+                match self.digest_changed() {
+                    Ok(false) => {}
+                    // Changed, or the link is gone: look.
+                    Ok(true) | Err(_) => break,
+                }
+                if std::mem::take(&mut self.changed) {
+                    break;
+                }
+            }
+            if now >= deadline {
+                return Wake::Timeout;
+            }
+            let until = deadline.min(self.next_digest);
+            match self
+                .notes
+                .recv_timeout(until.saturating_duration_since(now))
+            {
                 Ok(Note::Changed) => break,
                 Ok(Note::Closed { link, .. })
                     if self.link.as_ref().is_some_and(|l| l.0 == link) =>
@@ -398,7 +527,7 @@ impl Watch for ControlWatch {
                     break;
                 }
                 Ok(Note::Reply { .. } | Note::Closed { .. }) => {}
-                Err(RecvTimeoutError::Timeout) => return Wake::Timeout,
+                Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
