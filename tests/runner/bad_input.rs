@@ -56,6 +56,30 @@ fn a_missing_workdir_starts_nothing() {
 }
 
 #[test]
+fn a_control_character_in_the_fleet_file_is_named_and_starts_nothing() {
+    // A NUL used to reach tmux's argv: `could not run tmux: nul byte found
+    // in provided data`, exit 1, naming nothing, and no agent of the batch
+    // started.
+    let env = TestEnv::new();
+    for (key, value) in [
+        ("effort", "\\u0000"),
+        ("model", "m\\u001b]0;x\\u0007"),
+        ("workdir", "/tmp\\u0000"),
+        ("command", "fleet-stub\\u0000"),
+    ] {
+        env.write_fleet(&format!(
+            "[agents.good]\nruntime = \"stub\"\n\n[agents.bad]\nruntime = \"stub\"\n{key} = \"{value}\"\n"
+        ));
+        for command in [&["up"][..], &["start", "good"], &["ps"]] {
+            env.fleet(command).failure(2).one_line_error(&format!(
+                "fleet.toml:6: [agents.bad] {key} contains the control character U+00"
+            ));
+        }
+    }
+    assert!(!env.server_running(), "nothing may start");
+}
+
+#[test]
 fn unknown_runtimes_and_unfillable_templates_are_refused() {
     let env = TestEnv::new();
     env.fleet(&["start", "x", "--runtime", "gemini"])

@@ -317,10 +317,16 @@ impl<'a> Source<'a> {
 
 /// `[defaults]`. Its runtime is checked once the runtimes are known.
 fn parse_defaults(src: &Source, raw: &RawDefaults) -> Result<Defaults, FileError> {
+    let table = "[defaults]";
+    let plain = Plain { src, table };
+    plain.check("runtime", raw.runtime.as_ref())?;
+    plain.check("model", raw.model.as_ref())?;
+    plain.check("effort", raw.effort.as_ref())?;
+    plain.check("workdir", raw.workdir.as_ref())?;
     Ok(Defaults {
         runtime: raw.runtime.as_ref().map(|s| s.get_ref().clone()),
-        model: raw.model.clone(),
-        effort: raw.effort.clone(),
+        model: raw.model.as_ref().map(|s| s.get_ref().clone()),
+        effort: raw.effort.as_ref().map(|s| s.get_ref().clone()),
         workdir: raw.workdir.as_ref().map(|s| s.get_ref().clone()),
         restart: parse_restart(src, raw.restart.as_ref(), "[defaults]")?,
     })
@@ -342,9 +348,15 @@ fn parse_runtime(
             format!("runtime name {name:?} is invalid: use lowercase letters, digits, '-' and '_'"),
         ));
     }
+    let table = format!("[runtimes.{name}]");
+    let plain = Plain { src, table: &table };
+    plain.check_command(raw.command.as_ref())?;
+    plain.check("model", raw.model.as_ref())?;
+    plain.check("effort", raw.effort.as_ref())?;
+    plain.check_list("processes", raw.processes.as_ref())?;
     let command = runtime_command(src, name, at, raw, builtin)?;
     let processes = match (&raw.processes, builtin) {
-        (Some(p), _) => p.clone(),
+        (Some(p), _) => p.get_ref().clone(),
         (None, Some(b)) if raw.command.is_none() => b.processes.clone(),
         _ => default_processes(&command, builtin),
     };
@@ -352,8 +364,8 @@ fn parse_runtime(
         waiting: runtime_waiting(src, name, raw, builtin)?,
         command,
         processes,
-        model: raw.model.clone(),
-        effort: raw.effort.clone(),
+        model: raw.model.as_ref().map(|s| s.get_ref().clone()),
+        effort: raw.effort.as_ref().map(|s| s.get_ref().clone()),
         fallback_model: builtin.and_then(|b| b.fallback_model.clone()),
         fallback_effort: builtin.and_then(|b| b.fallback_effort.clone()),
     })
@@ -437,6 +449,8 @@ fn parse_host(src: &Source, name: &Spanned<String>, raw: &RawHost) -> Result<Hos
             format!("host name {name:?} is invalid: use letters, digits, '.', '-' and '_'"),
         ));
     }
+    let table = format!("[hosts.{name}]");
+    Plain { src, table: &table }.check("ssh", Some(&raw.ssh))?;
     let ssh = raw.ssh.get_ref().trim();
     // A leading '-' would reach ssh as an option.
     if ssh.is_empty() || ssh.starts_with('-') {
@@ -504,17 +518,25 @@ fn parse_rule(
 
 /// What an `[agents.NAME]` table says, before defaults.
 fn agent_decl(src: &Source, raw: &RawAgent, table: &str) -> Result<AgentDecl, FileError> {
+    let plain = Plain { src, table };
+    plain.check("runtime", raw.runtime.as_ref())?;
+    plain.check("model", raw.model.as_ref())?;
+    plain.check("effort", raw.effort.as_ref())?;
+    plain.check("workdir", raw.workdir.as_ref())?;
+    plain.check_command(raw.command.as_ref())?;
+    plain.check_list("processes", raw.processes.as_ref())?;
+    plain.check("host", raw.host.as_ref())?;
     let text = |s: &Spanned<String>| s.get_ref().clone();
     Ok(AgentDecl {
         runtime: raw.runtime.as_ref().map(text),
-        model: raw.model.clone(),
-        effort: raw.effort.clone(),
+        model: raw.model.as_ref().map(text),
+        effort: raw.effort.as_ref().map(text),
         workdir: raw.workdir.as_ref().map(text),
         command: raw
             .command
             .as_ref()
             .map(|s| CommandSource::Template(text(s))),
-        processes: raw.processes.clone(),
+        processes: raw.processes.as_ref().map(|p| p.get_ref().clone()),
         restart: parse_restart(src, raw.restart.as_ref(), table)?,
         host: raw.host.as_ref().map(text),
     })
@@ -576,6 +598,55 @@ fn parse_restart(
                 "{table} restart = {other:?} is not a policy: use \"never\", \"on-failure\" or \"always\""
             ),
         )),
+    }
+}
+
+/// Checks the texts of one table that reach tmux and the agent's argv. A
+/// control character has no business there: NUL cannot be passed to a
+/// program at all (tmux refused the whole launch, and every agent in it,
+/// without naming any), and the others garble panes, tables and logs.
+struct Plain<'s, 'a> {
+    src: &'s Source<'a>,
+    table: &'s str,
+}
+
+impl Plain<'_, '_> {
+    fn check(&self, key: &str, value: Option<&Spanned<String>>) -> Result<(), FileError> {
+        match value {
+            Some(v) => self.text(key, v.span().start, v.get_ref(), false),
+            None => Ok(()),
+        }
+    }
+
+    /// A command template may break lines and use tabs between its words.
+    fn check_command(&self, value: Option<&Spanned<String>>) -> Result<(), FileError> {
+        match value {
+            Some(v) => self.text("command", v.span().start, v.get_ref(), true),
+            None => Ok(()),
+        }
+    }
+
+    fn check_list(&self, key: &str, value: Option<&Spanned<Vec<String>>>) -> Result<(), FileError> {
+        let Some(list) = value else { return Ok(()) };
+        list.get_ref()
+            .iter()
+            .try_for_each(|item| self.text(key, list.span().start, item, false))
+    }
+
+    fn text(&self, key: &str, at: usize, text: &str, spacing: bool) -> Result<(), FileError> {
+        let bad = text
+            .chars()
+            .find(|&c| c.is_control() && !(spacing && matches!(c, '\t' | '\n' | '\r')));
+        match bad {
+            Some(c) => Err(self.src.error(
+                Some(at),
+                format!(
+                    "{} {key} contains the control character U+{:04X}: remove it",
+                    self.table, c as u32
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -662,8 +733,8 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawDefaults {
     runtime: Option<Spanned<String>>,
-    model: Option<String>,
-    effort: Option<String>,
+    model: Option<Spanned<String>>,
+    effort: Option<Spanned<String>>,
     workdir: Option<Spanned<String>>,
     restart: Option<Spanned<String>>,
 }
@@ -672,21 +743,21 @@ struct RawDefaults {
 #[serde(deny_unknown_fields)]
 struct RawRuntime {
     command: Option<Spanned<String>>,
-    processes: Option<Vec<String>>,
+    processes: Option<Spanned<Vec<String>>>,
     waiting: Option<Spanned<Vec<String>>>,
-    model: Option<String>,
-    effort: Option<String>,
+    model: Option<Spanned<String>>,
+    effort: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAgent {
     runtime: Option<Spanned<String>>,
-    model: Option<String>,
-    effort: Option<String>,
+    model: Option<Spanned<String>>,
+    effort: Option<Spanned<String>>,
     workdir: Option<Spanned<String>>,
     command: Option<Spanned<String>>,
-    processes: Option<Vec<String>>,
+    processes: Option<Spanned<Vec<String>>>,
     restart: Option<Spanned<String>>,
     host: Option<Spanned<String>>,
 }
@@ -962,6 +1033,84 @@ runtimes = ["claude"]
         let src = Source::new("a\nbc\n\nd", Path::new("f"));
         let lines: Vec<usize> = (0..=8).map(|o| src.line(o)).collect();
         assert_eq!(lines, [1, 1, 2, 2, 2, 3, 4, 4, 4]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_with_file_line_and_key() {
+        for (text, message) in [
+            (
+                "[agents.a]\nruntime = \"stub\"\neffort = \"\\u0000\"\n",
+                "fleet.toml:3: [agents.a] effort contains the control character U+0000: remove it",
+            ),
+            (
+                "[agents.a]\nruntime = \"stub\"\nmodel = \"m\\u001b[31m\"\n",
+                "fleet.toml:3: [agents.a] model contains the control character U+001B: remove it",
+            ),
+            (
+                "[agents.a]\nruntime = \"shell\"\ncommand = \"x\\u0000\"\n",
+                "fleet.toml:3: [agents.a] command contains the control character U+0000: remove it",
+            ),
+            (
+                "[agents.a]\nruntime = \"stub\"\nworkdir = \"/tmp/\\n\"\n",
+                "fleet.toml:3: [agents.a] workdir contains the control character U+000A: remove it",
+            ),
+            (
+                "[agents.a]\nruntime = \"stub\"\nprocesses = [\"ok\", \"b\\u007f\"]\n",
+                "fleet.toml:3: [agents.a] processes contains the control character U+007F: remove it",
+            ),
+            (
+                "[agents.a]\nruntime = \"stub\"\nhost = \"h\\u0000\"\n",
+                "fleet.toml:3: [agents.a] host contains the control character U+0000: remove it",
+            ),
+            (
+                "[agents.a]\nruntime = \"st\\u0000ub\"\n",
+                "fleet.toml:2: [agents.a] runtime contains the control character U+0000: remove it",
+            ),
+            (
+                "[defaults]\nruntime = \"stub\"\neffort = \"\\u0000\"\n\n[agents.a]\n",
+                "fleet.toml:3: [defaults] effort contains the control character U+0000: remove it",
+            ),
+            (
+                "[defaults]\nworkdir = \"\\u0000\"\n",
+                "fleet.toml:2: [defaults] workdir contains the control character U+0000: remove it",
+            ),
+            (
+                "[defaults]\nmodel = \"\\u0085\"\n",
+                "fleet.toml:2: [defaults] model contains the control character U+0085: remove it",
+            ),
+            (
+                "[runtimes.mine]\ncommand = \"mine {model}\\u0000\"\n",
+                "fleet.toml:2: [runtimes.mine] command contains the control character U+0000: remove it",
+            ),
+            (
+                "[runtimes.pi]\nmodel = \"\\u0000\"\n",
+                "fleet.toml:2: [runtimes.pi] model contains the control character U+0000: remove it",
+            ),
+            (
+                "[runtimes.pi]\neffort = \"\\u0001\"\n",
+                "fleet.toml:2: [runtimes.pi] effort contains the control character U+0001: remove it",
+            ),
+            (
+                "[runtimes.pi]\nprocesses = [\"\\u0000\"]\n",
+                "fleet.toml:2: [runtimes.pi] processes contains the control character U+0000: remove it",
+            ),
+            (
+                "[hosts.h]\nssh = \"a@b\\u0000\"\n",
+                "fleet.toml:2: [hosts.h] ssh contains the control character U+0000: remove it",
+            ),
+        ] {
+            assert_eq!(error(text), message, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_command_may_space_its_words_with_tabs_and_line_breaks() {
+        let fleet = parse(
+            "[agents.a]\nruntime = \"shell\"\ncommand = \"\"\"\nmy-agent\t--fast\n  --x\"\"\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let a = &fleet.agents[&AgentName::parse("a").unwrap_or_else(|e| panic!("{e}"))].spec;
+        assert_eq!(a.argv, ["my-agent", "--fast", "--x"]);
     }
 
     #[test]
