@@ -361,8 +361,13 @@ fn find_fleet_file(flag: Option<&Path>, cwd: &Path, env: &Env) -> Result<Option<
             FileSource::Environment => {
                 if let Some(path) = env.get("FLEET_FILE").map(PathBuf::from) {
                     if !path.is_file() {
+                        let problem = if path.is_dir() {
+                            "is a directory, not a fleet file"
+                        } else {
+                            "does not exist"
+                        };
                         return Err(Error::setup(format!(
-                            "FLEET_FILE={} does not exist: fix or unset FLEET_FILE",
+                            "FLEET_FILE={} {problem}: fix or unset FLEET_FILE",
                             path.display()
                         )));
                     }
@@ -385,7 +390,8 @@ fn check_socket_name(socket: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::setup(format!(
-            "socket name {socket:?} is invalid: use letters, digits, '-', '_' and '.'"
+            "socket name {} is invalid: use letters, digits, '-', '_' and '.'",
+            crate::core::error::quoted(socket)
         )))
     }
 }

@@ -80,6 +80,61 @@ fn a_control_character_in_the_fleet_file_is_named_and_starts_nothing() {
 }
 
 #[test]
+fn a_path_of_the_wrong_kind_says_what_it_is() {
+    let env = TestEnv::new();
+    let file = env.write_fleet("[agents.a]\nruntime = \"stub\"\n");
+    let dir = env.work().to_string_lossy().into_owned();
+    env.fleet(&["--file", &dir, "ps"])
+        .failure(2)
+        .one_line_error(&format!(
+            "fleet file {dir} is a directory, not a fleet file: check the path given to --file"
+        ));
+    std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    env.fleet_env(&["ps"], &[("FLEET_FILE", &dir)])
+        .failure(2)
+        .one_line_error(&format!(
+            "FLEET_FILE={dir} is a directory, not a fleet file: fix or unset FLEET_FILE"
+        ));
+    let not_dir = env
+        .script("not-a-dir", "true")
+        .to_string_lossy()
+        .into_owned();
+    env.fleet(&["start", "w", "--runtime", "stub", "--workdir", &not_dir])
+        .failure(2)
+        .one_line_error(&format!(
+            "agent w: workdir {not_dir} is not a directory: create it or pass --workdir"
+        ));
+    env.write_fleet(&format!(
+        "[agents.good]\nruntime = \"stub\"\n\n[agents.bad]\nruntime = \"stub\"\nworkdir = \"{not_dir}\"\n"
+    ));
+    env.fleet(&["up"]).failure(2).one_line_error(&format!(
+        "fleet.toml:6: agent bad: workdir {not_dir} is not a directory"
+    ));
+    assert!(!env.server_running(), "nothing may start");
+}
+
+#[test]
+fn a_very_long_name_is_cut_in_its_error() {
+    let env = TestEnv::new();
+    let long = "A".repeat(10_000);
+    let shown = format!("\"{}\"… (10000 characters)", "A".repeat(64));
+    for args in [
+        &["start", long.as_str()][..],
+        &["stop", &long],
+        &["--socket", &long, "ps"],
+        &["start", "x", "--runtime", &long],
+    ] {
+        let run = env.fleet(args).failure(2).one_line_error(&shown);
+        assert!(run.stderr.len() < 400, "{}", run.stderr);
+    }
+    env.write_fleet(&format!("[runtimes.{long}]\ncommand = \"x\"\n"));
+    env.fleet(&["ps"])
+        .failure(2)
+        .one_line_error(&format!("fleet.toml:1: runtime name {shown} is invalid"));
+    assert!(!env.server_running());
+}
+
+#[test]
 fn unknown_runtimes_and_unfillable_templates_are_refused() {
     let env = TestEnv::new();
     env.fleet(&["start", "x", "--runtime", "gemini"])

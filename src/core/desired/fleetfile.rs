@@ -14,6 +14,7 @@ use toml::Spanned;
 use crate::core::desired::agent::{AgentName, AgentSpec, RestartPolicy};
 use crate::core::desired::resolve::{DeclKey, ResolveError};
 use crate::core::desired::runtime::{self, Runtime};
+use crate::core::error::quoted;
 
 /// A mistake in a fleet file, located.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -345,7 +346,10 @@ fn parse_runtime(
     if !is_plain_name(name) {
         return Err(src.error(
             at,
-            format!("runtime name {name:?} is invalid: use lowercase letters, digits, '-' and '_'"),
+            format!(
+                "runtime name {} is invalid: use lowercase letters, digits, '-' and '_'",
+                quoted(name)
+            ),
         ));
     }
     let table = format!("[runtimes.{name}]");
@@ -446,7 +450,10 @@ fn parse_host(src: &Source, name: &Spanned<String>, raw: &RawHost) -> Result<Hos
     if !is_host_name(name) {
         return Err(src.error(
             at,
-            format!("host name {name:?} is invalid: use letters, digits, '.', '-' and '_'"),
+            format!(
+                "host name {} is invalid: use letters, digits, '.', '-' and '_'",
+                quoted(name)
+            ),
         ));
     }
     let table = format!("[hosts.{name}]");
