@@ -241,3 +241,39 @@ fn a_model_outside_its_allowed_runtime_is_not_launched() {
     .one_line_error("may only run in claude");
     assert!(!env.server_running(), "nothing may start");
 }
+
+#[test]
+fn a_state_directory_that_is_not_utf8_is_refused_by_name() {
+    // A relative FLEET_HOME under such a directory put transcripts at a
+    // lossy path (U+FFFD for the byte) that `fleet logs` could not find.
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let odd = env.root().join(std::ffi::OsStr::from_bytes(b"h\xff"));
+    std::fs::create_dir(&odd).unwrap_or_else(|e| panic!("{e}"));
+    let workdir = env.work().to_string_lossy().into_owned();
+    let start = ["start", "y", "--runtime", "stub", "--workdir", &workdir];
+    let run = |home: &std::ffi::OsStr| {
+        let out = env
+            .command(&start)
+            .current_dir(&odd)
+            .env("FLEET_HOME", home)
+            .output()
+            .unwrap_or_else(|e| panic!("run fleet: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        stderr
+    };
+    let relative = run(std::ffi::OsStr::new("st"));
+    assert!(
+        relative.contains("is not valid UTF-8: set FLEET_HOME to an absolute path that is"),
+        "{relative}"
+    );
+    let absolute = run(odd.as_os_str());
+    assert!(
+        absolute.contains("FLEET_HOME is not valid UTF-8: fix or unset it"),
+        "{absolute}"
+    );
+    assert!(!odd.join("st").exists(), "nothing may be written");
+    assert!(!env.server_running(), "nothing may start");
+}
