@@ -120,6 +120,24 @@ fn write_fleet(dir: &Path) {
     std::fs::write(dir.join("fleet.toml"), text).expect("write fleet.toml");
 }
 
+/// A fleet file of `BIG_FLEET` agents whose first `AGENTS` are the
+/// running ones: `ps` with it reads the whole file and prints a row for
+/// every agent, but tmux has only the 100 sessions.
+const BIG_FLEET: usize = 10_000;
+
+fn write_big_fleet(path: &Path) {
+    let mut text = String::from(
+        "[runtimes.idle]\ncommand = \"sleep 86400\"\nprocesses = [\"sleep\"]\nwaiting = [\"Allow command\"]\n\n[defaults]\nruntime = \"idle\"\n",
+    );
+    for i in 0..AGENTS {
+        text.push_str(&format!("\n[agents.agent-{i:03}]\n"));
+    }
+    for i in AGENTS..BIG_FLEET {
+        text.push_str(&format!("\n[agents.spare-{i:05}]\n"));
+    }
+    std::fs::write(path, text).expect("write big fleet file");
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -163,6 +181,17 @@ fn main() {
     bench.fleet(&["ps", "--json"]);
     let ps = median((0..RUNS).map(|_| bench.fleet(&["ps", "--json"])).collect());
     let idle_up = median((0..RUNS).map(|_| bench.fleet(&["up"])).collect());
+    // The same 100 sessions, declared among 10,000 agents: the cost of
+    // reading a large fleet file (and printing its rows).
+    let big = bench.root.path().join("big.toml");
+    write_big_fleet(&big);
+    let big = big.to_string_lossy().into_owned();
+    bench.fleet(&["--file", &big, "ps", "--json"]);
+    let ps_big = median(
+        (0..RUNS)
+            .map(|_| bench.fleet(&["--file", &big, "ps", "--json"]))
+            .collect(),
+    );
 
     println!("{:<38} {:>10}  {:>7}  goal", "measure", "time", "ratio");
     println!(
@@ -182,6 +211,12 @@ fn main() {
         "fleet ps --json (no screen cache)",
         ms(ps_cold),
         ps_cold.as_secs_f64() / raw.as_secs_f64()
+    );
+    println!(
+        "{:<38} {:>10}  {:>6.2}x  <= 2x raw (100 running)",
+        "fleet ps --json (10,000-agent file)",
+        ms(ps_big),
+        ps_big.as_secs_f64() / raw.as_secs_f64()
     );
     println!(
         "{:<38} {:>10}  {:>7}  < 2 s (1 s of it the start grace)",

@@ -12,6 +12,27 @@ use crate::core::desired::start::StartError;
 use crate::core::host::HostError;
 use crate::core::store::events::StoreError;
 
+/// Untrusted text quoted for a one-line message, cut after its first 64
+/// characters: a 10,000-character name echoed whole buries the fix.
+pub fn quoted(text: &str) -> String {
+    const KEEP: usize = 64;
+    match text.char_indices().nth(KEEP) {
+        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{:?}… ({} characters)", &text[..cut], text.chars().count()),
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn quoted_text_is_cut_after_64_characters() {
+    assert_eq!(quoted("a\"b"), "\"a\\\"b\"");
+    assert_eq!(quoted(&"é".repeat(64)), format!("{:?}", "é".repeat(64)));
+    assert_eq!(
+        quoted(&"é".repeat(65)),
+        format!("{:?}… (65 characters)", "é".repeat(64))
+    );
+}
+
 /// Whose the problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {

@@ -252,8 +252,10 @@ impl Settings {
                 "FLEET_LOG_MAX_BYTES=0 would keep nothing: give a size in bytes, or unset it",
             ));
         }
+        let state_dir = fleet_home(env, home_dir.as_deref(), &cwd);
+        check_state_dir(state_dir.as_deref())?;
         Ok(Self {
-            fleet_home: fleet_home(env, home_dir.as_deref(), &cwd),
+            fleet_home: state_dir,
             idle_after: number("FLEET_IDLE_AFTER", "a number of seconds")?
                 .unwrap_or(DEFAULT_IDLE_AFTER),
             start_grace,
@@ -330,6 +332,21 @@ fn fleet_home(env: &Env, home: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
         .map(|root| cwd.join(root))
 }
 
+/// The state directory must be UTF-8, as the variables are: it travels as
+/// text (in the transcript writer's `pipe-pane` command, in hook and
+/// extension settings), and a lossy copy put transcripts where `fleet logs`
+/// could not find them. The variables are checked as read; what is left is
+/// a relative one under a current directory that is not UTF-8.
+fn check_state_dir(dir: Option<&Path>) -> Result<(), Error> {
+    match dir {
+        Some(dir) if dir.to_str().is_none() => Err(Error::setup(format!(
+            "the state directory {} is not valid UTF-8: set FLEET_HOME to an absolute path that is",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `--file`, else `fleet.toml` upward from `cwd`, else `$FLEET_FILE`.
 fn find_fleet_file(flag: Option<&Path>, cwd: &Path, env: &Env) -> Result<Option<PathBuf>, Error> {
     for source in FILE_ORDER {
@@ -361,8 +378,13 @@ fn find_fleet_file(flag: Option<&Path>, cwd: &Path, env: &Env) -> Result<Option<
             FileSource::Environment => {
                 if let Some(path) = env.get("FLEET_FILE").map(PathBuf::from) {
                     if !path.is_file() {
+                        let problem = if path.is_dir() {
+                            "is a directory, not a fleet file"
+                        } else {
+                            "does not exist"
+                        };
                         return Err(Error::setup(format!(
-                            "FLEET_FILE={} does not exist: fix or unset FLEET_FILE",
+                            "FLEET_FILE={} {problem}: fix or unset FLEET_FILE",
                             path.display()
                         )));
                     }
@@ -385,7 +407,8 @@ fn check_socket_name(socket: &str) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::setup(format!(
-            "socket name {socket:?} is invalid: use letters, digits, '-', '_' and '.'"
+            "socket name {} is invalid: use letters, digits, '-', '_' and '.'",
+            crate::core::error::quoted(socket)
         )))
     }
 }
@@ -498,6 +521,23 @@ mod tests {
         assert!(env("MOSAIC_TMUX_SOCKET").check().is_err());
         // PATH is only searched: a lossy reading harms nothing.
         assert!(env("PATH").check().is_ok());
+        // A relative state directory under a current directory that is
+        // not UTF-8 is not UTF-8 either.
+        let cwd = PathBuf::from(OsString::from_vec(b"/tmp/h\xff".to_vec()));
+        for var in ["FLEET_HOME", "XDG_STATE_HOME", "HOME"] {
+            let err = settings(Flags::default(), &[(var, "rel")], &cwd)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.starts_with("the state directory /tmp/h\u{fffd}/rel")
+                    && err.ends_with(
+                        " is not valid UTF-8: set FLEET_HOME to an absolute path that is"
+                    ),
+                "{var}: {err}"
+            );
+        }
+        assert!(settings(Flags::default(), &[("FLEET_HOME", "/abs")], &cwd).is_ok());
     }
 
     #[test]

@@ -56,6 +56,85 @@ fn a_missing_workdir_starts_nothing() {
 }
 
 #[test]
+fn a_control_character_in_the_fleet_file_is_named_and_starts_nothing() {
+    // A NUL used to reach tmux's argv: `could not run tmux: nul byte found
+    // in provided data`, exit 1, naming nothing, and no agent of the batch
+    // started.
+    let env = TestEnv::new();
+    for (key, value) in [
+        ("effort", "\\u0000"),
+        ("model", "m\\u001b]0;x\\u0007"),
+        ("workdir", "/tmp\\u0000"),
+        ("command", "fleet-stub\\u0000"),
+    ] {
+        env.write_fleet(&format!(
+            "[agents.good]\nruntime = \"stub\"\n\n[agents.bad]\nruntime = \"stub\"\n{key} = \"{value}\"\n"
+        ));
+        for command in [&["up"][..], &["start", "good"], &["ps"]] {
+            env.fleet(command).failure(2).one_line_error(&format!(
+                "fleet.toml:6: [agents.bad] {key} contains the control character U+00"
+            ));
+        }
+    }
+    assert!(!env.server_running(), "nothing may start");
+}
+
+#[test]
+fn a_path_of_the_wrong_kind_says_what_it_is() {
+    let env = TestEnv::new();
+    let file = env.write_fleet("[agents.a]\nruntime = \"stub\"\n");
+    let dir = env.work().to_string_lossy().into_owned();
+    env.fleet(&["--file", &dir, "ps"])
+        .failure(2)
+        .one_line_error(&format!(
+            "fleet file {dir} is a directory, not a fleet file: check the path given to --file"
+        ));
+    std::fs::remove_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    env.fleet_env(&["ps"], &[("FLEET_FILE", &dir)])
+        .failure(2)
+        .one_line_error(&format!(
+            "FLEET_FILE={dir} is a directory, not a fleet file: fix or unset FLEET_FILE"
+        ));
+    let not_dir = env
+        .script("not-a-dir", "true")
+        .to_string_lossy()
+        .into_owned();
+    env.fleet(&["start", "w", "--runtime", "stub", "--workdir", &not_dir])
+        .failure(2)
+        .one_line_error(&format!(
+            "agent w: workdir {not_dir} is not a directory: create it or pass --workdir"
+        ));
+    env.write_fleet(&format!(
+        "[agents.good]\nruntime = \"stub\"\n\n[agents.bad]\nruntime = \"stub\"\nworkdir = \"{not_dir}\"\n"
+    ));
+    env.fleet(&["up"]).failure(2).one_line_error(&format!(
+        "fleet.toml:6: agent bad: workdir {not_dir} is not a directory"
+    ));
+    assert!(!env.server_running(), "nothing may start");
+}
+
+#[test]
+fn a_very_long_name_is_cut_in_its_error() {
+    let env = TestEnv::new();
+    let long = "A".repeat(10_000);
+    let shown = format!("\"{}\"… (10000 characters)", "A".repeat(64));
+    for args in [
+        &["start", long.as_str()][..],
+        &["stop", &long],
+        &["--socket", &long, "ps"],
+        &["start", "x", "--runtime", &long],
+    ] {
+        let run = env.fleet(args).failure(2).one_line_error(&shown);
+        assert!(run.stderr.len() < 400, "{}", run.stderr);
+    }
+    env.write_fleet(&format!("[runtimes.{long}]\ncommand = \"x\"\n"));
+    env.fleet(&["ps"])
+        .failure(2)
+        .one_line_error(&format!("fleet.toml:1: runtime name {shown} is invalid"));
+    assert!(!env.server_running());
+}
+
+#[test]
 fn unknown_runtimes_and_unfillable_templates_are_refused() {
     let env = TestEnv::new();
     env.fleet(&["start", "x", "--runtime", "gemini"])
@@ -160,5 +239,41 @@ fn a_model_outside_its_allowed_runtime_is_not_launched() {
     ])
     .failure(2)
     .one_line_error("may only run in claude");
+    assert!(!env.server_running(), "nothing may start");
+}
+
+#[test]
+fn a_state_directory_that_is_not_utf8_is_refused_by_name() {
+    // A relative FLEET_HOME under such a directory put transcripts at a
+    // lossy path (U+FFFD for the byte) that `fleet logs` could not find.
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let odd = env.root().join(std::ffi::OsStr::from_bytes(b"h\xff"));
+    std::fs::create_dir(&odd).unwrap_or_else(|e| panic!("{e}"));
+    let workdir = env.work().to_string_lossy().into_owned();
+    let start = ["start", "y", "--runtime", "stub", "--workdir", &workdir];
+    let run = |home: &std::ffi::OsStr| {
+        let out = env
+            .command(&start)
+            .current_dir(&odd)
+            .env("FLEET_HOME", home)
+            .output()
+            .unwrap_or_else(|e| panic!("run fleet: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        stderr
+    };
+    let relative = run(std::ffi::OsStr::new("st"));
+    assert!(
+        relative.contains("is not valid UTF-8: set FLEET_HOME to an absolute path that is"),
+        "{relative}"
+    );
+    let absolute = run(odd.as_os_str());
+    assert!(
+        absolute.contains("FLEET_HOME is not valid UTF-8: fix or unset it"),
+        "{absolute}"
+    );
+    assert!(!odd.join("st").exists(), "nothing may be written");
     assert!(!env.server_running(), "nothing may start");
 }

@@ -36,6 +36,37 @@ fn peek_shows_the_screen_and_changes_nothing() {
 }
 
 #[test]
+fn peek_of_a_dead_pane_has_no_blank_run_above_its_death() {
+    // tmux writes `Pane is dead` on the bottom row: ~48 blank lines sat
+    // between the runtime's last words and it.
+    let env = TestEnv::new();
+    env.fleet(&[
+        "start",
+        "d",
+        "--",
+        "sh",
+        "-c",
+        "echo hello; echo last; exit 3",
+    ])
+    .failure(1);
+    assert_eq!(env.wait_exit("d"), 3);
+    for args in [&["peek", "d"][..], &["peek", "d", "-n", "3"]] {
+        let screen = env.fleet(args).success().stdout;
+        let lines: Vec<&str> = screen.lines().collect();
+        assert_eq!(lines.len(), if args.len() == 2 { 4 } else { 3 }, "{screen}");
+        assert_eq!(
+            lines[lines.len() - 3..lines.len() - 1],
+            ["last", ""],
+            "{screen}"
+        );
+        assert!(
+            lines[lines.len() - 1].starts_with("Pane is dead"),
+            "{screen}"
+        );
+    }
+}
+
+#[test]
 fn logs_outlive_the_pane_and_are_plain_text() {
     let env = TestEnv::new();
     env.fleet(&["start", "talker", "--runtime", "shell"])

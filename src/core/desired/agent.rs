@@ -14,7 +14,8 @@ pub struct AgentName(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "agent name {0:?} is invalid: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 63)"
+    "agent name {} is invalid: use lowercase letters, digits, '-' and '_', starting with a letter or digit (at most 63)",
+    crate::core::error::quoted(.0)
 )]
 pub struct InvalidName(pub String);
 

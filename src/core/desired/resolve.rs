@@ -10,6 +10,7 @@ use crate::core::desired::fleetfile::{
 };
 use crate::core::desired::precedence::{Layer, Sourced, file, pick};
 use crate::core::desired::runtime::{self, Field, Runtime, TemplateError};
+use crate::core::error::quoted;
 
 /// Where the error of a resolution lies: which key of the agent's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +41,7 @@ pub enum ResolveError {
     /// The runtime's own command asks for a field that nothing set.
     #[error("runtime {runtime:?} needs {} {field}", field.article())]
     NeedsField { runtime: String, field: Field },
-    #[error("unknown runtime {name:?}: use one of {} or declare [runtimes.{name}]", known.join(", "))]
+    #[error("unknown runtime {}: use one of {}{}", quoted(name), known.join(", "), declare_hint(name))]
     UnknownRuntime { name: String, known: Vec<String> },
     /// The agent's command cannot be split or filled.
     #[error(transparent)]
@@ -76,6 +77,15 @@ impl ResolveError {
             }
             other => other.to_string(),
         }
+    }
+}
+
+/// ` or declare [runtimes.NAME]`, for a name a runtime could have.
+fn declare_hint(name: &str) -> String {
+    if AgentName::parse(name).is_ok() {
+        format!(" or declare [runtimes.{name}]")
+    } else {
+        String::new()
     }
 }
 

@@ -292,6 +292,7 @@ impl Host for FakeHost {
                 .filter(|d| self.dirs.contains(*d))
                 .cloned()
                 .collect(),
+            not_dirs: BTreeSet::new(),
             executables: probe
                 .files
                 .iter()

@@ -147,6 +147,12 @@ impl Host for LocalHost {
                 String::new()
             },
             dirs: probe.dirs.iter().filter(|d| d.is_dir()).cloned().collect(),
+            not_dirs: probe
+                .dirs
+                .iter()
+                .filter(|d| d.exists() && !d.is_dir())
+                .cloned()
+                .collect(),
             executables: probe
                 .files
                 .iter()

@@ -173,6 +173,9 @@ pub struct HostFacts {
     pub runtime_prefix: String,
     /// The asked directories that exist.
     pub dirs: BTreeSet<PathBuf>,
+    /// The asked directories that exist but are something else (a file),
+    /// so that a message can say so instead of "does not exist".
+    pub not_dirs: BTreeSet<PathBuf>,
     /// The asked files that exist and are executable.
     pub executables: BTreeSet<PathBuf>,
     pub boot: Option<BootFacts>,

@@ -3,7 +3,6 @@
 //! launch in one batch through the host, and answer one typed outcome per
 //! agent.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::Fleet;
 use crate::core::desired::start::{StartFlags, StartInputs, start_spec};
 use crate::core::error::{Error, RemoteAct, Warning};
-use crate::core::host::{Capture, LaunchResults, Probe};
+use crate::core::host::{Capture, HostFacts, LaunchResults, Probe};
 use crate::core::observe::ObservedSession;
 use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
@@ -233,7 +232,7 @@ impl Core {
                 dirs: launching.iter().map(|(s, _)| s.workdir.clone()).collect(),
                 ..Probe::default()
             });
-            check_launchable(fleet, plans, &facts.dirs)?;
+            check_launchable(fleet, plans, &facts)?;
             self.host().check_ready()?;
             let transcripts = self.transcripts()?;
             private::dir(self.require_home()?.root(), &transcripts.dir)?;
@@ -461,12 +460,12 @@ impl Core {
 }
 
 /// Checks that every agent about to launch keeps the model policy and has
-/// its workdir (`existing` holds the workdirs the host has): all are
+/// its workdir (`facts` say which workdirs the host has): all are
 /// checked before any is launched, so bad input starts nothing.
 pub fn check_launchable(
     fleet: &Fleet,
     plans: &[(&AgentSpec, Step)],
-    existing: &BTreeSet<PathBuf>,
+    facts: &HostFacts,
 ) -> Result<(), Error> {
     for (spec, _) in plans.iter().filter(|(_, step)| step.launches()) {
         let declared = fleet.agents.get(&spec.name);
@@ -485,11 +484,16 @@ pub fn check_launchable(
                 fix: policy.fix.unwrap_or_default(),
             });
         }
-        if !existing.contains(&spec.workdir) {
+        if !facts.dirs.contains(&spec.workdir) {
+            let problem = if facts.not_dirs.contains(&spec.workdir) {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
             return Err(Error::NotLaunchable {
                 location: location(declared.and_then(|d| d.workdir_line)),
                 name: spec.name.clone(),
-                problem: format!("workdir {} does not exist", spec.workdir.display()),
+                problem: format!("workdir {} {problem}", spec.workdir.display()),
                 fix: if declared.is_some() {
                     "create it or change workdir in the fleet file".into()
                 } else {

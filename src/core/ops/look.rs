@@ -84,7 +84,10 @@ impl Core {
             None if session.pane.dead => (Capture::Last(height), height),
             None => (Capture::Screen, usize::MAX),
         };
-        let text = self.host().capture(session.pane.pane_id, what, raw)?;
+        let mut text = self.host().capture(session.pane.pane_id, what, raw)?;
+        if session.pane.dead {
+            text = close_dead_gap(&text);
+        }
         Ok(last_lines(&text, lines))
     }
 
@@ -118,5 +121,49 @@ impl Core {
             what: path.display().to_string(),
             source,
         })
+    }
+}
+
+/// tmux writes `Pane is dead (…)` on the pane's bottom row, below the rows
+/// the runtime never reached: the blank run between its last output and
+/// that line (~48 lines on a fresh pane) is cut to one blank line.
+fn close_dead_gap(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(dead) = lines.iter().rposition(|l| l.contains("Pane is dead")) else {
+        return text.to_string();
+    };
+    let blank = |l: &&str| l.trim().is_empty();
+    let gap_start = lines[..dead]
+        .iter()
+        .rposition(|l| !blank(l))
+        .map_or(0, |i| i + 1);
+    let keep = usize::from(gap_start > 0 && gap_start < dead);
+    let mut out: Vec<&str> = lines[..gap_start].to_vec();
+    out.extend(std::iter::repeat_n("", keep));
+    out.extend(&lines[dead..]);
+    let mut joined = out.join("\n");
+    if text.ends_with('\n') {
+        joined.push('\n');
+    }
+    joined
+}
+
+#[cfg(test)]
+mod dead_gap_tests {
+    use super::close_dead_gap;
+
+    #[test]
+    fn the_blank_run_above_pane_is_dead_is_one_line() {
+        let screen = format!("hello\nlast\n{}Pane is dead (status 3)\n", "\n".repeat(48));
+        assert_eq!(
+            close_dead_gap(&screen),
+            "hello\nlast\n\nPane is dead (status 3)\n"
+        );
+        assert_eq!(
+            close_dead_gap("a\n\n\nb\nPane is dead (status 0)"),
+            "a\n\n\nb\nPane is dead (status 0)"
+        );
+        assert_eq!(close_dead_gap("\n\n\nPane is dead\n"), "Pane is dead\n");
+        assert_eq!(close_dead_gap("a\n\n\n\nb\n"), "a\n\n\n\nb\n");
     }
 }
