@@ -348,7 +348,7 @@ fn due_ms(
         .map(|m| secs_ms(m.started_at + LAUNCH_GRACE + 1) + slack);
     let reaped = sessions
         .values()
-        .any(|s| s.pane.awaits_status())
+        .any(|s| s.pane.awaits_status() || s.is_exiting())
         .then(|| now_ms + i64::try_from(REAP_SOON.as_millis()).unwrap_or(0));
     idle.chain(settled).chain(reaped).min()
 }
