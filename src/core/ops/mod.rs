@@ -139,11 +139,11 @@ impl Core {
         let mut slot = lock(&self.store);
         if slot.is_none() {
             let home = self.require_home()?;
-            *slot = Some(EventStore::open(
-                home.root(),
-                self.host.socket(),
-                self.host.name(),
-            )?);
+            let mut store = EventStore::open(home.root(), self.host.socket(), self.host.name())?;
+            if let Some(path) = store.take_moved_aside() {
+                self.warn(Warning::StoreMovedAside { path });
+            }
+            *slot = Some(store);
         }
         match slot.as_mut() {
             Some(store) => Ok(f(store)?),

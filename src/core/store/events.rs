@@ -62,6 +62,7 @@ pub struct EventStore {
     path: PathBuf,
     socket: String,
     host: String,
+    moved_aside: Option<PathBuf>,
 }
 
 impl EventStore {
@@ -90,16 +91,45 @@ impl EventStore {
         // same file; SQLite then says "locked" without waiting. Try again,
         // a bounded number of times.
         let mut attempt = 0;
+        let mut moved_aside = None;
         loop {
+            let before = identity(&path);
             match Self::try_open(&path, socket, host) {
-                Ok(store) => return Ok(store),
+                Ok(mut store) => {
+                    store.moved_aside = moved_aside;
+                    return Ok(store);
+                }
                 Err(e) if is_busy(&e) && attempt < 50 => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                // Not a database at all (overwritten, truncated into
+                // garbage): every command would fail on it forever. Keep
+                // it for whoever wants to look, and start a new one, once.
+                Err(e) if is_broken(&e) && moved_aside.is_none() => {
+                    // Only the file that failed: another fleet may have
+                    // moved it and started a new one meanwhile.
+                    if before.is_some() && identity(&path) == before {
+                        moved_aside = Some(move_aside(&path).map_err(|io| {
+                            err(rusqlite::Error::ToSqlConversionFailure(Box::new(io)))
+                        })?);
+                    } else {
+                        moved_aside = Some(PathBuf::new());
+                    }
+                    private()
+                        .map_err(|io| err(rusqlite::Error::ToSqlConversionFailure(Box::new(io))))?;
+                }
                 Err(e) => return Err(err(e)),
             }
         }
+    }
+
+    /// Where a broken database found at open was moved to (once, by the
+    /// process that moved it), for the caller to say.
+    pub fn take_moved_aside(&mut self) -> Option<PathBuf> {
+        self.moved_aside
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
     }
 
     fn try_open(path: &Path, socket: &str, host: &str) -> rusqlite::Result<Self> {
@@ -116,6 +146,7 @@ impl EventStore {
             path: path.to_path_buf(),
             socket: socket.to_string(),
             host: host.to_string(),
+            moved_aside: None,
         };
         store.migrate()?;
         Ok(store)
@@ -371,6 +402,57 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// A database SQLite cannot read as one.
+fn is_broken(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// The file at `path` (device and inode), if there is one.
+pub fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Renames a broken database and its companions to
+/// `events.sqlite.broken-<time>` (`-wal`, `-shm` beside it, as SQLite
+/// names them), and answers the new path.
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
+        .unwrap_or(0);
+    let stamp: String = rfc3339_ms(now_ms)
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".broken-{stamp}"));
+    let mut aside = PathBuf::from(aside);
+    if aside.exists() {
+        let mut unique = aside.into_os_string();
+        unique.push(format!("-{}", std::process::id()));
+        aside = PathBuf::from(unique);
+    }
+    std::fs::rename(path, &aside)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let with = |p: &Path| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(suffix);
+            PathBuf::from(s)
+        };
+        match std::fs::rename(with(path), with(&aside)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(aside)
+}
+
 fn load_last_seen(
     conn: &Connection,
     socket: &str,
@@ -504,6 +586,32 @@ mod tests {
             .map(|e| e.event.to_string())
             .collect();
         assert_eq!(kinds, ["started", "exited"]);
+    }
+
+    #[test]
+    fn a_garbage_database_is_moved_aside_once_and_a_new_one_started() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = dir.path().join("events.sqlite");
+        let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect();
+        std::fs::write(&db, &garbage).unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let aside = a.take_moved_aside().unwrap_or_else(|| panic!("not moved"));
+        assert!(a.take_moved_aside().is_none(), "said twice");
+        let name = aside.file_name().map(|n| n.to_string_lossy().into_owned());
+        assert!(
+            name.as_deref()
+                .is_some_and(|n| n.starts_with("events.sqlite.broken-")),
+            "{aside:?}"
+        );
+        assert_eq!(std::fs::read(&aside).ok(), Some(garbage));
+        let mode = std::fs::metadata(&db).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+        a.record(1, "w", EventKind::Takeover, "")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(b.take_moved_aside().is_none());
+        assert_eq!(b.events(None, 0, 0).map(|e| e.len()).ok(), Some(1));
     }
 
     #[test]
