@@ -220,6 +220,16 @@ pub enum Warning {
     NotRecorded { what: String, error: String },
     #[error("cannot save {}: {error}", path.display())]
     NotSaved { path: PathBuf, error: String },
+    /// An act the store could not take, kept aside for the next command.
+    #[error(
+        "{what} not recorded yet: {error}; kept in {} for the next fleet command to record",
+        path.display()
+    )]
+    Kept {
+        what: String,
+        error: String,
+        path: PathBuf,
+    },
     /// Said once, by the command that found it.
     #[error(
         "the event store was not a database: moved it aside to {} and started a new history",

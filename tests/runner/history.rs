@@ -1,6 +1,8 @@
 //! History that tells the truth: acts kept when the store cannot take
 //! them, a store replaced or broken under a running fleet.
 
+use std::time::Duration;
+
 use crate::common::TestEnv;
 
 fn garbage(len: usize) -> Vec<u8> {
@@ -37,4 +39,77 @@ fn a_garbage_event_store_is_moved_aside_once_and_the_fleet_stays_usable() {
         .map(|e| e["event"].as_str().unwrap_or_default().to_string())
         .collect();
     assert!(kinds.contains(&"stopped".to_string()), "{kinds:?}");
+}
+
+/// Holds the event store the way another client would (`sqlite3`'s
+/// `BEGIN EXCLUSIVE`) for `hold`, from a thread; answers once it holds it.
+fn hold_store(env: &TestEnv, hold: Duration) -> std::thread::JoinHandle<()> {
+    let db = env.root().join("state/events.sqlite");
+    let (held, is_held) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+        conn.execute_batch("BEGIN EXCLUSIVE")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let _ = held.send(());
+        std::thread::sleep(hold);
+        conn.execute_batch("COMMIT")
+            .unwrap_or_else(|e| panic!("{e}"));
+    });
+    is_held
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|e| panic!("never held the store: {e}"));
+    holder
+}
+
+fn kinds(env: &TestEnv, name: &str) -> Vec<String> {
+    env.events(&[name])
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_stop_waits_out_another_client_holding_the_store() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "c2", "--runtime", "stub"]).success();
+    env.wait_status("c2", "running");
+    // Longer than the 10 s fleet used to wait.
+    let holder = hold_store(&env, Duration::from_secs(12));
+    let stop = env.fleet(&["stop", "c2"]).success();
+    assert_eq!(stop.stderr, "", "{stop:#?}");
+    let _ = holder.join();
+    assert_eq!(kinds(&env, "c2"), ["started", "stopped"]);
+}
+
+#[test]
+fn a_stop_the_store_cannot_take_is_kept_and_recorded_in_its_place() {
+    let mut env = TestEnv::new();
+    env.set("FLEET_STORE_WAIT", "1s");
+    env.fleet(&["start", "c2", "--runtime", "stub"]).success();
+    env.wait_status("c2", "running");
+    let holder = hold_store(&env, Duration::from_secs(4));
+    let before = std::time::SystemTime::now();
+    let stop = env.fleet(&["stop", "c2"]).success();
+    assert!(
+        stop.stderr.contains("stop not recorded yet")
+            && stop.stderr.contains("events-pending.jsonl"),
+        "{stop:#?}"
+    );
+    let kept = env.root().join("state/events-pending.jsonl");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kept).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    let _ = holder.join();
+    let events = env.events(&["c2"]);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["started", "stopped"], "{events:#?}");
+    // Dated when it happened, not when it could be written.
+    let stopped = humantime::parse_rfc3339(events[1]["time"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let late = stopped.duration_since(before).unwrap_or_default();
+    assert!(late < Duration::from_secs(3), "recorded {late:?} late");
+    assert_eq!(std::fs::metadata(&kept).map(|m| m.len()).ok(), Some(0));
 }

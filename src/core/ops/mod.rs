@@ -143,6 +143,14 @@ impl Core {
             if let Some(path) = store.take_moved_aside() {
                 self.warn(Warning::StoreMovedAside { path });
             }
+            store.set_wait(self.settings.store_wait)?;
+            // Acts an earlier command could not record come first.
+            if let Err(e) = store.write_pending() {
+                self.warn(Warning::NotRecorded {
+                    what: "kept acts".into(),
+                    error: e.to_string(),
+                });
+            }
             *slot = Some(store);
         }
         match slot.as_mut() {

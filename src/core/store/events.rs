@@ -8,6 +8,9 @@
 //! `BEGIN IMMEDIATE` transaction: two processes observing at once record each
 //! change once. WAL mode and a busy timeout let many writers wait for each
 //! other instead of failing; a crash mid-write leaves the last commit intact.
+//! An act the store could not take in time is kept aside (see
+//! [`pending`]), and every write takes what is kept first, in its original
+//! time order, so nothing newer is inferred without it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,10 +21,15 @@ use serde::Serialize;
 
 use crate::core::clock::rfc3339_ms;
 use crate::core::monitor::transitions::{self, Change, Lifecycle};
+use crate::core::store::pending::{self, Act};
 use crate::core::store::private::{self, Access};
 use crate::core::vocab::EventKind;
 
 const SCHEMA_VERSION: i64 = 2;
+
+/// How long a write waits for other writers unless told
+/// (`settings::DEFAULT_STORE_WAIT` says why this long).
+const DEFAULT_WAIT: Duration = crate::core::settings::DEFAULT_STORE_WAIT;
 
 #[derive(Debug, thiserror::Error)]
 #[error("event store {path}: {source}")]
@@ -63,6 +71,11 @@ pub struct EventStore {
     socket: String,
     host: String,
     moved_aside: Option<PathBuf>,
+    /// How long a write waits for other writers.
+    wait: Duration,
+    /// A write gave up waiting: later ones in this process do not wait
+    /// again until one gets through (one command waits once, not per act).
+    gave_up: bool,
 }
 
 impl EventStore {
@@ -124,6 +137,28 @@ impl EventStore {
         }
     }
 
+    /// Sets how long a write waits for other writers.
+    pub fn set_wait(&mut self, wait: Duration) -> Result<(), StoreError> {
+        self.wait = wait;
+        self.conn.busy_timeout(wait).map_err(|e| self.err(e))
+    }
+
+    /// The state directory the store is in.
+    fn home(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// Writes what is kept aside, if anything is.
+    pub fn write_pending(&mut self) -> Result<(), StoreError> {
+        if !pending::any(&self.home()) {
+            return Ok(());
+        }
+        self.write(|_, _, _| Ok(()))
+    }
+
     /// Where a broken database found at open was moved to (once, by the
     /// process that moved it), for the caller to say.
     pub fn take_moved_aside(&mut self) -> Option<PathBuf> {
@@ -134,7 +169,7 @@ impl EventStore {
 
     fn try_open(path: &Path, socket: &str, host: &str) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(DEFAULT_WAIT)?;
         // WAL is a property of the file: set it once, not on every open.
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -147,6 +182,8 @@ impl EventStore {
             socket: socket.to_string(),
             host: host.to_string(),
             moved_aside: None,
+            wait: DEFAULT_WAIT,
+            gave_up: false,
         };
         store.migrate()?;
         Ok(store)
@@ -308,22 +345,43 @@ impl EventStore {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction (waiting for other
     /// writers up to the busy timeout) and commits it.
+    ///
+    /// Acts kept aside are written first, in the same transaction: what
+    /// `f` records is newer than they are.
     fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>, &str, &str) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let path = self.path.clone();
+        let home = self.home();
         let err = |source| StoreError {
             path: path.clone(),
             source,
         };
-        let tx = self
+        let result = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let out = f(&tx, &self.socket, &self.host).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(out)
+        {
+            Ok(tx) => pending::take(&home, |acts| {
+                record_pending(&tx, acts)?;
+                let out = f(&tx, &self.socket, &self.host)?;
+                tx.commit()?;
+                Ok(out)
+            }),
+            Err(e) => Err(e),
+        };
+        match &result {
+            Err(e) if is_busy(e) && !self.gave_up => {
+                self.gave_up = true;
+                let _ = self.conn.busy_timeout(Duration::ZERO);
+            }
+            Ok(_) if self.gave_up => {
+                self.gave_up = false;
+                let _ = self.conn.busy_timeout(self.wait);
+            }
+            _ => {}
+        }
+        result.map_err(err)
     }
 
     /// Records one act, such as a takeover.
@@ -340,8 +398,7 @@ impl EventStore {
             exit_code: None,
             detail: detail.to_string(),
         };
-        insert(&self.conn, now_ms, &self.socket, &self.host, agent, &change)
-            .map_err(|e| self.err(e))
+        self.write(|tx, socket, host| insert(tx, now_ms, socket, host, agent, &change))
     }
 
     /// Events of this socket, oldest first: of one agent or all, at or
@@ -451,6 +508,56 @@ fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Ok(aside)
+}
+
+/// Records acts kept aside, as they would have been: dated when they
+/// happened, and a stop forgetting the agent's last observation (so its
+/// end is not read as a vanishing), unless a later launch was seen since.
+/// An act already recorded (its file was not emptied) is not recorded twice.
+fn record_pending(tx: &Transaction<'_>, acts: &[Act]) -> rusqlite::Result<()> {
+    for act in acts {
+        let Ok(kind) = act.kind.parse::<EventKind>();
+        let recorded: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE socket = ?1 AND agent = ?2
+                 AND kind = ?3 AND at_ms = ?4 AND detail = ?5)",
+            params![act.socket, act.agent, act.kind, act.at_ms, act.detail],
+            |r| r.get(0),
+        )?;
+        if recorded {
+            continue;
+        }
+        let change = Change {
+            at_ms: Some(act.at_ms),
+            kind: kind.clone(),
+            exit_code: None,
+            detail: act.detail.clone(),
+        };
+        insert(tx, act.at_ms, &act.socket, &act.host, &act.agent, &change)?;
+        if kind != EventKind::Stopped {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
+             ON CONFLICT (socket) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)",
+            params![act.socket, act.at_ms],
+        )?;
+        let seen = load_last_seen(tx, &act.socket)?;
+        let launched_before = seen.get(&act.agent).is_some_and(|state| {
+            let launched = if state.launched_ms > 0 {
+                state.launched_ms
+            } else {
+                state.started_at.saturating_mul(1000)
+            };
+            i64::try_from(launched).is_ok_and(|at| at <= act.at_ms)
+        });
+        if launched_before {
+            tx.execute(
+                "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                params![act.socket, act.agent],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn load_last_seen(
@@ -612,6 +719,70 @@ mod tests {
         let mut b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
         assert!(b.take_moved_aside().is_none());
         assert_eq!(b.events(None, 0, 0).map(|e| e.len()).ok(), Some(1));
+    }
+
+    #[test]
+    fn a_kept_stop_is_recorded_first_and_its_end_is_no_vanishing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 1))]);
+        a.observe(2000, 2000, &running, &none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stop = Act {
+            at_ms: 5000,
+            socket: "s".into(),
+            host: "h".into(),
+            agent: "w".into(),
+            kind: "stopped".into(),
+            detail: String::new(),
+        };
+        pending::keep(dir.path(), &[stop]).unwrap_or_else(|e| panic!("{e}"));
+        // The session is gone: the next look must not call that a vanishing.
+        a.observe(9000, 9000, &BTreeMap::new(), &none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen: Vec<(String, i64)> = a
+            .events(Some("w"), 0, 0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.event.to_string(), e.at_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            [("started".to_string(), 1000), ("stopped".to_string(), 5000)]
+        );
+        assert!(!pending::any(dir.path()));
+    }
+
+    #[test]
+    fn a_write_waits_a_bounded_time_for_another_client_then_fails_fast() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        a.set_wait(Duration::from_millis(300))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let other =
+            Connection::open(dir.path().join("events.sqlite")).unwrap_or_else(|e| panic!("{e}"));
+        other
+            .execute_batch("BEGIN EXCLUSIVE")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        let first = a.record(1, "w", EventKind::Takeover, "");
+        let waited = started.elapsed();
+        assert!(
+            first.as_ref().is_err_and(|e| is_busy(&e.source)),
+            "{first:?}"
+        );
+        assert!(waited >= Duration::from_millis(250), "{waited:?}");
+        // One command waits once, not once per act.
+        let started = std::time::Instant::now();
+        assert!(a.record(2, "w", EventKind::Takeover, "").is_err());
+        assert!(started.elapsed() < Duration::from_millis(200));
+        other
+            .execute_batch("COMMIT")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.record(3, "w", EventKind::Takeover, "").is_ok());
+        assert_eq!(a.wait, Duration::from_millis(300));
+        assert!(!a.gave_up);
     }
 
     #[test]
