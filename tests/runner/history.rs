@@ -113,3 +113,33 @@ fn a_stop_the_store_cannot_take_is_kept_and_recorded_in_its_place() {
     assert!(late < Duration::from_secs(3), "recorded {late:?} late");
     assert_eq!(std::fs::metadata(&kept).map(|m| m.len()).ok(), Some(0));
 }
+
+#[test]
+fn watch_follows_an_event_store_deleted_under_it() {
+    let env = TestEnv::new();
+    env.fleet(&["start", "a", "--runtime", "stub"]).success();
+    env.wait_status("a", "running");
+    let watch = env.spawn(&["watch", "--json"], &[]);
+    watch
+        .until(Duration::from_secs(5), |l| l.contains("\"a\""))
+        .unwrap_or_else(|| panic!("watch never said what a is"));
+    for file in ["events.sqlite", "events.sqlite-wal", "events.sqlite-shm"] {
+        let _ = std::fs::remove_file(env.root().join("state").join(file));
+    }
+    env.fleet(&["stop", "a"]).success();
+    let line = watch
+        .until(Duration::from_secs(8), |l| {
+            l.contains("\"stopped\"") || l.contains("\"vanished\"")
+        })
+        .unwrap_or_else(|| panic!("watch never saw a end"));
+    assert!(line.contains("\"stopped\""), "{line}");
+    // And it writes where everyone reads.
+    env.fleet(&["start", "b", "--runtime", "stub"]).success();
+    watch
+        .until(Duration::from_secs(8), |l| {
+            l.contains("\"b\"") && l.contains("\"started\"")
+        })
+        .unwrap_or_else(|| panic!("watch never saw b start"));
+    let kinds = kinds(&env, "a");
+    assert!(!kinds.contains(&"vanished".to_string()), "{kinds:?}");
+}

@@ -21,7 +21,15 @@ impl Core {
     pub fn record(&self, sessions: &Sessions, observed_ms: i64) -> Vec<Event> {
         let settling = transitions::settling(sessions, self.clock().now());
         let lifecycles = transitions::lifecycles(sessions, &settling);
-        let fingerprint = serde_json::to_vec(&(&lifecycles, &settling)).unwrap_or_default();
+        // The store's file is part of what was recorded into: a new one
+        // (deleted, replaced, moved aside) has to learn the present.
+        let store_file = self
+            .settings
+            .fleet_home
+            .as_deref()
+            .and_then(|home| crate::core::store::events::identity(&home.join("events.sqlite")));
+        let fingerprint =
+            serde_json::to_vec(&(&lifecycles, &settling, store_file)).unwrap_or_default();
         let marker = self.state_file("last-recorded.json");
         if let Some(path) = &marker
             && crate::core::store::private::read(path).is_ok_and(|seen| seen == fingerprint)

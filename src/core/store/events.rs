@@ -71,6 +71,9 @@ pub struct EventStore {
     socket: String,
     host: String,
     moved_aside: Option<PathBuf>,
+    /// The file opened (device, inode), to tell when the path no longer
+    /// leads to it.
+    identity: Option<(u64, u64)>,
     /// How long a write waits for other writers.
     wait: Duration,
     /// A write gave up waiting: later ones in this process do not wait
@@ -137,6 +140,13 @@ impl EventStore {
         }
     }
 
+    /// Whether the path still leads to the file this store has open: one
+    /// deleted or replaced meanwhile (by hand, by a restore) would take
+    /// writes nobody reads and miss what other fleets write. One `stat`.
+    pub fn is_current(&self) -> bool {
+        self.identity.is_some() && identity(&self.path) == self.identity
+    }
+
     /// Sets how long a write waits for other writers.
     pub fn set_wait(&mut self, wait: Duration) -> Result<(), StoreError> {
         self.wait = wait;
@@ -182,6 +192,7 @@ impl EventStore {
             socket: socket.to_string(),
             host: host.to_string(),
             moved_aside: None,
+            identity: identity(path),
             wait: DEFAULT_WAIT,
             gave_up: false,
         };
@@ -783,6 +794,22 @@ mod tests {
         assert!(a.record(3, "w", EventKind::Takeover, "").is_ok());
         assert_eq!(a.wait, Duration::from_millis(300));
         assert!(!a.gave_up);
+    }
+
+    #[test]
+    fn a_store_knows_when_its_file_is_deleted_or_replaced() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = dir.path().join("events.sqlite");
+        let a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.is_current());
+        std::fs::remove_file(&db).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!a.is_current());
+        let b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(b.is_current() && !a.is_current());
+        let copy = dir.path().join("copy");
+        std::fs::copy(&db, &copy).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(&copy, &db).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!b.is_current());
     }
 
     #[test]
