@@ -270,10 +270,15 @@ impl Monitor {
             self.last_lifecycles = Some(lifecycles);
         }
         self.last_look_ms = observed_ms;
-        let mut events = core.with_store(|store| store.events(None, since_ms, after_id))?;
+        // Read whole (after a reopen): its newest id is where the next look
+        // starts, whatever it reports now.
+        let mut events = core.with_store(|store| store.events(None, 0, after_id))?;
         if let Some(newest) = events.iter().map(|e| e.id).max() {
             self.last_id = newest;
+        } else if after_id == 0 {
+            self.last_id = 0;
         }
+        events.retain(|e| e.at_ms >= since_ms);
 
         let watch = &mut self.watch;
         let mut capture = |panes: &[(u32, usize)]| watch.capture_screens(panes);
