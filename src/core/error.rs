@@ -241,6 +241,22 @@ pub enum Warning {
     NotRecorded { what: String, error: String },
     #[error("cannot save {}: {error}", path.display())]
     NotSaved { path: PathBuf, error: String },
+    /// An act the store could not take, kept aside for the next command.
+    #[error(
+        "{what} not recorded yet: {error}; kept in {} for the next fleet command to record",
+        path.display()
+    )]
+    Kept {
+        what: String,
+        error: String,
+        path: PathBuf,
+    },
+    /// Said once, by the command that found it.
+    #[error(
+        "the event store was not a database: moved it aside to {} and started a new history",
+        path.display()
+    )]
+    StoreMovedAside { path: PathBuf },
     /// Said at once, while the command waits.
     #[error("waiting for the fleet lock, held by {holder} (--wait DUR sets how long)")]
     LockWait {

@@ -11,6 +11,10 @@ pub use crate::core::vocab::Status;
 /// may still be in front of the runtime it is about to `exec`.
 pub const LAUNCH_GRACE: u64 = 2;
 
+/// What tmux calls a fleet pane whose foreground process it cannot read:
+/// the name of the pane's own launch command (`/bin/sh -c …`).
+pub const LAUNCH_SHELL: &str = "sh";
+
 /// One tmux session as the fleet sees it: its agent pane (the oldest pane,
 /// the one the fleet created) and the fleet's metadata, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,8 @@ impl ObservedSession {
         match &self.meta {
             None => Status::Unmanaged,
             Some(_) if self.pane.dead => Status::Exited,
+            // Its last moment, not another program in front.
+            Some(_) if self.is_exiting() => Status::Running,
             Some(meta) if meta.processes.contains(&self.pane.current_command) => Status::Running,
             Some(_) => Status::Drift,
         }
@@ -43,6 +49,18 @@ impl ObservedSession {
                 .meta
                 .as_ref()
                 .is_some_and(|m| now.saturating_sub(m.started_at) <= LAUNCH_GRACE)
+    }
+
+    /// The runtime in the middle of exiting: its process is gone (or a
+    /// zombie) but tmux has not yet marked the pane dead. tmux then cannot
+    /// read the process (no working directory) and names the pane by its
+    /// launch command, `sh`, for a few milliseconds: not drift. A live
+    /// `sh` (the launch script, a wrapper) has a working directory.
+    pub fn is_exiting(&self) -> bool {
+        self.meta.is_some()
+            && !self.pane.dead
+            && !self.pane.has_cwd
+            && self.pane.current_command == LAUNCH_SHELL
     }
 
     /// The exit status of a dead pane; a signal `N` reads as `128 + N`, as a
@@ -117,6 +135,29 @@ mod tests {
         ]);
         assert_eq!(s["a"].pane.pane_id, 4);
         assert_eq!(s["a"].status(), Status::Running);
+    }
+
+    #[test]
+    fn a_runtime_in_the_middle_of_exiting_is_not_drift() {
+        // tmux names a pane whose process it cannot read by its launch
+        // command: `sh`, with no working directory, until it marks it dead.
+        let mut exiting = pane("a", 1, "sh", None, true);
+        exiting.has_cwd = false;
+        let s = sessions(vec![exiting.clone()]);
+        assert!(s["a"].is_exiting());
+        assert_eq!(s["a"].status(), Status::Running);
+        // A live `sh` in front (a wrapper script) is drift.
+        let wrapper = sessions(vec![pane("a", 1, "sh", None, true)]);
+        assert!(!wrapper["a"].is_exiting());
+        assert_eq!(wrapper["a"].status(), Status::Drift);
+        // Another user's program (no cwd readable) is still drift.
+        let mut sudo = pane("a", 1, "sudo", None, true);
+        sudo.has_cwd = false;
+        assert_eq!(sessions(vec![sudo])["a"].status(), Status::Drift);
+        // Once dead it is an exit.
+        exiting.dead = true;
+        exiting.dead_status = Some(0);
+        assert_eq!(sessions(vec![exiting])["a"].status(), Status::Exited);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 21] = [
+pub const VARIABLES: [&str; 22] = [
     "HOME",
     "PATH",
     "USER",
@@ -37,6 +37,7 @@ pub const VARIABLES: [&str; 21] = [
     "FLEET_START_GRACE",
     "FLEET_LOCK_WAIT",
     "FLEET_TMUX_TIMEOUT",
+    "FLEET_STORE_WAIT",
 ];
 
 /// The fleet's own tmux socket unless told otherwise.
@@ -52,6 +53,13 @@ pub const DEFAULT_START_GRACE: Duration = Duration::from_secs(1);
 /// How long a changing command waits for another's lock before it gives
 /// up (`--wait`, `FLEET_LOCK_WAIT`).
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a write to the event store waits for another writer
+/// (`FLEET_STORE_WAIT`): long enough to ride out other fleets queued on it
+/// and a checkpoint of a large WAL (well under a second each) and a person
+/// poking at the file with `sqlite3` for a while; bounded, because an act
+/// the store cannot take is kept aside and written later, not lost.
+pub const DEFAULT_STORE_WAIT: Duration = Duration::from_secs(30);
 
 /// How long one tmux call may take (`FLEET_TMUX_TIMEOUT`): a stopped or
 /// wedged server must not hang fleet.
@@ -136,6 +144,8 @@ pub struct Settings {
     pub lock_wait: Duration,
     /// How long any one tmux call may take before it is given up.
     pub tmux_timeout: Duration,
+    /// How long a write to the event store waits for other writers.
+    pub store_wait: Duration,
     pub log_max_bytes: u64,
     /// `MOSAIC_RUNTIME_BIN`: first directories of the runtime-bin prefix.
     pub runtime_bin: Option<String>,
@@ -246,6 +256,14 @@ impl Settings {
                 })?,
             None => DEFAULT_TMUX_TIMEOUT,
         };
+        let store_wait = match env.get("FLEET_STORE_WAIT") {
+            Some(text) => duration_up_to(text, Duration::from_secs(600)).ok_or_else(|| {
+                Error::setup(format!(
+                    "FLEET_STORE_WAIT={text} is not a duration of at most 10 minutes: use e.g. 30s, 2m or 0"
+                ))
+            })?,
+            None => DEFAULT_STORE_WAIT,
+        };
         let log_max_bytes = number("FLEET_LOG_MAX_BYTES", "a size in bytes")?;
         if log_max_bytes == Some(0) {
             return Err(Error::setup(
@@ -261,6 +279,7 @@ impl Settings {
             start_grace,
             lock_wait,
             tmux_timeout,
+            store_wait,
             log_max_bytes: log_max_bytes.unwrap_or(DEFAULT_LOG_MAX_BYTES),
             runtime_bin: env.get("MOSAIC_RUNTIME_BIN").map(String::from),
             seed: SeedEnv {

@@ -6,6 +6,7 @@ mod lab;
 
 mod bad_input;
 mod fleetfiles;
+mod history;
 mod launch;
 mod observe;
 mod privacy;

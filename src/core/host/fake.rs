@@ -97,6 +97,15 @@ impl FakeHost {
         });
     }
 
+    /// The agent's runtime is in the middle of exiting: tmux cannot read
+    /// its process any more and names the pane by its launch command.
+    pub fn exiting(&self, session: &str) {
+        self.with_pane(session, |p, _| {
+            p.current_command = "sh".into();
+            p.has_cwd = false;
+        });
+    }
+
     /// Something else comes to the front of the agent's pane.
     pub fn front(&self, session: &str, command: &str) {
         self.with_pane(session, |p, _| p.current_command = command.to_string());

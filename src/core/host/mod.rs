@@ -72,6 +72,10 @@ pub struct ObservedPane {
     pub dead_signal: Option<i32>,
     /// The name of the pane's foreground process, as tmux sees it.
     pub current_command: String,
+    /// Whether tmux could read the foreground process's working directory.
+    /// A process that has exited but is not yet reaped has none, and tmux
+    /// then names the pane by its launch command (`sh`) instead.
+    pub has_cwd: bool,
     pub session_created: Option<u64>,
     /// Unix seconds of the last output in the pane's window.
     pub last_output: Option<u64>,
@@ -101,6 +105,7 @@ impl ObservedPane {
             dead_status: None,
             dead_signal: None,
             current_command: command.to_string(),
+            has_cwd: true,
             session_created: Some(at),
             last_output: Some(at),
             height: 50,

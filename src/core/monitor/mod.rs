@@ -202,6 +202,8 @@ pub struct Monitor {
     last_lifecycles: Option<BTreeMap<String, Lifecycle>>,
     /// The newest event already reported.
     last_id: i64,
+    /// When the last look was taken (unix ms).
+    last_look_ms: i64,
     /// The agents the fleet file places here, for the first look.
     declared: Vec<String>,
 }
@@ -218,6 +220,7 @@ impl Monitor {
             view: None,
             last_lifecycles: None,
             last_id: core.with_store(|store| store.last_id())?,
+            last_look_ms: core.clock().now_ms(),
             declared: fleet
                 .local_agents()
                 .map(|a| a.spec.name.to_string())
@@ -252,15 +255,30 @@ impl Monitor {
 
         let settling = transitions::settling(&sessions, now);
         let lifecycles = transitions::lifecycles(&sessions, &settling);
+        // A store whose file was deleted or replaced is opened again: it
+        // learns the present now, and its ids are its own, so what is news
+        // in it is what was recorded since the last look.
+        core.with_store(|_| Ok(()))?;
+        let (since_ms, after_id) = if core.take_store_reopened() {
+            self.last_lifecycles = None;
+            (self.last_look_ms, 0)
+        } else {
+            (0, self.last_id)
+        };
         if self.last_lifecycles.as_ref() != Some(&lifecycles) {
             core.record(&sessions, observed_ms);
             self.last_lifecycles = Some(lifecycles);
         }
-        let last_id = self.last_id;
-        let mut events = core.with_store(|store| store.events(None, 0, last_id))?;
-        if let Some(newest) = events.last() {
-            self.last_id = newest.id;
+        self.last_look_ms = observed_ms;
+        // Read whole (after a reopen): its newest id is where the next look
+        // starts, whatever it reports now.
+        let mut events = core.with_store(|store| store.events(None, 0, after_id))?;
+        if let Some(newest) = events.iter().map(|e| e.id).max() {
+            self.last_id = newest;
+        } else if after_id == 0 {
+            self.last_id = 0;
         }
+        events.retain(|e| e.at_ms >= since_ms);
 
         let watch = &mut self.watch;
         let mut capture = |panes: &[(u32, usize)]| watch.capture_screens(panes);
@@ -348,7 +366,7 @@ fn due_ms(
         .map(|m| secs_ms(m.started_at + LAUNCH_GRACE + 1) + slack);
     let reaped = sessions
         .values()
-        .any(|s| s.pane.awaits_status())
+        .any(|s| s.pane.awaits_status() || s.is_exiting())
         .then(|| now_ms + i64::try_from(REAP_SOON.as_millis()).unwrap_or(0));
     idle.chain(settled).chain(reaped).min()
 }

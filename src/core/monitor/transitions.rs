@@ -49,11 +49,14 @@ impl Change {
 /// Sessions whose state is still settling, left out of the lifecycles so
 /// that what they settle into is recorded once: a pane whose launch script
 /// has not yet handed over to the runtime (briefly `sh` in front, which is
-/// not drift). (A dead pane's status is settled by `Tmux::list_panes`.)
+/// not drift), and a runtime in the middle of exiting (tmux names its pane
+/// `sh` for a moment before it marks it dead: not drift, and whatever it
+/// was before has not ended yet). (A dead pane's status is settled by
+/// `Tmux::list_panes`.)
 pub fn settling(sessions: &BTreeMap<String, ObservedSession>, now: u64) -> BTreeSet<String> {
     sessions
         .iter()
-        .filter(|(_, s)| s.is_launching(now))
+        .filter(|(_, s)| s.is_launching(now) || s.is_exiting())
         .map(|(name, _)| name.clone())
         .collect()
 }

@@ -104,7 +104,12 @@ impl Core {
         });
         // Bring history up to date with what happened since anyone looked.
         self.observe_and_record()?;
-        self.with_store(|store| store.events(name.map(AgentName::as_str), since_ms, 0))
+        let mut events =
+            self.with_store(|store| store.events(name.map(AgentName::as_str), since_ms, 0))?;
+        // In the order things happened: an act kept aside while the store
+        // was locked is recorded after what its holder wrote meanwhile.
+        events.sort_by_key(|e| (e.at_ms, e.id));
+        Ok(events)
     }
 
     /// `fleet logs`: an agent's transcript, opened and read so far.

@@ -43,6 +43,9 @@ pub struct Core {
     host: Arc<dyn Host>,
     clock: Arc<dyn Clock>,
     store: Mutex<Option<EventStore>>,
+    /// The store was opened again (its file deleted or replaced) since
+    /// last asked.
+    store_reopened: Mutex<bool>,
     warnings: Mutex<Vec<Warning>>,
     /// Where warnings that cannot wait are said.
     notice: Option<Box<Notice>>,
@@ -55,6 +58,7 @@ impl Core {
             host,
             clock,
             store: Mutex::new(None),
+            store_reopened: Mutex::new(false),
             warnings: Mutex::new(Vec::new()),
             notice: None,
         }
@@ -131,24 +135,44 @@ impl Core {
         }
     }
 
-    /// Runs `f` on the event store, opened once per `Core`.
+    /// Runs `f` on the event store, opened once per `Core`, and again
+    /// when its file was deleted or replaced since (a long `watch` must not
+    /// write into a file nobody reads, nor miss what others write).
     pub fn with_store<T>(
         &self,
         f: impl FnOnce(&mut EventStore) -> Result<T, StoreError>,
     ) -> Result<T, Error> {
         let mut slot = lock(&self.store);
+        if slot.as_ref().is_some_and(|store| !store.is_current()) {
+            *slot = None;
+            *lock(&self.store_reopened) = true;
+        }
         if slot.is_none() {
             let home = self.require_home()?;
-            *slot = Some(EventStore::open(
-                home.root(),
-                self.host.socket(),
-                self.host.name(),
-            )?);
+            let mut store = EventStore::open(home.root(), self.host.socket(), self.host.name())?;
+            if let Some(path) = store.take_moved_aside() {
+                self.warn(Warning::StoreMovedAside { path });
+            }
+            store.set_wait(self.settings.store_wait)?;
+            // Acts an earlier command could not record come first.
+            if let Err(e) = store.write_pending() {
+                self.warn(Warning::NotRecorded {
+                    what: "kept acts".into(),
+                    error: e.to_string(),
+                });
+            }
+            *slot = Some(store);
         }
         match slot.as_mut() {
             Some(store) => Ok(f(store)?),
             None => Err(Error::NoStateDir),
         }
+    }
+
+    /// Whether the store was opened again on a new file since last asked:
+    /// its event ids are not the old file's.
+    pub fn take_store_reopened(&self) -> bool {
+        std::mem::take(&mut *lock(&self.store_reopened))
     }
 
     /// Keeps a warning for the view to show.

@@ -3,10 +3,11 @@
 //! read: a store that cannot be written is a warning, not a failure.
 
 use crate::core::desired::agent::AgentName;
-use crate::core::error::Warning;
+use crate::core::error::{Error, Warning};
 use crate::core::monitor::transitions;
 use crate::core::ops::{Core, Sessions};
 use crate::core::store::events::Event;
+use crate::core::store::pending::{self, Act};
 use crate::core::vocab::EventKind;
 
 impl Core {
@@ -20,10 +21,19 @@ impl Core {
     pub fn record(&self, sessions: &Sessions, observed_ms: i64) -> Vec<Event> {
         let settling = transitions::settling(sessions, self.clock().now());
         let lifecycles = transitions::lifecycles(sessions, &settling);
-        let fingerprint = serde_json::to_vec(&(&lifecycles, &settling)).unwrap_or_default();
+        // The store's file is part of what was recorded into: a new one
+        // (deleted, replaced, moved aside) has to learn the present.
+        let store_file = self
+            .settings
+            .fleet_home
+            .as_deref()
+            .and_then(|home| crate::core::store::events::identity(&home.join("events.sqlite")));
+        let fingerprint =
+            serde_json::to_vec(&(&lifecycles, &settling, store_file)).unwrap_or_default();
         let marker = self.state_file("last-recorded.json");
         if let Some(path) = &marker
             && crate::core::store::private::read(path).is_ok_and(|seen| seen == fingerprint)
+            && !self.anything_kept()
         {
             return Vec::new();
         }
@@ -47,9 +57,11 @@ impl Core {
         }
     }
 
-    /// Records one act, such as a takeover. Best effort, like all history.
+    /// Records one act, such as a takeover. An act the store cannot take
+    /// is kept aside for the next command.
     pub fn record_act(&self, name: &AgentName, kind: EventKind, detail: &str) {
         let now_ms = self.clock().now_ms();
+        let act = self.act(now_ms, name, &kind, detail);
         let what = kind.to_string();
         let result = self.with_store(|store| {
             store
@@ -57,26 +69,64 @@ impl Core {
                 .map(|_| ())
         });
         if let Err(e) = result {
-            self.warn(Warning::NotRecorded {
-                what,
-                error: e.to_string(),
-            });
+            self.keep(what, e, &[act]);
         }
     }
 
     /// Records that fleet is stopping these agents (before it does, so that
-    /// a watcher never reads their end as a vanishing). Best effort.
+    /// a watcher never reads their end as a vanishing). A stop the store
+    /// cannot take is kept aside, before the sessions end: until it is
+    /// recorded, their end is not inferred to be anything else.
     pub fn record_stops(&self, names: &[&AgentName]) {
         if names.is_empty() {
             return;
         }
-        let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
         let now_ms = self.clock().now_ms();
+        let acts: Vec<Act> = names
+            .iter()
+            .map(|name| self.act(now_ms, name, &EventKind::Stopped, ""))
+            .collect();
+        let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
         if let Err(e) = self.with_store(|store| store.record_stops(now_ms, &names)) {
-            self.warn(Warning::NotRecorded {
-                what: "stop".into(),
-                error: e.to_string(),
-            });
+            self.keep("stop".into(), e, &acts);
         }
+    }
+
+    fn act(&self, at_ms: i64, name: &AgentName, kind: &EventKind, detail: &str) -> Act {
+        Act {
+            at_ms,
+            socket: self.host().socket().to_string(),
+            host: self.host().name().to_string(),
+            agent: name.to_string(),
+            kind: kind.word().to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Keeps acts the store could not take; says so, or that they are lost
+    /// when even that fails.
+    fn keep(&self, what: String, error: Error, acts: &[Act]) {
+        let error = error.to_string();
+        let kept = self
+            .settings
+            .fleet_home
+            .as_deref()
+            .ok_or_else(|| std::io::Error::other("no state directory"))
+            .and_then(|home| pending::keep(home, acts));
+        match kept {
+            Ok(path) => self.warn(Warning::Kept { what, error, path }),
+            Err(e) => self.warn(Warning::NotRecorded {
+                what,
+                error: format!("{error}; keeping it aside failed too: {e}"),
+            }),
+        }
+    }
+
+    /// Whether acts an earlier command could not record wait to be.
+    fn anything_kept(&self) -> bool {
+        self.settings
+            .fleet_home
+            .as_deref()
+            .is_some_and(pending::any)
     }
 }

@@ -316,6 +316,52 @@ fn the_monitor_reports_exits_drift_restarts_and_activity() {
 }
 
 #[test]
+fn a_runtime_in_the_middle_of_exiting_is_recorded_as_an_exit_only() {
+    let w = world(TWO_STUBS, |h| h);
+    w.core
+        .up(&[name("alpha"), name("beta")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut monitor = Monitor::new(&w.core).unwrap_or_else(|e| panic!("{e}"));
+    tick(&mut monitor, &w);
+    // Drift before, and an exit in progress: nothing ended yet either.
+    w.host.front("beta", "bash");
+    assert_eq!(
+        tick(&mut monitor, &w),
+        ["beta drift bash is in front, not the runtime"]
+    );
+    w.host.exiting("alpha");
+    w.host.exiting("beta");
+    assert_eq!(tick(&mut monitor, &w), Vec::<String>::new());
+    assert!(w.core.ps().is_ok());
+    w.host.exit("alpha", 0);
+    w.host.exit("beta", 0);
+    assert_eq!(
+        tick(&mut monitor, &w),
+        [
+            "alpha exited 0 exit status 0",
+            "beta exited 0 exit status 0"
+        ]
+    );
+    let history: Vec<String> = w
+        .core
+        .events(None, None)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|e| format!("{} {}", e.agent, e.event))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "alpha started",
+            "beta started",
+            "beta drift",
+            "alpha exited",
+            "beta exited"
+        ]
+    );
+}
+
+#[test]
 fn warnings_are_kept_for_the_view_not_printed() {
     let w = world(TWO_STUBS, |h| h);
     // A state directory that cannot be created: history is best effort.

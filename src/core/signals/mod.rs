@@ -202,7 +202,7 @@ pub fn decide_all(
 ) -> BTreeMap<String, Decision> {
     sessions
         .iter()
-        .filter(|(_, s)| s.status() == Status::Running && s.is_managed())
+        .filter(|(_, s)| s.status() == Status::Running && s.is_managed() && !s.is_exiting())
         .filter_map(|(name, s)| {
             let signals = signals_of(s, screens, now);
             Some((name.clone(), decide(&signals, now, idle_after)?))

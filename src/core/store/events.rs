@@ -8,6 +8,9 @@
 //! `BEGIN IMMEDIATE` transaction: two processes observing at once record each
 //! change once. WAL mode and a busy timeout let many writers wait for each
 //! other instead of failing; a crash mid-write leaves the last commit intact.
+//! An act the store could not take in time is kept aside (see
+//! [`pending`]), and every write takes what is kept first, in its original
+//! time order, so nothing newer is inferred without it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,10 +21,15 @@ use serde::Serialize;
 
 use crate::core::clock::rfc3339_ms;
 use crate::core::monitor::transitions::{self, Change, Lifecycle};
+use crate::core::store::pending::{self, Act};
 use crate::core::store::private::{self, Access};
 use crate::core::vocab::EventKind;
 
 const SCHEMA_VERSION: i64 = 2;
+
+/// How long a write waits for other writers unless told
+/// (`settings::DEFAULT_STORE_WAIT` says why this long).
+const DEFAULT_WAIT: Duration = crate::core::settings::DEFAULT_STORE_WAIT;
 
 #[derive(Debug, thiserror::Error)]
 #[error("event store {path}: {source}")]
@@ -62,6 +70,15 @@ pub struct EventStore {
     path: PathBuf,
     socket: String,
     host: String,
+    moved_aside: Option<PathBuf>,
+    /// The file opened (device, inode), to tell when the path no longer
+    /// leads to it.
+    identity: Option<(u64, u64)>,
+    /// How long a write waits for other writers.
+    wait: Duration,
+    /// A write gave up waiting: later ones in this process do not wait
+    /// again until one gets through (one command waits once, not per act).
+    gave_up: bool,
 }
 
 impl EventStore {
@@ -90,21 +107,79 @@ impl EventStore {
         // same file; SQLite then says "locked" without waiting. Try again,
         // a bounded number of times.
         let mut attempt = 0;
+        let mut moved_aside = None;
         loop {
+            let before = identity(&path);
             match Self::try_open(&path, socket, host) {
-                Ok(store) => return Ok(store),
+                Ok(mut store) => {
+                    store.moved_aside = moved_aside;
+                    return Ok(store);
+                }
                 Err(e) if is_busy(&e) && attempt < 50 => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(20));
+                }
+                // Not a database at all (overwritten, truncated into
+                // garbage): every command would fail on it forever. Keep
+                // it for whoever wants to look, and start a new one, once.
+                Err(e) if is_broken(&e) && moved_aside.is_none() => {
+                    // Only the file that failed: another fleet may have
+                    // moved it and started a new one meanwhile.
+                    if before.is_some() && identity(&path) == before {
+                        moved_aside = Some(move_aside(&path).map_err(|io| {
+                            err(rusqlite::Error::ToSqlConversionFailure(Box::new(io)))
+                        })?);
+                    } else {
+                        moved_aside = Some(PathBuf::new());
+                    }
+                    private()
+                        .map_err(|io| err(rusqlite::Error::ToSqlConversionFailure(Box::new(io))))?;
                 }
                 Err(e) => return Err(err(e)),
             }
         }
     }
 
+    /// Whether the path still leads to the file this store has open: one
+    /// deleted or replaced meanwhile (by hand, by a restore) would take
+    /// writes nobody reads and miss what other fleets write. One `stat`.
+    pub fn is_current(&self) -> bool {
+        self.identity.is_some() && identity(&self.path) == self.identity
+    }
+
+    /// Sets how long a write waits for other writers.
+    pub fn set_wait(&mut self, wait: Duration) -> Result<(), StoreError> {
+        self.wait = wait;
+        self.conn.busy_timeout(wait).map_err(|e| self.err(e))
+    }
+
+    /// The state directory the store is in.
+    fn home(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// Writes what is kept aside, if anything is.
+    pub fn write_pending(&mut self) -> Result<(), StoreError> {
+        if !pending::any(&self.home()) {
+            return Ok(());
+        }
+        self.write(|_, _, _| Ok(()))
+    }
+
+    /// Where a broken database found at open was moved to (once, by the
+    /// process that moved it), for the caller to say.
+    pub fn take_moved_aside(&mut self) -> Option<PathBuf> {
+        self.moved_aside
+            .take()
+            .filter(|p| !p.as_os_str().is_empty())
+    }
+
     fn try_open(path: &Path, socket: &str, host: &str) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
-        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.busy_timeout(DEFAULT_WAIT)?;
         // WAL is a property of the file: set it once, not on every open.
         let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
@@ -116,6 +191,10 @@ impl EventStore {
             path: path.to_path_buf(),
             socket: socket.to_string(),
             host: host.to_string(),
+            moved_aside: None,
+            identity: identity(path),
+            wait: DEFAULT_WAIT,
+            gave_up: false,
         };
         store.migrate()?;
         Ok(store)
@@ -277,22 +356,43 @@ impl EventStore {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction (waiting for other
     /// writers up to the busy timeout) and commits it.
+    ///
+    /// Acts kept aside are written first, in the same transaction: what
+    /// `f` records is newer than they are.
     fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>, &str, &str) -> rusqlite::Result<T>,
     ) -> Result<T, StoreError> {
         let path = self.path.clone();
+        let home = self.home();
         let err = |source| StoreError {
             path: path.clone(),
             source,
         };
-        let tx = self
+        let result = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let out = f(&tx, &self.socket, &self.host).map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(out)
+        {
+            Ok(tx) => pending::take(&home, |acts| {
+                record_pending(&tx, acts)?;
+                let out = f(&tx, &self.socket, &self.host)?;
+                tx.commit()?;
+                Ok(out)
+            }),
+            Err(e) => Err(e),
+        };
+        match &result {
+            Err(e) if is_busy(e) && !self.gave_up => {
+                self.gave_up = true;
+                let _ = self.conn.busy_timeout(Duration::ZERO);
+            }
+            Ok(_) if self.gave_up => {
+                self.gave_up = false;
+                let _ = self.conn.busy_timeout(self.wait);
+            }
+            _ => {}
+        }
+        result.map_err(err)
     }
 
     /// Records one act, such as a takeover.
@@ -309,8 +409,7 @@ impl EventStore {
             exit_code: None,
             detail: detail.to_string(),
         };
-        insert(&self.conn, now_ms, &self.socket, &self.host, agent, &change)
-            .map_err(|e| self.err(e))
+        self.write(|tx, socket, host| insert(tx, now_ms, socket, host, agent, &change))
     }
 
     /// Events of this socket, oldest first: of one agent or all, at or
@@ -369,6 +468,107 @@ fn is_busy(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+/// A database SQLite cannot read as one.
+fn is_broken(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// The file at `path` (device and inode), if there is one.
+pub fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Renames a broken database and its companions to
+/// `events.sqlite.broken-<time>` (`-wal`, `-shm` beside it, as SQLite
+/// names them), and answers the new path.
+fn move_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
+        .unwrap_or(0);
+    let stamp: String = rfc3339_ms(now_ms)
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".broken-{stamp}"));
+    let mut aside = PathBuf::from(aside);
+    if aside.exists() {
+        let mut unique = aside.into_os_string();
+        unique.push(format!("-{}", std::process::id()));
+        aside = PathBuf::from(unique);
+    }
+    std::fs::rename(path, &aside)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let with = |p: &Path| {
+            let mut s = p.as_os_str().to_owned();
+            s.push(suffix);
+            PathBuf::from(s)
+        };
+        match std::fs::rename(with(path), with(&aside)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(aside)
+}
+
+/// Records acts kept aside, as they would have been: dated when they
+/// happened, and a stop forgetting the agent's last observation (so its
+/// end is not read as a vanishing), unless a later launch was seen since.
+/// An act already recorded (its file was not emptied) is not recorded twice.
+fn record_pending(tx: &Transaction<'_>, acts: &[Act]) -> rusqlite::Result<()> {
+    for act in acts {
+        let Ok(kind) = act.kind.parse::<EventKind>();
+        let recorded: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE socket = ?1 AND agent = ?2
+                 AND kind = ?3 AND at_ms = ?4 AND detail = ?5)",
+            params![act.socket, act.agent, act.kind, act.at_ms, act.detail],
+            |r| r.get(0),
+        )?;
+        if recorded {
+            continue;
+        }
+        let change = Change {
+            at_ms: Some(act.at_ms),
+            kind: kind.clone(),
+            exit_code: None,
+            detail: act.detail.clone(),
+        };
+        insert(tx, act.at_ms, &act.socket, &act.host, &act.agent, &change)?;
+        if kind != EventKind::Stopped {
+            continue;
+        }
+        tx.execute(
+            "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
+             ON CONFLICT (socket) DO UPDATE SET at_ms = MAX(at_ms, excluded.at_ms)",
+            params![act.socket, act.at_ms],
+        )?;
+        let seen = load_last_seen(tx, &act.socket)?;
+        let launched_before = seen.get(&act.agent).is_some_and(|state| {
+            let launched = if state.launched_ms > 0 {
+                state.launched_ms
+            } else {
+                state.started_at.saturating_mul(1000)
+            };
+            i64::try_from(launched).is_ok_and(|at| at <= act.at_ms)
+        });
+        if launched_before {
+            tx.execute(
+                "DELETE FROM last_seen WHERE socket = ?1 AND agent = ?2",
+                params![act.socket, act.agent],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn load_last_seen(
@@ -504,6 +704,112 @@ mod tests {
             .map(|e| e.event.to_string())
             .collect();
         assert_eq!(kinds, ["started", "exited"]);
+    }
+
+    #[test]
+    fn a_garbage_database_is_moved_aside_once_and_a_new_one_started() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = dir.path().join("events.sqlite");
+        let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7919 % 251) as u8).collect();
+        std::fs::write(&db, &garbage).unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let aside = a.take_moved_aside().unwrap_or_else(|| panic!("not moved"));
+        assert!(a.take_moved_aside().is_none(), "said twice");
+        let name = aside.file_name().map(|n| n.to_string_lossy().into_owned());
+        assert!(
+            name.as_deref()
+                .is_some_and(|n| n.starts_with("events.sqlite.broken-")),
+            "{aside:?}"
+        );
+        assert_eq!(std::fs::read(&aside).ok(), Some(garbage));
+        let mode = std::fs::metadata(&db).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o600));
+        a.record(1, "w", EventKind::Takeover, "")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(b.take_moved_aside().is_none());
+        assert_eq!(b.events(None, 0, 0).map(|e| e.len()).ok(), Some(1));
+    }
+
+    #[test]
+    fn a_kept_stop_is_recorded_first_and_its_end_is_no_vanishing() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        let none = BTreeSet::new();
+        let running = BTreeMap::from([("w".to_string(), state(Status::Running, 1))]);
+        a.observe(2000, 2000, &running, &none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stop = Act {
+            at_ms: 5000,
+            socket: "s".into(),
+            host: "h".into(),
+            agent: "w".into(),
+            kind: "stopped".into(),
+            detail: String::new(),
+        };
+        pending::keep(dir.path(), &[stop]).unwrap_or_else(|e| panic!("{e}"));
+        // The session is gone: the next look must not call that a vanishing.
+        a.observe(9000, 9000, &BTreeMap::new(), &none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen: Vec<(String, i64)> = a
+            .events(Some("w"), 0, 0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.event.to_string(), e.at_ms))
+            .collect();
+        assert_eq!(
+            seen,
+            [("started".to_string(), 1000), ("stopped".to_string(), 5000)]
+        );
+        assert!(!pending::any(dir.path()));
+    }
+
+    #[test]
+    fn a_write_waits_a_bounded_time_for_another_client_then_fails_fast() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        a.set_wait(Duration::from_millis(300))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let other =
+            Connection::open(dir.path().join("events.sqlite")).unwrap_or_else(|e| panic!("{e}"));
+        other
+            .execute_batch("BEGIN EXCLUSIVE")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = std::time::Instant::now();
+        let first = a.record(1, "w", EventKind::Takeover, "");
+        let waited = started.elapsed();
+        assert!(
+            first.as_ref().is_err_and(|e| is_busy(&e.source)),
+            "{first:?}"
+        );
+        assert!(waited >= Duration::from_millis(250), "{waited:?}");
+        // One command waits once, not once per act.
+        let started = std::time::Instant::now();
+        assert!(a.record(2, "w", EventKind::Takeover, "").is_err());
+        assert!(started.elapsed() < Duration::from_millis(200));
+        other
+            .execute_batch("COMMIT")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.record(3, "w", EventKind::Takeover, "").is_ok());
+        assert_eq!(a.wait, Duration::from_millis(300));
+        assert!(!a.gave_up);
+    }
+
+    #[test]
+    fn a_store_knows_when_its_file_is_deleted_or_replaced() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let db = dir.path().join("events.sqlite");
+        let a = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(a.is_current());
+        std::fs::remove_file(&db).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!a.is_current());
+        let b = EventStore::open(dir.path(), "s", "h").unwrap_or_else(|e| panic!("{e}"));
+        assert!(b.is_current() && !a.is_current());
+        let copy = dir.path().join("copy");
+        std::fs::copy(&db, &copy).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(&copy, &db).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!b.is_current());
     }
 
     #[test]

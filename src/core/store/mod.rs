@@ -2,4 +2,5 @@
 
 pub mod events;
 pub mod home;
+pub mod pending;
 pub mod private;
