@@ -124,6 +124,10 @@ pub enum Error {
     #[error("agent {name} has exited: nothing would read the text (fleet restart {name} first)")]
     Exited { name: AgentName },
     #[error(
+        "agent {name} has exited: a report is for a running agent (fleet restart {name} first)"
+    )]
+    ExitedReport { name: AgentName },
+    #[error(
         "agent {name} is in drift: {in_front} is in front, not the runtime, and would get the text (fleet attach --takeover {name} to type there yourself)"
     )]
     Drift { name: AgentName, in_front: String },
@@ -185,6 +189,7 @@ impl Error {
             | Error::NotManaged { .. }
             | Error::NotManagedRestart { .. }
             | Error::Exited { .. }
+            | Error::ExitedReport { .. }
             | Error::Drift { .. }
             | Error::NoTranscript { .. } => ErrorKind::Failed,
         }

@@ -277,3 +277,19 @@ fn a_state_directory_that_is_not_utf8_is_refused_by_name() {
     assert!(!odd.join("st").exists(), "nothing may be written");
     assert!(!env.server_running(), "nothing may start");
 }
+
+#[test]
+fn a_report_by_hand_needs_a_running_agent_of_fleets() {
+    let env = TestEnv::new();
+    env.fleet(&["report", "nobody", "idle"])
+        .failure(2)
+        .one_line_error("nobody");
+    env.fleet(&["start", "gone", "--runtime", "stub"]).success();
+    env.wait_screen("gone", "type: work");
+    env.type_line("gone", "exit 3");
+    env.wait_exit("gone");
+    env.fleet(&["report", "gone", "working"])
+        .failure(1)
+        .one_line_error("agent gone has exited: a report is for a running agent");
+    assert_eq!(env.row("gone")["status"], "exited");
+}

@@ -82,8 +82,32 @@ impl Core {
                 return Ok(());
             }
         }
+        if source == Source::Report && launch_ms.is_none() {
+            // Said by hand: about an agent that is there to say it of.
+            self.reportable(name)?;
+        }
         let report = Reported::new(state, source, self.clock().now_ms(), launch_ms, detail);
         self.store_report(name, &report)
+    }
+
+    /// A report by hand needs a running agent of fleet's: one that exited
+    /// has nothing to say, and a name nobody knows is a typo.
+    fn reportable(&self, name: &AgentName) -> Result<(), Error> {
+        let sessions = self.observe()?;
+        match sessions.get(name.as_str()) {
+            Some(s) if !s.is_managed() => Err(Error::NotManaged {
+                name: name.clone(),
+                socket: self.host().socket().to_string(),
+                killing: false,
+            }),
+            Some(s) if s.pane.dead => Err(Error::ExitedReport { name: name.clone() }),
+            Some(_) => Ok(()),
+            None if self.fleet()?.agents.contains_key(name) => Err(Error::NoSession {
+                name: name.clone(),
+                transcript: false,
+            }),
+            None => Err(Error::NoSuchAgent { name: name.clone() }),
+        }
     }
 
     /// Stores a report on the agent's session.
