@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
     attach, down, events, explain, hook, log_writer, logs, peek, ps, report, restart, send, start,
-    stop, up, verify, wait, watch,
+    stop, supervise, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -63,6 +63,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// The present state, then transitions as they happen: exited, drift, idle, waiting…
     Watch(watch::WatchArgs),
+    /// Keep the declared fleet up: relaunch agents that die, as their restart policy says
+    Supervise(supervise::SuperviseArgs),
     /// Print an agent's current screen, read-only
     Peek(peek::PeekArgs),
     /// Print an agent's persisted transcript, kept after its pane is gone

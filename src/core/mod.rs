@@ -37,6 +37,7 @@ pub mod rows;
 pub mod settings;
 pub mod signals;
 pub mod store;
+pub mod supervise;
 pub mod transcript;
 pub mod vocab;
 

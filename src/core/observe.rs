@@ -32,6 +32,7 @@ impl ObservedSession {
     pub fn status(&self) -> Status {
         match &self.meta {
             None => Status::Unmanaged,
+            Some(_) if self.pane.dead && self.pane.crashloop => Status::Crashloop,
             Some(_) if self.pane.dead => Status::Exited,
             // Its last moment, not another program in front.
             Some(_) if self.is_exiting() => Status::Running,

@@ -23,6 +23,9 @@ pub enum Status {
     Unmanaged,
     /// Its host did not answer.
     Unreachable,
+    /// It died again and again; the supervisor stopped relaunching it
+    /// until `fleet restart` or `fleet up`.
+    Crashloop,
 }
 
 impl Status {
@@ -34,6 +37,7 @@ impl Status {
             Status::Missing => "missing",
             Status::Unmanaged => "unmanaged",
             Status::Unreachable => "unreachable",
+            Status::Crashloop => "crashloop",
         }
     }
 }
@@ -96,6 +100,8 @@ pub enum EventKind {
     Send,
     /// Declared, with no session: only in the state `watch` starts with.
     Missing,
+    /// The supervisor gave up relaunching an agent that kept dying.
+    Crashloop,
     /// A kind this fleet does not know, written by a newer one into the
     /// same store: shown as written, never dropped.
     Other(String),
@@ -103,7 +109,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind this fleet knows, in the order the README lists them.
-    pub const KNOWN: [EventKind; 14] = [
+    pub const KNOWN: [EventKind; 15] = [
         EventKind::Started,
         EventKind::Restarted,
         EventKind::Exited,
@@ -118,6 +124,7 @@ impl EventKind {
         EventKind::Send,
         EventKind::Takeover,
         EventKind::Missing,
+        EventKind::Crashloop,
     ];
 
     pub fn word(&self) -> &str {
@@ -136,6 +143,7 @@ impl EventKind {
             EventKind::Takeover => "takeover",
             EventKind::Send => "send",
             EventKind::Missing => "missing",
+            EventKind::Crashloop => "crashloop",
             EventKind::Other(word) => word,
         }
     }

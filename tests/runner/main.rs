@@ -13,5 +13,6 @@ mod privacy;
 mod runtimes;
 mod status_words;
 mod stub;
+mod supervise;
 mod takeover;
 mod up_down;

@@ -15,6 +15,7 @@ pub mod restart;
 pub mod send;
 pub mod start;
 pub mod stop;
+pub mod supervise;
 pub mod up;
 pub mod verify;
 pub mod wait;
@@ -36,6 +37,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Ps(args) => ps::cmd_ps(core, &args),
         Command::Verify(args) => verify::cmd_verify(core, &args),
         Command::Watch(args) => watch::cmd_watch(core, &args),
+        Command::Supervise(args) => supervise::cmd_supervise(core, &args),
         Command::Peek(args) => peek::cmd_peek(core, &args),
         Command::Logs(args) => logs::cmd_logs(core, &args),
         Command::Events(args) => events::cmd_events(core, &args),

@@ -51,7 +51,7 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
             let status_color = match r.status {
                 Status::Running => Color::Green,
                 Status::Drift => Color::Yellow,
-                Status::Exited | Status::Unreachable => Color::Red,
+                Status::Exited | Status::Unreachable | Status::Crashloop => Color::Red,
                 Status::Missing => Color::Dim,
                 Status::Unmanaged => Color::Magenta,
             };

@@ -45,7 +45,7 @@ pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
     }
 }
 
-fn render(event: &Event, json: bool) -> String {
+pub(crate) fn render(event: &Event, json: bool) -> String {
     if json {
         let line = serde_json::to_string(event).unwrap_or_default();
         return format!("{line}\n");

@@ -254,6 +254,13 @@ impl Host for FakeHost {
         Ok(())
     }
 
+    fn mark_crashloop(&self, session: &str) -> Result<(), HostError> {
+        self.with_pane(session, |p, _| p.crashloop = true)
+            .ok_or_else(|| HostError::Failed {
+                message: format!("can't find session: {session}"),
+            })
+    }
+
     fn set_state(&self, session: &str, value: &str) -> Result<(), HostError> {
         self.with_pane(session, |p, _| p.state = Some(value.to_string()))
             .ok_or_else(|| HostError::Failed {

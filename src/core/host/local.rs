@@ -119,6 +119,10 @@ impl Host for LocalHost {
         self.tmux.kill_sessions(names)
     }
 
+    fn mark_crashloop(&self, session: &str) -> Result<(), HostError> {
+        self.tmux.mark_crashloop(session)
+    }
+
     fn set_state(&self, session: &str, value: &str) -> Result<(), HostError> {
         self.tmux.set_state(session, value)
     }

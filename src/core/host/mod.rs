@@ -76,6 +76,8 @@ pub struct ObservedPane {
     /// A process that has exited but is not yet reaped has none, and tmux
     /// then names the pane by its launch command (`sh`) instead.
     pub has_cwd: bool,
+    /// The supervisor gave up relaunching it (`@fleet-crashloop`).
+    pub crashloop: bool,
     pub session_created: Option<u64>,
     /// Unix seconds of the last output in the pane's window.
     pub last_output: Option<u64>,
@@ -106,6 +108,7 @@ impl ObservedPane {
             dead_signal: None,
             current_command: command.to_string(),
             has_cwd: true,
+            crashloop: false,
             session_created: Some(at),
             last_output: Some(at),
             height: 50,
@@ -267,6 +270,9 @@ pub trait Host: Send + Sync {
     /// Stores what an agent reports of itself on its session
     /// (`@fleet-state`), where the next listing finds it.
     fn set_state(&self, session: &str, value: &str) -> Result<(), HostError>;
+    /// Marks an agent's dead session as given up on by the supervisor
+    /// (until its next launch), where the next listing finds it.
+    fn mark_crashloop(&self, session: &str) -> Result<(), HostError>;
     /// Types into panes, all in one round trip.
     fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError>;
     /// The command that attaches this terminal to a session.

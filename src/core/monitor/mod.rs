@@ -145,6 +145,12 @@ pub fn snapshot(
                 EventKind::Unmanaged,
                 format!("a session fleet did not start, running {in_front}"),
             ),
+            (Status::Crashloop, _) => Change {
+                kind: EventKind::Crashloop,
+                exit_code: lifecycle.exit_code,
+                detail: "the supervisor stopped relaunching it".into(),
+                at_ms: None,
+            },
             (Status::Missing | Status::Unreachable, _) => continue,
         };
         out.push((name.clone(), change));
@@ -182,6 +188,8 @@ pub struct Tick {
     pub skipped: Option<String>,
     /// The host did not answer at all (worth telling the operator).
     pub stalled: bool,
+    /// Every session as this look saw it (none when nothing was looked at).
+    pub sessions: BTreeMap<String, ObservedSession>,
 }
 
 /// The longest a monitor sleeps between looks.
@@ -239,6 +247,7 @@ impl Monitor {
                     events: Vec::new(),
                     skipped: Some(message),
                     stalled: false,
+                    sessions: BTreeMap::new(),
                 });
             }
             // A stopped or wedged server: say so, and look again later.
@@ -247,6 +256,7 @@ impl Monitor {
                     events: Vec::new(),
                     skipped: Some(e.to_string()),
                     stalled: true,
+                    sessions: BTreeMap::new(),
                 });
             }
             Err(e) => return Err(e.into()),
@@ -328,14 +338,24 @@ impl Monitor {
             events,
             skipped: None,
             stalled: false,
+            sessions,
         })
     }
 
     /// Sleeps until the next look is worth taking: the host said something
     /// changed, the clock alone may change a state, or [`HEARTBEAT`].
     pub fn wait(&mut self, core: &Core) {
+        self.wait_until(core, None);
+    }
+
+    /// [`Monitor::wait`], or until `also` (Unix ms) if that comes first.
+    pub fn wait_until(&mut self, core: &Core, also: Option<i64>) {
         let now_ms = core.clock().now_ms();
-        let timeout = self.due_ms.map_or(HEARTBEAT, |due| {
+        let due = match (self.due_ms, also) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = due.map_or(HEARTBEAT, |due| {
             let ms = u64::try_from(due.saturating_sub(now_ms)).unwrap_or(0);
             HEARTBEAT.min(Duration::from_millis(ms))
         });

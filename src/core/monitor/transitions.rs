@@ -92,7 +92,7 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
     match (prev, cur) {
         (None, None) => {}
         (Some(p), None) => {
-            if p.status != Status::Exited {
+            if !matches!(p.status, Status::Exited | Status::Crashloop) {
                 out.push(Change::new(
                     EventKind::Vanished,
                     "the session ended outside fleet",

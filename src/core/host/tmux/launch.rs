@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::core::desired::agent::AgentName;
-use crate::core::host::tmux::{Batch, META_OPTION, STATE_OPTION, Tmux};
+use crate::core::host::tmux::{Batch, CRASHLOOP_OPTION, META_OPTION, STATE_OPTION, Tmux};
 use crate::core::host::{HostError, Launch, LaunchResults, PANE_COLS, PANE_ROWS, Place};
 use crate::core::observe;
 
@@ -125,14 +125,17 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
             shell_command(writer),
         ]);
     }
-    // What the old process reported is not about the new one.
-    group.push([
-        "set-option".to_string(),
-        "-u".to_string(),
-        "-t".to_string(),
-        format!("={name}:"),
-        STATE_OPTION.to_string(),
-    ]);
+    // What the old process reported, or the supervisor decided of it, is
+    // not about the new one.
+    for option in [STATE_OPTION, CRASHLOOP_OPTION] {
+        group.push([
+            "set-option".to_string(),
+            "-u".to_string(),
+            "-t".to_string(),
+            format!("={name}:"),
+            option.to_string(),
+        ]);
+    }
     // set-option takes a pane target: `=NAME:` is the session's pane.
     group.push([
         "set-option".to_string(),

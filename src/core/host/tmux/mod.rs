@@ -47,6 +47,9 @@ pub const MIN_VERSION: (u32, u32) = (3, 2);
 /// The user option that carries the fleet's metadata on each session.
 pub const META_OPTION: &str = "@fleet";
 
+/// The user option the supervisor sets on a session it gave up on.
+pub const CRASHLOOP_OPTION: &str = "@fleet-crashloop";
+
 /// The user option that carries what an agent last reported of itself.
 pub const STATE_OPTION: &str = "@fleet-state";
 
@@ -289,6 +292,19 @@ impl Tmux {
         ]);
         // Heard at once by whoever watches (see `control`).
         batch.push(["wait-for", "-S", control::CHANNEL]);
+        self.run(&batch).map(|_| ())
+    }
+
+    /// Marks a session as given up on by the supervisor.
+    pub fn mark_crashloop(&self, session: &str) -> Result<(), HostError> {
+        let mut batch = Batch::new();
+        batch.push([
+            "set-option".to_string(),
+            "-t".to_string(),
+            format!("={session}:"),
+            CRASHLOOP_OPTION.to_string(),
+            "1".to_string(),
+        ]);
         self.run(&batch).map(|_| ())
     }
 

@@ -19,7 +19,7 @@ pub const SEP: char = '\t';
 pub const PANE_FORMAT: &str = "#{s/[\t\n]/ /:session_name}\t#{pane_id}\t#{pane_pid}\t\
 #{pane_dead}\t#{pane_dead_status}\t#{pane_dead_signal}\t#{s/[\t\n]/ /:pane_current_command}\t\
 #{session_created}\t#{window_activity}\t#{pane_height}\t#{pane_in_mode}\t#{pane_pipe}\t\
-#{?pane_current_path,1,0}\t#{s/[\t\n]/ /:@fleet-state}\t#{s/[\t\n]/ /:@fleet}";
+#{?pane_current_path,1,0}\t#{?@fleet-crashloop,1,0}\t#{s/[\t\n]/ /:@fleet-state}\t#{s/[\t\n]/ /:@fleet}";
 
 /// Splits consecutive screens by their heights; `None` if they do not fit.
 pub fn split_by_heights(text: &str, panes: &[(u32, usize)]) -> Option<BTreeMap<u32, String>> {
@@ -88,7 +88,7 @@ pub fn parse_panes(out: &[u8]) -> Vec<ObservedPane> {
 }
 
 fn parse_pane_line(line: &str) -> Option<ObservedPane> {
-    let mut fields = line.splitn(15, SEP);
+    let mut fields = line.splitn(16, SEP);
     let session = fields.next()?.to_string();
     let pane_id = fields.next()?.strip_prefix('%')?.parse().ok()?;
     let pid = fields.next()?.parse().ok();
@@ -108,6 +108,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
     let in_mode = fields.next()? == "1";
     let piped = fields.next()? == "1";
     let has_cwd = fields.next()? == "1";
+    let crashloop = fields.next()? == "1";
     let state = fields
         .next()
         .filter(|m| !m.is_empty())
@@ -125,6 +126,7 @@ fn parse_pane_line(line: &str) -> Option<ObservedPane> {
         dead_signal,
         current_command,
         has_cwd,
+        crashloop,
         session_created,
         last_output,
         height,
@@ -149,8 +151,8 @@ mod tests {
 
     #[test]
     fn parses_live_and_dead_panes() {
-        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t0\t1\t1\t{\"state\":\"idle\"}\t{\"v\":1}\n\
-                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t1\t0\t0\t\t\n";
+        let out = b"builder\t%3\t4242\t0\t\t\tnode\t1795601410\t1795601415\t50\t0\t1\t1\t0\t{\"state\":\"idle\"}\t{\"v\":1}\n\
+                    ghost\t%7\t4243\t1\t127\t\tsh\t1795601411\t1795601411\t50\t1\t0\t0\t1\t\t\n";
         let panes = parse_panes(out);
         assert_eq!(panes.len(), 2);
         assert_eq!(panes[0].session, "builder");
@@ -162,6 +164,7 @@ mod tests {
         assert_eq!(panes[0].state.as_deref(), Some("{\"state\":\"idle\"}"));
         assert!(panes[0].piped && !panes[1].piped);
         assert!(panes[0].has_cwd && !panes[1].has_cwd);
+        assert!(!panes[0].crashloop && panes[1].crashloop);
         assert!(panes[1].dead);
         assert_eq!(panes[1].dead_status, Some(127));
         assert_eq!(panes[1].meta, None);
@@ -170,7 +173,7 @@ mod tests {
 
     #[test]
     fn metadata_with_tabs_stays_whole() {
-        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t0\t1\t1\t\t{\"m\":\"x\ty\"}\n";
+        let out = b"a\t%1\t1\t0\t\t\tpi\t1\t1\t24\t0\t1\t1\t0\t\t{\"m\":\"x\ty\"}\n";
         assert_eq!(
             parse_panes(out)[0].meta.as_deref(),
             Some("{\"m\":\"x\ty\"}")

@@ -1,0 +1,84 @@
+//! `fleet supervise`: keep the declared fleet up, in the foreground (the
+//! unit `fleet init` installs runs it). A thin printer of the core's
+//! supervisor (see `core::supervise`): the transitions `watch` prints, and
+//! what the supervisor does about them.
+
+use clap::Args;
+
+use crate::cli::commands::watch::render;
+use crate::cli::error::CliError;
+use crate::cli::report::{self, Command};
+use crate::cli::{output, print_warnings};
+use crate::core::Core;
+use crate::core::clock::rfc3339_ms;
+use crate::core::ops::launch::LaunchOutcome;
+use crate::core::supervise::policy::Limits;
+use crate::core::supervise::{Act, Supervisor};
+
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {}
+
+pub fn cmd_supervise(core: &Core, _args: &SuperviseArgs) -> Result<i32, CliError> {
+    core.require_fleet("supervise")?;
+    let mut supervisor = Supervisor::new(core, Limits::default())?;
+    let outcomes = supervisor.start(core)?;
+    print_warnings(core);
+    let lines: Vec<_> = outcomes
+        .iter()
+        .map(|o| report::launch(o, Command::Up))
+        .collect();
+    report::print(&lines);
+    let mut stalled = false;
+    loop {
+        let round = supervisor.round(core)?;
+        print_warnings(core);
+        if round.tick.stalled && !stalled {
+            let why = round.tick.skipped.as_deref().unwrap_or_default();
+            output::eprint(&format!("fleet: supervise: {why}; still supervising"));
+        } else if stalled && !round.tick.stalled {
+            output::eprint("fleet: supervise: the tmux server answers again");
+        }
+        stalled = round.tick.stalled;
+        let mut text: String = round.tick.events.iter().map(|e| render(e, false)).collect();
+        let now_ms = core.clock().now_ms();
+        for act in &round.acts {
+            text.push_str(&act_line(now_ms, act));
+        }
+        if !text.is_empty() && !output::print(&text) {
+            return Ok(0);
+        }
+        supervisor.wait(core);
+    }
+}
+
+fn act_line(now_ms: i64, act: &Act) -> String {
+    let now = rfc3339_ms(now_ms);
+    match act {
+        Act::Relaunching {
+            name,
+            attempt,
+            at_ms,
+        } => {
+            let wait = (*at_ms - now_ms).max(0) as f64 / 1000.0;
+            format!("{now}  {name}  relaunching in {wait:.1}s (attempt {attempt})\n")
+        }
+        Act::GaveUp { name, starts } => format!(
+            "{now}  {name}  crashloop  {starts} launches within 2 min, each died: left down; fleet restart {name} when it is fixed\n"
+        ),
+        // A relaunch that took shows as the `restarted` transition.
+        Act::Relaunched(outcome) if matches!(outcome.outcome, LaunchOutcome::Launched { .. }) => {
+            String::new()
+        }
+        Act::Relaunched(outcome) => {
+            let line = report::launch(outcome, Command::Other);
+            let mut text = format!("{now}  {}  {}\n", line.name, line.message);
+            for more in line.more {
+                text.push_str(&format!("    {more}\n"));
+            }
+            text
+        }
+        Act::Failed { names, why } => {
+            format!("{now}  {}  not relaunched yet: {why}\n", names.join(" "))
+        }
+    }
+}

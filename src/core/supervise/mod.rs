@@ -1,0 +1,249 @@
+//! The supervisor: the monitor plus restart policies. It brings the
+//! declared fleet up, then keeps it as declared.
+//!
+//! Theory of operation. Each round is one look of the [`Monitor`] (the same
+//! one `fleet watch` prints). From the sessions it learns which agents run
+//! and when each was launched; from the events it learns which went down
+//! and how: `exited` (with the status), `vanished` (the tmux server killed,
+//! a reboot) or `stopped` (an operator: never undone here). Each agent's
+//! [`policy::Record`] answers what to do: leave it, relaunch it at some
+//! time (backoff with jitter), or give up (`crashloop`, marked on its
+//! session so `ps` says so, and recorded). Relaunches that are due go out
+//! together: declared agents through `up` (one launch batch, the start
+//! grace waited out once), undeclared ones through `restart`.
+//!
+//! One supervisor per socket: it holds `locks/SOCKET.supervisor.lock` for
+//! its life, and a second one is refused with the holder named.
+
+pub mod policy;
+
+use std::collections::BTreeMap;
+
+use crate::core::desired::agent::{AgentName, RestartPolicy};
+use crate::core::error::Error;
+use crate::core::monitor::{Monitor, Tick};
+use crate::core::ops::Core;
+use crate::core::ops::launch::{AgentOutcome, LaunchOutcome};
+use crate::core::store::events::Event;
+use crate::core::store::home::{FleetLock, LockError};
+use crate::core::vocab::{EventKind, Status};
+use policy::{Down, Limits, Record, Verdict};
+
+/// What the supervisor did in a round, for the view to say.
+#[derive(Debug)]
+pub enum Act {
+    /// An agent went down and will be relaunched at `at_ms`.
+    Relaunching {
+        name: String,
+        attempt: usize,
+        at_ms: i64,
+    },
+    /// An agent kept dying: left down until an operator relaunches it.
+    GaveUp { name: String, starts: usize },
+    /// A relaunch, as `up`/`restart` reported it.
+    Relaunched(AgentOutcome<LaunchOutcome>),
+    /// A relaunch that could not be tried (the fleet file broke, tmux
+    /// refused): it is tried again later.
+    Failed { names: Vec<String>, why: String },
+}
+
+/// One round: what the monitor saw, and what the supervisor did.
+#[derive(Debug)]
+pub struct Round {
+    pub tick: Tick,
+    pub acts: Vec<Act>,
+}
+
+/// The monitor, kept with restart policies.
+pub struct Supervisor {
+    monitor: Monitor,
+    limits: Limits,
+    records: BTreeMap<String, Record>,
+    /// Each agent's policy and launch, as its session last said.
+    known: BTreeMap<String, (RestartPolicy, u64)>,
+    /// Relaunches waiting for their time, by agent.
+    due: BTreeMap<String, i64>,
+    _lock: FleetLock,
+}
+
+impl Supervisor {
+    /// Takes the supervisor lock of the socket (refused while another
+    /// supervisor holds it) and starts looking.
+    pub fn new(core: &Core, limits: Limits) -> Result<Self, Error> {
+        let home = core.require_home()?;
+        let lock = home
+            .lock(
+                &format!("{}.supervisor", core.host().socket()),
+                std::time::Duration::ZERO,
+                |_| {},
+            )
+            .map_err(|e| match e {
+                LockError::TimedOut { holder, .. } => Error::setup(format!(
+                    "another supervisor already keeps the fleet on socket \"{}\" ({holder}): stop it first, or leave it be",
+                    core.host().socket()
+                )),
+                LockError::Refused(refused) => Error::Refused(refused),
+                LockError::Io(source) => Error::Lock {
+                    dir: home.root().to_path_buf(),
+                    source,
+                },
+            })?;
+        Ok(Self {
+            monitor: Monitor::new(core)?,
+            limits,
+            records: BTreeMap::new(),
+            known: BTreeMap::new(),
+            due: BTreeMap::new(),
+            _lock: lock,
+        })
+    }
+
+    /// Brings the declared fleet up.
+    pub fn start(&mut self, core: &Core) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
+        core.up(&[])
+    }
+
+    /// One round: a look, what went down, relaunches that are due.
+    pub fn round(&mut self, core: &Core) -> Result<Round, Error> {
+        let tick = self.monitor.tick(core)?;
+        let now = core.clock().now_ms();
+        let mut acts = Vec::new();
+        self.learn(&tick, now);
+        // The first look is the present: an agent dead in it (one that died
+        // within the start grace of the first `up`) went down too.
+        let news = tick
+            .events
+            .iter()
+            .filter(|e| !e.snapshot || e.event == EventKind::Exited);
+        for event in news {
+            if let Some(act) = self.went_down(core, event, now) {
+                acts.push(act);
+            }
+        }
+        acts.extend(self.relaunch_due(core, now));
+        Ok(Round { tick, acts })
+    }
+
+    /// Sleeps until the next look is worth taking, or a relaunch is due.
+    pub fn wait(&mut self, core: &Core) {
+        let next = self.due.values().min().copied();
+        self.monitor.wait_until(core, next);
+    }
+
+    /// What the sessions say: policies, launches, who runs.
+    fn learn(&mut self, tick: &Tick, now: i64) {
+        for (name, session) in &tick.sessions {
+            let Some(meta) = &session.meta else { continue };
+            let record = self.records.entry(name.clone()).or_default();
+            let launch = meta.launched_ms;
+            let before = self.known.insert(name.clone(), (meta.restart, launch));
+            if before.is_none_or(|(_, was)| was != launch) && before.is_some() {
+                record.launched(i64::try_from(launch).unwrap_or(now));
+            }
+            if matches!(session.status(), Status::Running | Status::Drift) {
+                record.running(now, &self.limits);
+            }
+        }
+    }
+
+    /// An event that may mean an agent went down.
+    fn went_down(&mut self, core: &Core, event: &Event, now: i64) -> Option<Act> {
+        let how = match event.event {
+            EventKind::Exited => Down::Exited(event.exit_code),
+            EventKind::Vanished => Down::Vanished,
+            EventKind::Stopped => Down::Stopped,
+            _ => return None,
+        };
+        let name = event.agent.clone();
+        if how == Down::Stopped {
+            self.due.remove(&name);
+        }
+        let (policy, _) = *self.known.get(&name)?;
+        let jitter = policy::jitter(&name, now, &self.limits);
+        let record = self.records.entry(name.clone()).or_default();
+        match record.down(how, policy, now, jitter, &self.limits) {
+            Verdict::Leave => None,
+            Verdict::RelaunchAt { at_ms, attempt } => {
+                self.due.insert(name.clone(), at_ms);
+                Some(Act::Relaunching {
+                    name,
+                    attempt,
+                    at_ms,
+                })
+            }
+            Verdict::Crashloop { starts } => {
+                self.due.remove(&name);
+                // Where `ps` sees it (a session that is gone has no mark).
+                let _ = core.host().mark_crashloop(&name);
+                if let Ok(agent) = AgentName::parse(&name) {
+                    core.record_act(
+                        &agent,
+                        EventKind::Crashloop,
+                        &format!(
+                            "{starts} launches within {} s; fleet restart {name} when it is fixed",
+                            self.limits.loop_window_ms / 1000
+                        ),
+                    );
+                }
+                Some(Act::GaveUp { name, starts })
+            }
+        }
+    }
+
+    /// Relaunches every agent whose time has come, together.
+    fn relaunch_due(&mut self, core: &Core, now: i64) -> Vec<Act> {
+        let ready: Vec<String> = self
+            .due
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(name, _)| name.clone())
+            .collect();
+        if ready.is_empty() {
+            return Vec::new();
+        }
+        let declared = match core.fleet() {
+            Ok(fleet) => fleet,
+            Err(e) => {
+                // Nothing is stopped for a broken file; tried again later.
+                for name in &ready {
+                    self.due
+                        .insert(name.clone(), now + self.limits.first_delay_ms);
+                }
+                return vec![Act::Failed {
+                    names: ready,
+                    why: e.to_string(),
+                }];
+            }
+        };
+        let mut in_file = Vec::new();
+        let mut others = Vec::new();
+        for name in &ready {
+            self.due.remove(name);
+            match AgentName::parse(name) {
+                Ok(agent) if declared.agents.contains_key(&agent) => in_file.push(agent),
+                Ok(agent) => others.push(agent),
+                Err(_) => {}
+            }
+        }
+        let mut acts = Vec::new();
+        if !in_file.is_empty() {
+            match core.up(&in_file) {
+                Ok(outcomes) => acts.extend(outcomes.into_iter().map(Act::Relaunched)),
+                Err(e) => acts.push(Act::Failed {
+                    names: in_file.iter().map(|n| n.to_string()).collect(),
+                    why: e.to_string(),
+                }),
+            }
+        }
+        for agent in others {
+            match core.restart(&agent) {
+                Ok(outcome) => acts.push(Act::Relaunched(outcome)),
+                Err(e) => acts.push(Act::Failed {
+                    names: vec![agent.to_string()],
+                    why: e.to_string(),
+                }),
+            }
+        }
+        acts
+    }
+}

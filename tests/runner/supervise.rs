@@ -1,0 +1,123 @@
+//! `fleet supervise`: the declared fleet kept up, as each agent's restart
+//! policy says, against a real tmux server.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{TestEnv, wait_until};
+
+const FLEET: &str = r#"
+[runtimes.crasher]
+command = "sh -c 'sleep 0.3; exit 3'"
+processes = ["sh"]
+
+[agents.steady]
+runtime = "stub"
+restart = "on-failure"
+
+[agents.lazy]
+runtime = "stub"
+restart = "never"
+"#;
+
+fn restarts(env: &TestEnv, name: &str) -> i64 {
+    env.row(name)["restarts"].as_i64().unwrap_or(-1)
+}
+
+#[test]
+fn a_killed_agent_is_back_within_two_seconds_and_stops_are_respected() {
+    let env = TestEnv::new();
+    env.write_fleet(FLEET);
+    let supervisor = env.spawn(&["supervise"], &[]);
+    supervisor
+        .until(Duration::from_secs(10), |l| l.contains("steady  now"))
+        .unwrap_or_else(|| panic!("the supervisor never looked"));
+    env.wait_status("steady", "running");
+    env.wait_status("lazy", "running");
+
+    // A second supervisor on the same socket is refused, naming the first.
+    let second = env.fleet(&["supervise"]);
+    assert_ne!(second.code, 0);
+    assert!(
+        second
+            .stderr
+            .contains("another supervisor already keeps the fleet"),
+        "{second:#?}"
+    );
+
+    // kill -9 of the runtime: relaunched, counted, within 2 s.
+    let pid = env.tmux_out(&["display", "-p", "-t", "=steady:", "#{pane_pid}"]);
+    let killed = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        wait_until(Duration::from_secs(5), || restarts(&env, "steady") == 1
+            && env.row("steady")["status"] == "running"),
+        "not relaunched: {:?}",
+        env.row("steady")
+    );
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(3), "relaunched after {took:?}");
+
+    // restart = "never": left down.
+    env.type_line("lazy", "exit 4");
+    env.wait_exit("lazy");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(env.row("lazy")["status"], "exited");
+
+    // An operator's stop is never undone.
+    env.fleet(&["stop", "steady"]).success();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(env.row("steady")["status"], "missing");
+
+    // The tmux server killed: what may come back is back, with its record.
+    env.fleet(&["start", "steady"]).success();
+    env.wait_status("steady", "running");
+    env.tmux(&["kill-server"]);
+    assert!(
+        wait_until(Duration::from_secs(6), || env.server_running()
+            && env.row("steady")["status"] == "running"),
+        "steady not back after kill-server"
+    );
+    assert_eq!(env.row("steady")["runtime"], "stub");
+    drop(supervisor);
+}
+
+#[test]
+fn an_agent_that_keeps_dying_backs_off_then_is_crashloop() {
+    let env = TestEnv::new();
+    env.write_fleet(
+        "[runtimes.crasher]\ncommand = \"sh -c 'sleep 0.3; exit 3'\"\nprocesses = [\"sh\"]\n\n[agents.crashy]\nruntime = \"crasher\"\nrestart = \"on-failure\"\n",
+    );
+    let supervisor = env.spawn(&["supervise"], &[]);
+    let line = supervisor
+        .until(Duration::from_secs(40), |l| l.contains("crashy  crashloop"))
+        .unwrap_or_else(|| panic!("never gave up"));
+    assert!(line.contains("fleet restart crashy"), "{line}");
+    assert_eq!(env.row("crashy")["status"], "crashloop");
+    // The waits between launches grew: 0, 1, 2, 4, 8 s (plus jitter).
+    let events = env.events(&["crashy"]);
+    let launches: Vec<i64> = events
+        .iter()
+        .filter(|e| e["event"] == "restarted")
+        .filter_map(|e| e["time"].as_str().and_then(millis))
+        .collect();
+    assert_eq!(launches.len(), 5, "{events:#?}");
+    let gaps: Vec<i64> = launches.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.windows(2).all(|w| w[1] > w[0]),
+        "the waits did not grow: {gaps:?}"
+    );
+    assert!(events.iter().any(|e| e["event"] == "crashloop"));
+    // Given up: nothing more is tried.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(env.row("crashy")["restarts"], 5);
+    drop(supervisor);
+}
+
+fn millis(time: &str) -> Option<i64> {
+    let t = humantime::parse_rfc3339(time).ok()?;
+    let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
+    i64::try_from(d.as_millis()).ok()
+}
