@@ -262,6 +262,8 @@ pub enum Warning {
         path.display()
     )]
     StoreMovedAside { path: PathBuf },
+    #[error("{error} (showing what runs; fix the file before fleet up)")]
+    BrokenFleetFile { error: String },
     /// Said at once, while the command waits.
     #[error("waiting for the fleet lock, held by {holder} (--wait DUR sets how long)")]
     LockWait {

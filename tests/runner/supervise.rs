@@ -121,3 +121,33 @@ fn millis(time: &str) -> Option<i64> {
     let d = t.duration_since(std::time::UNIX_EPOCH).ok()?;
     i64::try_from(d.as_millis()).ok()
 }
+
+#[test]
+fn a_fleet_file_edit_starts_what_it_adds_and_stops_nothing() {
+    let env = TestEnv::new();
+    env.write_fleet("[agents.first]\nruntime = \"stub\"\n");
+    let supervisor = env.spawn(&["supervise"], &[]);
+    supervisor
+        .until(Duration::from_secs(10), |l| l.contains("first  now"))
+        .unwrap_or_else(|| panic!("the supervisor never looked"));
+    // Broken: said, and nothing stopped.
+    std::thread::sleep(Duration::from_millis(1100));
+    env.write_fleet("[agents.first\nruntime = \"stub\"\n");
+    supervisor
+        .until(Duration::from_secs(10), |l| {
+            l.contains("fleet file does not read")
+        })
+        .unwrap_or_else(|| panic!("a broken file went unsaid"));
+    assert_eq!(env.row("first")["status"], "running");
+    // Fixed, with an agent more and the first gone from it.
+    std::thread::sleep(Duration::from_millis(1100));
+    env.write_fleet("[agents.second]\nruntime = \"stub\"\n");
+    supervisor
+        .until(Duration::from_secs(10), |l| {
+            l.contains("first  no longer declared: left running")
+        })
+        .unwrap_or_else(|| panic!("the edit went unseen"));
+    env.wait_status("second", "running");
+    assert_eq!(env.row("first")["status"], "running");
+    drop(supervisor);
+}

@@ -77,6 +77,25 @@ fn act_line(now_ms: i64, act: &Act) -> String {
             }
             text
         }
+        Act::Reloaded {
+            started,
+            undeclared,
+        } => {
+            let mut text = format!("{now}  fleet file read again\n");
+            for outcome in started {
+                let line = report::launch(outcome, Command::Up);
+                text.push_str(&format!("{now}  {}  {}\n", line.name, line.message));
+            }
+            for name in undeclared {
+                text.push_str(&format!(
+                    "{now}  {name}  no longer declared: left running (fleet stop {name} ends it)\n"
+                ));
+            }
+            text
+        }
+        Act::Broken { why } => {
+            format!("{now}  fleet file does not read: {why}; every agent left as it is\n")
+        }
         Act::Failed { names, why } => {
             format!("{now}  {}  not relaunched yet: {why}\n", names.join(" "))
         }

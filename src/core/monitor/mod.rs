@@ -219,7 +219,7 @@ pub struct Monitor {
 impl Monitor {
     /// Starts after the newest event in the store: history is not news.
     pub fn new(core: &Core) -> Result<Self, Error> {
-        let fleet = core.fleet()?;
+        let fleet = core.fleet_or_running();
         Ok(Self {
             watch: core.watch(),
             due_ms: None,

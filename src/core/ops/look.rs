@@ -20,7 +20,7 @@ use crate::core::transcript::lines::last_lines;
 impl Core {
     /// `fleet ps`: one row per agent, declared ones first.
     pub fn ps(&self) -> Result<Vec<AgentRow>, Error> {
-        let fleet = self.fleet()?;
+        let fleet = self.fleet_or_running();
         let sessions = self.observe_and_record()?;
         let extras = Extras {
             activity: self.activities(&fleet, &sessions)?,

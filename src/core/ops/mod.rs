@@ -94,6 +94,23 @@ impl Core {
         }
     }
 
+    /// The fleet file's desired state for commands that look at, or end,
+    /// what runs: a file that does not read is a warning, and they go on
+    /// with the built-in runtimes and what the sessions say of themselves.
+    pub fn fleet_or_running(&self) -> Fleet {
+        self.fleet().unwrap_or_else(|e| {
+            self.warn(Warning::BrokenFleetFile {
+                error: e.to_string(),
+            });
+            let here = Here {
+                home: self.settings.home_dir.clone(),
+                host: self.host.name().to_string(),
+                stub: self.settings.stub.clone(),
+            };
+            Fleet::empty(self.settings.cwd.clone(), here)
+        })
+    }
+
     /// The fleet file's desired state; an error when there is no file.
     pub fn require_fleet(&self, command: &'static str) -> Result<Fleet, Error> {
         if self.settings.file.is_none() {

@@ -102,7 +102,7 @@ impl Core {
             }),
             Some(s) if s.pane.dead => Err(Error::ExitedReport { name: name.clone() }),
             Some(_) => Ok(()),
-            None if self.fleet()?.agents.contains_key(name) => Err(Error::NoSession {
+            None if self.fleet_or_running().agents.contains_key(name) => Err(Error::NoSession {
                 name: name.clone(),
                 transcript: false,
             }),
@@ -125,7 +125,7 @@ impl Core {
     /// `fleet explain`: the agent's status and activity, the signal that
     /// decided, and what every other signal said.
     pub fn explain(&self, name: &AgentName) -> Result<Explanation, Error> {
-        let fleet = self.fleet()?;
+        let fleet = self.fleet_or_running();
         let sessions = self.observe_and_record()?;
         let host = self.host().name().to_string();
         let Some(session) = sessions.get(name.as_str()) else {

@@ -23,7 +23,7 @@ pub enum StopOutcome {
 impl Core {
     /// `fleet stop`: ends one agent's session.
     pub fn stop(&self, name: &AgentName) -> Result<StopOutcome, Error> {
-        let fleet = self.fleet()?;
+        let fleet = self.fleet_or_running();
         let _lock = self.lock()?;
         let sessions = self.observe_and_record()?;
         let session = sessions.get(name.as_str());
@@ -40,6 +40,10 @@ impl Core {
                 self.record_stops(&[name]);
                 self.host().kill(&[name])?;
                 Ok(StopOutcome::Stopped)
+            }
+            // Neither running nor declared: a name nobody knows.
+            StopStep::NotRunning if session.is_none() && !fleet.agents.contains_key(name) => {
+                Err(Error::NoSuchAgent { name: name.clone() })
             }
             StopStep::NotRunning => Ok(StopOutcome::NotRunning),
             StopStep::Conflict => Err(Error::NotManaged {

@@ -17,7 +17,7 @@
 
 pub mod policy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::desired::agent::{AgentName, RestartPolicy};
 use crate::core::error::Error;
@@ -45,6 +45,14 @@ pub enum Act {
     /// A relaunch that could not be tried (the fleet file broke, tmux
     /// refused): it is tried again later.
     Failed { names: Vec<String>, why: String },
+    /// The fleet file changed: agents it now declares were started; agents
+    /// it no longer declares were left running.
+    Reloaded {
+        started: Vec<AgentOutcome<LaunchOutcome>>,
+        undeclared: Vec<String>,
+    },
+    /// The fleet file changed and does not read: nothing is stopped.
+    Broken { why: String },
 }
 
 /// One round: what the monitor saw, and what the supervisor did.
@@ -63,6 +71,9 @@ pub struct Supervisor {
     known: BTreeMap<String, (RestartPolicy, u64)>,
     /// Relaunches waiting for their time, by agent.
     due: BTreeMap<String, i64>,
+    /// The fleet file as last read: when it changed, and what it declared.
+    file_stamp: Option<std::time::SystemTime>,
+    declared: BTreeSet<AgentName>,
     _lock: FleetLock,
 }
 
@@ -94,6 +105,11 @@ impl Supervisor {
             records: BTreeMap::new(),
             known: BTreeMap::new(),
             due: BTreeMap::new(),
+            file_stamp: file_stamp(core),
+            declared: core
+                .fleet()
+                .map(|f| f.agents.keys().cloned().collect())
+                .unwrap_or_default(),
             _lock: lock,
         })
     }
@@ -121,7 +137,43 @@ impl Supervisor {
             }
         }
         acts.extend(self.relaunch_due(core, now));
+        acts.extend(self.reload(core));
         Ok(Round { tick, acts })
+    }
+
+    /// When the fleet file changed: start what it now declares, leave what
+    /// it no longer declares running (an operator ends that), and never
+    /// stop anything because the file broke.
+    fn reload(&mut self, core: &Core) -> Option<Act> {
+        let stamp = file_stamp(core);
+        if stamp == self.file_stamp {
+            return None;
+        }
+        self.file_stamp = stamp;
+        let fleet = match core.fleet() {
+            Ok(fleet) => fleet,
+            Err(e) => return Some(Act::Broken { why: e.to_string() }),
+        };
+        let now: BTreeSet<AgentName> = fleet.agents.keys().cloned().collect();
+        let added: Vec<AgentName> = now.difference(&self.declared).cloned().collect();
+        let undeclared = self
+            .declared
+            .difference(&now)
+            .map(ToString::to_string)
+            .collect();
+        self.declared = now;
+        let started = if added.is_empty() {
+            Vec::new()
+        } else {
+            match core.up(&added) {
+                Ok(outcomes) => outcomes,
+                Err(e) => return Some(Act::Broken { why: e.to_string() }),
+            }
+        };
+        Some(Act::Reloaded {
+            started,
+            undeclared,
+        })
     }
 
     /// Sleeps until the next look is worth taking, or a relaunch is due.
@@ -246,4 +298,10 @@ impl Supervisor {
         }
         acts
     }
+}
+
+/// When the fleet file was last changed, if there is one to read.
+fn file_stamp(core: &Core) -> Option<std::time::SystemTime> {
+    let path = core.settings.file.as_ref()?;
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
