@@ -233,9 +233,10 @@ impl Core {
                         name: "unit file",
                         outcome: Outcome::Failed,
                         detail: format!("{shown} exists and was not written by fleet init"),
-                        fix: Some(format!(
+                        fix: Some(
                             "move it aside (or remove it) if it is not needed, then run fleet init again; nothing was changed"
-                        )),
+                                .to_string(),
+                        ),
                     });
                 return;
             }
