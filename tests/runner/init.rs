@@ -360,7 +360,9 @@ fn uninstall_removes_what_init_added_and_nothing_else() {
     std::fs::write(&other, "[Service]\nExecStart=/bin/true\n").unwrap_or_else(|e| panic!("{e}"));
     let run = t.env.fleet(&["init"]).success();
     assert!(
-        run.stdout.contains("ok            linger"),
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("ok ") && l.contains(" linger is on for op")),
         "{}",
         run.stdout
     );

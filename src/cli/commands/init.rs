@@ -57,27 +57,34 @@ pub fn cmd_init(core: &Core, args: &InitArgs) -> Result<i32, CliError> {
 }
 
 fn render(report: &InitReport, args: &InitArgs, color: bool) -> String {
-    let width = report.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let word = |outcome: Outcome| match outcome {
+        Outcome::Ok => ("ok", Color::Green),
+        Outcome::Changed => ("changed", Color::Yellow),
+        Outcome::WouldChange => ("would change", Color::Yellow),
+        Outcome::Failed => ("failed", Color::Red),
+    };
+    let verdicts = report
+        .steps
+        .iter()
+        .map(|s| word(s.outcome).0.len())
+        .max()
+        .unwrap_or(0);
+    let names = report.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let mut out = String::new();
     for step in &report.steps {
-        let (word, paint) = match step.outcome {
-            Outcome::Ok => ("ok", Color::Green),
-            Outcome::Changed => ("changed", Color::Yellow),
-            Outcome::WouldChange => ("would change", Color::Yellow),
-            Outcome::Failed => ("failed", Color::Red),
-        };
-        let padded = format!("{word:<12}");
+        let (word, paint) = word(step.outcome);
+        let padded = format!("{word:<verdicts$}");
         let verdict = if color {
             padded.replacen(word, &output::paint(word, paint), 1)
         } else {
             padded
         };
         out.push_str(&format!(
-            "{verdict}  {:<width$}  {}\n",
+            "{verdict}  {:<names$}  {}\n",
             step.name, step.detail
         ));
         if let Some(fix) = &step.fix {
-            out.push_str(&format!("{:<12}  {:<width$}  fix: {fix}\n", "", ""));
+            out.push_str(&format!("{:<verdicts$}  {:<names$}  fix: {fix}\n", "", ""));
         }
     }
     let summary = if report.failed() {
