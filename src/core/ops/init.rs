@@ -182,6 +182,13 @@ impl Core {
         }
 
         let user = self.settings.user.clone();
+        // Without USER or LOGNAME the settings say "root": never turn on
+        // root's linger for somebody else.
+        if user == "root" && private::me() != 0 {
+            return Err(Error::setup(
+                "cannot tell which user to enable linger for: set USER to your user name",
+            ));
+        }
         let present = self.present(systemd, &unit_path, &user)?;
         let record = fleet_home.join(RECORD);
         if options.uninstall {
