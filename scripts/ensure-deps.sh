@@ -1,11 +1,18 @@
 # Sourced by demo.sh and test.sh: installs with apt-get what a fresh Debian
 # machine lacks, as root or through sudo: tmux, and node with npm (the
 # tests' real-runtime lab installs pi, Codex CLI and Claude Code from npm).
+#
+# `ensure_deps tests` also installs systemd, for systemd-analyze: the tests
+# check the unit `fleet init` writes with `systemd-analyze verify` (systemd
+# need not be running).
 ensure_deps() {
     local missing=()
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
     command -v node >/dev/null 2>&1 || missing+=(nodejs)
     command -v npm >/dev/null 2>&1 || missing+=(npm)
+    if [ "${1:-}" = tests ]; then
+        command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    fi
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"
     local sudo=()

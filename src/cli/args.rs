@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
-    attach, down, events, explain, hook, log_writer, logs, peek, ps, report, restart, send, start,
-    stop, supervise, up, verify, wait, watch,
+    attach, down, events, explain, hook, init, log_writer, logs, peek, ps, report, restart, send,
+    start, stop, supervise, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -45,6 +45,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Make the fleet survive logout and reboot: a systemd user unit running `fleet supervise`, linger
+    Init(init::InitArgs),
     /// Start every declared agent that is not running; leave healthy ones alone
     Up(up::UpArgs),
     /// Stop declared agents (all, or the named); never sessions fleet did not start

@@ -19,7 +19,7 @@ use clap::Parser;
 use crate::core::Core;
 use crate::core::clock::SystemClock;
 use crate::core::host::local::{LocalEnv, LocalHost};
-use crate::core::host::{hostname, tmux::Tmux};
+use crate::core::host::{hostname, systemd::Systemd, tmux::Tmux};
 use crate::core::settings::{Env, Flags, Settings};
 use args::{Command, GlobalArgs};
 use error::CliError;
@@ -73,8 +73,10 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         std::env::current_exe().ok(),
     )?;
     let mut tmux = Tmux::new(settings.socket.clone()).with_timeout(settings.tmux_timeout);
+    let mut systemd = Systemd::new();
     if settings.trace {
         tmux = tmux.traced(Arc::new(|line| output::eprint(&format!("fleet: {line}"))));
+        systemd = systemd.traced(Arc::new(|line| output::eprint(&format!("fleet: {line}"))));
     }
     let env = LocalEnv {
         home: settings.home_dir.clone(),
@@ -83,7 +85,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         config_home: settings.config_home.clone(),
         user: settings.user.clone(),
     };
-    let host = LocalHost::new(tmux, hostname::local(), env);
+    let host = LocalHost::new(tmux, hostname::local(), env).with_systemd(systemd);
     Ok(
         Core::new(settings, Arc::new(host), Arc::new(SystemClock)).with_notice(|warning| {
             output::eprint(&format!("fleet: {warning}"));

@@ -11,16 +11,31 @@ use crate::core::host::BootFacts;
 use crate::core::observe::{ObservedSession, Status};
 use crate::core::signals::{Activity, Decision};
 
-/// One verdict. Its JSON form is the stable schema of `verify --json`.
+/// One verdict. Its JSON form is the stable schema of `verify --json`:
+/// `ok` is false only for a failure (what makes `verify` exit 1), so a
+/// consumer that reads `ok` alone sees what it always saw; `level` adds
+/// `warn` (not in place, and not required: boot survival before
+/// `fleet init`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     /// The agent checked, or `null` for a check of the host.
     pub agent: Option<String>,
     pub check: &'static str,
     pub ok: bool,
+    pub level: Level,
     pub detail: String,
     /// How to fix a failure.
     pub fix: Option<String>,
+}
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Ok,
+    /// Not in place, and not a failure: said with its fix, exit 0.
+    Warn,
+    Fail,
 }
 
 fn pass(agent: &str, check: &'static str, detail: impl Into<String>) -> Check {
@@ -28,6 +43,7 @@ fn pass(agent: &str, check: &'static str, detail: impl Into<String>) -> Check {
         agent: Some(agent.to_string()),
         check,
         ok: true,
+        level: Level::Ok,
         detail: detail.into(),
         fix: None,
     }
@@ -43,6 +59,7 @@ fn fail(
         agent: Some(agent.to_string()),
         check,
         ok: false,
+        level: Level::Fail,
         detail: detail.into(),
         fix: Some(fix.into()),
     }
@@ -278,13 +295,26 @@ pub fn resolve(
         .find(|p| is_executable(p))
 }
 
+/// Boot survival of this host. Before `fleet init` (no unit) what is
+/// missing is a warning: running agents without it is a choice, and a
+/// fresh `fleet verify` passes. Once the unit is installed, a unit not
+/// enabled or linger off is a failure: boot survival was asked for and
+/// does not hold.
 pub fn host_checks(facts: &BootFacts) -> Vec<Check> {
-    let host = |check, ok: bool, detail: String| Check {
-        agent: None,
-        check,
-        ok,
-        detail,
-        fix: (!ok).then(|| "fleet init".to_string()),
+    let host = |check, ok: bool, detail: String| {
+        let level = match (ok, facts.unit_installed) {
+            (true, _) => Level::Ok,
+            (false, false) => Level::Warn,
+            (false, true) => Level::Fail,
+        };
+        Check {
+            agent: None,
+            check,
+            ok: level != Level::Fail,
+            level,
+            detail,
+            fix: (!ok).then(|| "fleet init".to_string()),
+        }
     };
     vec![
         host(
@@ -322,6 +352,30 @@ mod tests {
             restart: RestartPolicy::Never,
             host: None,
         }
+    }
+
+    #[test]
+    fn boot_survival_warns_until_init_and_fails_after() {
+        let facts = |installed, enabled, linger| BootFacts {
+            unit: "/home/op/.config/systemd/user/mosaic-fleet.service".into(),
+            unit_installed: installed,
+            unit_enabled: enabled,
+            user: "op".into(),
+            linger,
+        };
+        let levels = |f: &BootFacts| -> Vec<(Level, bool)> {
+            host_checks(f).iter().map(|c| (c.level, c.ok)).collect()
+        };
+        let (ok, warn, fail) = ((Level::Ok, true), (Level::Warn, true), (Level::Fail, false));
+        assert_eq!(levels(&facts(false, false, false)), [warn, warn, warn]);
+        assert_eq!(levels(&facts(false, false, true)), [warn, warn, ok]);
+        assert_eq!(levels(&facts(true, true, true)), [ok, ok, ok]);
+        assert_eq!(levels(&facts(true, false, false)), [ok, fail, fail]);
+        let json =
+            serde_json::to_value(&host_checks(&facts(false, false, false))[0]).unwrap_or_default();
+        assert_eq!(json["level"], "warn");
+        assert_eq!(json["ok"], true);
+        assert_eq!(json["fix"], "fleet init");
     }
 
     #[test]

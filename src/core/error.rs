@@ -154,6 +154,9 @@ pub enum Error {
     /// A value given to fleet does not work; the text names it and the fix.
     #[error("{0}")]
     BadValue(String),
+    /// systemd did not answer as it should (`fleet init`).
+    #[error("{0}")]
+    Systemd(String),
 }
 
 impl Error {
@@ -191,7 +194,8 @@ impl Error {
             | Error::Exited { .. }
             | Error::ExitedReport { .. }
             | Error::Drift { .. }
-            | Error::NoTranscript { .. } => ErrorKind::Failed,
+            | Error::NoTranscript { .. }
+            | Error::Systemd(_) => ErrorKind::Failed,
         }
     }
 

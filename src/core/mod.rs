@@ -24,6 +24,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod boot;
 pub mod checks;
 pub mod clock;
 pub mod desired;

@@ -15,7 +15,7 @@ use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 22] = [
+pub const VARIABLES: [&str; 23] = [
     "HOME",
     "PATH",
     "USER",
@@ -38,6 +38,7 @@ pub const VARIABLES: [&str; 22] = [
     "FLEET_LOCK_WAIT",
     "FLEET_TMUX_TIMEOUT",
     "FLEET_STORE_WAIT",
+    "TMUX_TMPDIR",
 ];
 
 /// The fleet's own tmux socket unless told otherwise.
@@ -157,6 +158,9 @@ pub struct Settings {
     pub user: String,
     /// The launcher's PATH.
     pub path: Option<String>,
+    /// `TMUX_TMPDIR`: where tmux keeps its sockets (`fleet init` hands it
+    /// on to the supervisor, which must find the same server).
+    pub tmux_tmpdir: Option<PathBuf>,
     /// This `fleet` binary (transcripts are written by it), if known.
     pub fleet_exe: Option<PathBuf>,
     /// The `fleet-stub` installed beside it, if any: the `stub` runtime.
@@ -299,6 +303,7 @@ impl Settings {
                 .unwrap_or("root")
                 .to_string(),
             path: env.get("PATH").map(String::from),
+            tmux_tmpdir: env.get("TMUX_TMPDIR").map(PathBuf::from),
             reporter: env
                 .get("FLEET_AGENT")
                 .zip(env.get("FLEET_LAUNCH_MS").and_then(|v| v.parse().ok()))

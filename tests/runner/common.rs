@@ -53,6 +53,24 @@ impl Run {
         self
     }
 
+    /// Asserts success with one warning line that contains `needle`.
+    #[track_caller]
+    pub fn one_line_warning(self, needle: &str) -> Self {
+        assert_eq!(self.code, 0, "expected success:\n{self:#?}");
+        assert_eq!(
+            self.stderr.lines().count(),
+            1,
+            "expected one line:\n{}",
+            self.stderr
+        );
+        assert!(
+            self.stderr.starts_with("fleet: warning: ") && self.stderr.contains(needle),
+            "expected a warning with {needle:?} in:\n{}",
+            self.stderr
+        );
+        self
+    }
+
     /// Asserts a one-line error that contains `needle`.
     #[track_caller]
     pub fn one_line_error(self, needle: &str) -> Self {

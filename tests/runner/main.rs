@@ -7,6 +7,7 @@ mod lab;
 mod bad_input;
 mod fleetfiles;
 mod history;
+mod init;
 mod launch;
 mod observe;
 mod privacy;

@@ -414,7 +414,7 @@ fn a_fleet_file_adds_waiting_patterns_to_a_runtime() {
     env.wait_screen("helpme", "Allow command? [y/n]");
     assert_eq!(env.row("helpme")["activity"], "waiting");
     env.write_fleet("[runtimes.stub]\nwaiting = ['(unclosed']\n");
-    env.fleet(&["ps"]).failure(2).one_line_error(
+    env.fleet(&["up"]).failure(2).one_line_error(
         "fleet.toml:2: [runtimes.stub] waiting pattern \"(unclosed\" is not a valid regex",
     );
 }

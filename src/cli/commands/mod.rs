@@ -6,6 +6,7 @@ pub mod down;
 pub mod events;
 pub mod explain;
 pub mod hook;
+pub mod init;
 pub mod log_writer;
 pub mod logs;
 pub mod peek;
@@ -29,6 +30,7 @@ use crate::core::desired::agent::AgentName;
 /// Runs the parsed command on the core; returns the exit code.
 pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
     match command {
+        Command::Init(args) => init::cmd_init(core, &args),
         Command::Up(args) => up::cmd_up(core, &args),
         Command::Down(args) => down::cmd_down(core, &args),
         Command::Start(args) => start::cmd_start(core, &args),

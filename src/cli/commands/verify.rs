@@ -4,12 +4,13 @@ use crate::cli::commands::{agent_names, json};
 use crate::cli::error::{CliError, EXIT_FAILED};
 use crate::cli::output::{self, Color};
 use crate::core::Core;
-use crate::core::checks::Check;
+use crate::core::checks::{Check, Level};
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Agents to check [default: every agent, and this host's boot survival]
     pub names: Vec<String>,
-    /// Print one JSON array of checks (a stable interface)
+    /// Print one JSON array of checks (a stable interface: `ok` is false
+    /// for a failure; `level` is ok, warn or fail)
     #[arg(long)]
     pub json: bool,
 }
@@ -38,10 +39,10 @@ fn render(results: &[Check], color: bool) -> String {
     let rows: Vec<Vec<(String, Option<Color>)>> = results
         .iter()
         .map(|c| {
-            let verdict = if c.ok {
-                ("ok".to_string(), Some(Color::Green))
-            } else {
-                ("failed".to_string(), Some(Color::Red))
+            let verdict = match c.level {
+                Level::Ok => ("ok".to_string(), Some(Color::Green)),
+                Level::Warn => ("warn".to_string(), Some(Color::Yellow)),
+                Level::Fail => ("failed".to_string(), Some(Color::Red)),
             };
             let what = match &c.fix {
                 Some(fix) => format!("{}: {} (fix: {fix})", c.check, c.detail),

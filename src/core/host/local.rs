@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::core::desired::agent::AgentName;
+use crate::core::host::systemd::Systemd;
 use crate::core::host::tmux::Tmux;
 use crate::core::host::tmux::control::ControlWatch;
 use crate::core::host::watch::Watch;
@@ -39,6 +40,7 @@ pub struct LocalHost {
     tmux: Tmux,
     name: String,
     env: LocalEnv,
+    systemd: Systemd,
 }
 
 impl LocalHost {
@@ -47,7 +49,14 @@ impl LocalHost {
             tmux,
             name: name.into(),
             env,
+            systemd: Systemd::new(),
         }
+    }
+
+    /// Asks logind about linger through `systemd` (traced, say).
+    pub fn with_systemd(mut self, systemd: Systemd) -> Self {
+        self.systemd = systemd;
+        self
     }
 
     /// Derives the runtime-bin prefix. Runs `npm config get prefix` (a node
@@ -64,8 +73,8 @@ impl LocalHost {
         )
     }
 
-    /// Boot survival, read from the files systemd keeps: the user unit, its
-    /// enablement symlink, and the linger flag.
+    /// Boot survival: the user unit and its enablement symlink from the
+    /// files systemd keeps, linger from logind (else its flag file).
     fn boot(&self) -> BootFacts {
         let units = self.env.config_home.join("systemd/user");
         let unit = units.join(UNIT_NAME);
@@ -73,9 +82,7 @@ impl LocalHost {
             unit_installed: unit.is_file(),
             unit_enabled: units.join("default.target.wants").join(UNIT_NAME).exists(),
             unit,
-            linger: Path::new("/var/lib/systemd/linger")
-                .join(&self.env.user)
-                .exists(),
+            linger: self.systemd.lingers(&self.env.user),
             user: self.env.user.clone(),
         }
     }

@@ -17,6 +17,7 @@ pub mod fake;
 pub mod hostname;
 pub mod local;
 pub mod pane;
+pub mod systemd;
 pub mod tmux;
 pub mod watch;
 

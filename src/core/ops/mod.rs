@@ -4,6 +4,7 @@
 //! prints; warnings are kept for the view to show ([`Core::take_warnings`]).
 
 pub mod act;
+pub mod init;
 pub mod launch;
 pub mod look;
 pub mod record;

@@ -2,6 +2,7 @@
 //! and never a session it did not.
 
 use crate::core::desired::agent::AgentName;
+use crate::core::desired::fleetfile::Fleet;
 use crate::core::error::{Error, RemoteAct};
 use crate::core::ops::Core;
 use crate::core::ops::launch::AgentOutcome;
@@ -21,6 +22,15 @@ pub enum StopOutcome {
 }
 
 impl Core {
+    /// Whether fleet knows the name: declared, or with a history (stopped
+    /// a moment ago, say). A name it never saw is a typo.
+    fn known(&self, fleet: &Fleet, name: &AgentName) -> bool {
+        fleet.agents.contains_key(name)
+            || self
+                .with_store(|store| store.events(Some(name.as_str()), 0, 0))
+                .map_or(true, |events| !events.is_empty())
+    }
+
     /// `fleet stop`: ends one agent's session.
     pub fn stop(&self, name: &AgentName) -> Result<StopOutcome, Error> {
         let fleet = self.fleet_or_running();
@@ -42,7 +52,7 @@ impl Core {
                 Ok(StopOutcome::Stopped)
             }
             // Neither running nor declared: a name nobody knows.
-            StopStep::NotRunning if session.is_none() && !fleet.agents.contains_key(name) => {
+            StopStep::NotRunning if session.is_none() && !self.known(&fleet, name) => {
                 Err(Error::NoSuchAgent { name: name.clone() })
             }
             StopStep::NotRunning => Ok(StopOutcome::NotRunning),
