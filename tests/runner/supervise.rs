@@ -151,3 +151,37 @@ fn a_fleet_file_edit_starts_what_it_adds_and_stops_nothing() {
     assert_eq!(env.row("first")["status"], "running");
     drop(supervisor);
 }
+
+#[test]
+fn notify_runs_on_transitions_and_a_hanging_one_never_holds_supervision() {
+    let env = TestEnv::new();
+    let out = env.root().join("told");
+    env.write_fleet(&format!(
+        "[agents.watched]\nruntime = \"stub\"\nrestart = \"always\"\n\n\
+         [notify]\non = [\"exited\", \"restarted\"]\ntimeout = \"1s\"\n\
+         command = [\"sh\", \"-c\", \"cat >> {out}; echo \\\"$FLEET_AGENT $FLEET_EVENT $FLEET_EXIT_CODE\\\" >> {out}; sleep 30\"]\n",
+        out = out.display()
+    ));
+    let supervisor = env.spawn(&["supervise"], &[]);
+    supervisor
+        .until(Duration::from_secs(10), |l| l.contains("watched  now"))
+        .unwrap_or_else(|| panic!("the supervisor never looked"));
+    env.type_line("watched", "exit 7");
+    // The notifier hangs for 30 s; the relaunch does not wait for it.
+    assert!(
+        wait_until(Duration::from_secs(5), || restarts(&env, "watched") == 1
+            && env.row("watched")["status"] == "running"),
+        "not relaunched while the notifier hung"
+    );
+    assert!(wait_until(Duration::from_secs(5), || {
+        let told = std::fs::read_to_string(&out).unwrap_or_default();
+        told.contains("watched exited 7") && told.contains("watched restarted")
+    }));
+    let told = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(told.contains("\"event\":\"exited\""), "{told}");
+    supervisor
+        .until(Duration::from_secs(5), |l| {
+            l.contains("notify") && l.contains("was killed")
+        })
+        .unwrap_or_else(|| panic!("the hung notifier went unsaid"));
+}

@@ -96,6 +96,7 @@ fn act_line(now_ms: i64, act: &Act) -> String {
         Act::Broken { why } => {
             format!("{now}  fleet file does not read: {why}; every agent left as it is\n")
         }
+        Act::NotifyFailed { why } => format!("{now}  notify  {why}\n"),
         Act::Failed { names, why } => {
             format!("{now}  {}  not relaunched yet: {why}\n", names.join(" "))
         }

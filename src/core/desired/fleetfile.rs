@@ -39,6 +39,21 @@ pub struct Host {
     pub ssh: String,
 }
 
+/// `[notify]`: a command the supervisor runs on chosen transitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    pub command: Vec<String>,
+    /// The event words it runs on.
+    pub on: Vec<String>,
+    /// At most one run per agent and event word within this long.
+    pub every: std::time::Duration,
+    /// A run still going after this long is killed.
+    pub timeout: std::time::Duration,
+}
+
+/// The transitions `[notify]` runs on when it does not say.
+pub const NOTIFY_ON: [&str; 3] = ["waiting", "exited", "crashloop"];
+
 /// Models matching `pattern` may only run in `runtimes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRule {
@@ -151,6 +166,7 @@ pub struct Fleet {
     pub agents: BTreeMap<AgentName, DeclaredAgent>,
     pub hosts: BTreeMap<String, Host>,
     pub policy: Vec<ModelRule>,
+    pub notify: Option<Notify>,
     /// This machine's name, given by the caller so that parsing reads no
     /// system state: an agent placed on it is local.
     pub local_host: String,
@@ -167,6 +183,7 @@ impl Fleet {
             runtimes: runtime::builtins(here.stub.as_deref()),
             agents: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            notify: None,
             policy: vec![ModelRule::builtin()],
             local_host: here.host,
         }
@@ -210,6 +227,11 @@ impl Fleet {
         check_default_runtime(&src, &raw.defaults, &fleet.runtimes)?;
         fleet.hosts = parse_hosts(&src, &raw.hosts)?;
         fleet.policy = parse_policy(&src, &raw.policy, &fleet.runtimes)?;
+        fleet.notify = raw
+            .notify
+            .as_ref()
+            .map(|n| parse_notify(&src, n))
+            .transpose()?;
         for (name, raw_agent) in &raw.agents {
             let (name, agent) = fleet.declare(&src, name, raw_agent, &raw.defaults)?;
             fleet.agents.insert(name, agent);
@@ -474,6 +496,75 @@ fn parse_host(src: &Source, name: &Spanned<String>, raw: &RawHost) -> Result<Hos
     })
 }
 
+/// `[notify]`: a command (argv, run without a shell), the event words it
+/// runs on, how often at most per agent, and how long it may take.
+fn parse_notify(src: &Source, raw: &RawNotify) -> Result<Notify, FileError> {
+    let plain = Plain {
+        src,
+        table: "[notify]",
+    };
+    plain.check_list("command", Some(&raw.command))?;
+    plain.check_list("on", raw.on.as_ref())?;
+    if raw
+        .command
+        .get_ref()
+        .first()
+        .is_none_or(|p| p.trim().is_empty())
+    {
+        return Err(src.error(
+            Some(raw.command.span().start),
+            "[notify] command is empty: give the program and its arguments, e.g. [\"notify-send\", \"fleet\"]".into(),
+        ));
+    }
+    let known: Vec<&str> = crate::core::vocab::EventKind::KNOWN
+        .iter()
+        .map(|k| k.word())
+        .filter(|w| *w != "missing")
+        .collect();
+    let on: Vec<String> = match &raw.on {
+        Some(list) => {
+            if let Some(bad) = list.get_ref().iter().find(|w| !known.contains(&w.as_str())) {
+                return Err(src.error(
+                    Some(list.span().start),
+                    format!(
+                        "[notify] on: {} is not an event: use some of {}",
+                        quoted(bad),
+                        known.join(", ")
+                    ),
+                ));
+            }
+            list.get_ref().clone()
+        }
+        None => NOTIFY_ON.iter().map(|w| w.to_string()).collect(),
+    };
+    let duration = |key: &str, value: &Option<Spanned<String>>, default: u64| match value {
+        None => Ok(std::time::Duration::from_secs(default)),
+        Some(text) => humantime::parse_duration(text.get_ref())
+            .ok()
+            .or_else(|| {
+                text.get_ref()
+                    .parse::<u64>()
+                    .ok()
+                    .map(std::time::Duration::from_secs)
+            })
+            .ok_or_else(|| {
+                src.error(
+                    Some(text.span().start),
+                    format!(
+                        "[notify] {key} = {} is not a duration: use e.g. \"30s\" or \"5m\"",
+                        quoted(text.get_ref())
+                    ),
+                )
+            }),
+    };
+    Ok(Notify {
+        command: raw.command.get_ref().clone(),
+        on,
+        every: duration("every", &raw.every, 60)?,
+        timeout: duration("timeout", &raw.timeout, 10)?,
+    })
+}
+
 /// `[[policy.models]]`. The built-in rule stands unless the file speaks
 /// about the same models.
 fn parse_policy(
@@ -734,6 +825,16 @@ struct RawFile {
     hosts: BTreeMap<Spanned<String>, RawHost>,
     #[serde(default)]
     policy: RawPolicy,
+    notify: Option<RawNotify>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    command: Spanned<Vec<String>>,
+    on: Option<Spanned<Vec<String>>>,
+    every: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,10 +15,12 @@
 //! One supervisor per socket: it holds `locks/SOCKET.supervisor.lock` for
 //! its life, and a second one is refused with the holder named.
 
+pub mod notify;
 pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::core::clock::rfc3339_ms;
 use crate::core::desired::agent::{AgentName, RestartPolicy};
 use crate::core::error::Error;
 use crate::core::monitor::{Monitor, Tick};
@@ -27,6 +29,7 @@ use crate::core::ops::launch::{AgentOutcome, LaunchOutcome};
 use crate::core::store::events::Event;
 use crate::core::store::home::{FleetLock, LockError};
 use crate::core::vocab::{EventKind, Status};
+use notify::Notifier;
 use policy::{Down, Limits, Record, Verdict};
 
 /// What the supervisor did in a round, for the view to say.
@@ -53,6 +56,8 @@ pub enum Act {
     },
     /// The fleet file changed and does not read: nothing is stopped.
     Broken { why: String },
+    /// A `[notify]` run failed or hung (and was killed).
+    NotifyFailed { why: String },
 }
 
 /// One round: what the monitor saw, and what the supervisor did.
@@ -74,6 +79,7 @@ pub struct Supervisor {
     /// The fleet file as last read: when it changed, and what it declared.
     file_stamp: Option<std::time::SystemTime>,
     declared: BTreeSet<AgentName>,
+    notifier: Option<Notifier>,
     _lock: FleetLock,
 }
 
@@ -110,6 +116,7 @@ impl Supervisor {
                 .fleet()
                 .map(|f| f.agents.keys().cloned().collect())
                 .unwrap_or_default(),
+            notifier: core.fleet().ok().and_then(|f| f.notify).map(Notifier::new),
             _lock: lock,
         })
     }
@@ -138,7 +145,41 @@ impl Supervisor {
         }
         acts.extend(self.relaunch_due(core, now));
         acts.extend(self.reload(core));
+        self.notify(core, &tick, &acts, now);
+        if let Some(notifier) = &self.notifier {
+            acts.extend(
+                notifier
+                    .failures()
+                    .into_iter()
+                    .map(|why| Act::NotifyFailed { why }),
+            );
+        }
         Ok(Round { tick, acts })
+    }
+
+    /// Tells the notify command of this round's transitions.
+    fn notify(&mut self, core: &Core, tick: &Tick, acts: &[Act], now: i64) {
+        let Some(notifier) = &mut self.notifier else {
+            return;
+        };
+        for event in tick.events.iter().filter(|e| !e.snapshot) {
+            notifier.tell(event);
+        }
+        for act in acts {
+            if let Act::GaveUp { name, starts } = act {
+                notifier.tell(&Event {
+                    id: 0,
+                    time: rfc3339_ms(now),
+                    at_ms: now,
+                    host: core.host().name().to_string(),
+                    agent: name.clone(),
+                    event: EventKind::Crashloop,
+                    exit_code: None,
+                    detail: format!("{starts} launches, each died: left down"),
+                    snapshot: false,
+                });
+            }
+        }
     }
 
     /// When the fleet file changed: start what it now declares, leave what
@@ -162,6 +203,7 @@ impl Supervisor {
             .map(ToString::to_string)
             .collect();
         self.declared = now;
+        self.notifier = fleet.notify.clone().map(Notifier::new);
         let started = if added.is_empty() {
             Vec::new()
         } else {
