@@ -112,7 +112,7 @@ fn ms(d: Duration) -> String {
 
 fn write_fleet(dir: &Path) {
     let mut text = String::from(
-        "[runtimes.idle]\ncommand = \"sleep 86400\"\nprocesses = [\"sleep\"]\nwaiting = [\"Allow command\"]\n\n[defaults]\nruntime = \"idle\"\n",
+        "[runtimes.idle]\ncommand = \"sleep 86400\"\nprocesses = [\"sleep\"]\nwaiting = [\"Allow command\"]\n\n[defaults]\nruntime = \"idle\"\nrestart = \"on-failure\"\n",
     );
     for i in 0..AGENTS {
         text.push_str(&format!("\n[agents.agent-{i:03}]\n"));
@@ -275,6 +275,7 @@ fn main() {
     );
 
     watch_cpu(&bench);
+    supervise(&bench);
 }
 
 /// `fleet watch` over 100 idle agents: the whole cost of watching (the
@@ -373,6 +374,87 @@ fn watch_cpu(bench: &Bench) {
         "exit -> watch",
         ms(died),
         "-"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `fleet supervise` over the same 100 idle agents: its whole cost (as for
+/// watch), then how soon an agent killed with SIGKILL runs again.
+fn supervise(bench: &Bench) {
+    let secs: u64 = std::env::var("FLEET_BENCH_WATCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let mut cmd = Command::new(fleet_bin());
+    cmd.args(["supervise"]);
+    bench.env(&mut cmd);
+    cmd.stdout(Stdio::piped());
+    let server = server_pid(bench);
+    let mut child = cmd.spawn().expect("spawn supervise");
+    let _lines = watch_lines(&mut child);
+    // Its first round brings the fleet up (all running: nothing to do).
+    std::thread::sleep(Duration::from_secs(3));
+    let server_before = server.map(cpu_ticks).unwrap_or(0);
+    let own_before = cpu_ticks(child.id());
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let kids = children(child.id());
+    let own = cpu_ticks(child.id()) - own_before + kids.iter().map(|&k| cpu_ticks(k)).sum::<u64>();
+    let wall = start.elapsed().as_secs_f64();
+    let server_extra = server
+        .map(cpu_ticks)
+        .unwrap_or(0)
+        .saturating_sub(server_before) as f64;
+    let pct = |ticks: f64| ticks / 100.0 / wall * 100.0;
+    println!();
+    println!(
+        "{:<38} {:>9.2}%  {:>7}  < 1% of a core (with the server's extra {:.2}%)",
+        format!("fleet supervise, {secs} s, {AGENTS} idle"),
+        pct(own as f64 + server_extra),
+        "-",
+        pct(server_extra)
+    );
+    // kill -9 of an agent's runtime, to a new one running.
+    let mut back = Vec::new();
+    for i in 0..20 {
+        let target = format!("=agent-{:03}:", 40 + i);
+        let pane = |what: &str| {
+            let mut cmd = Command::new("tmux");
+            cmd.arg("-L")
+                .arg(&bench.socket)
+                .args(["display", "-p", "-t", &target, what]);
+            bench.env(&mut cmd);
+            cmd.stdout(Stdio::piped());
+            cmd.output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                .unwrap_or_default()
+        };
+        let pid = pane("#{pane_pid}");
+        let killed = Instant::now();
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        loop {
+            let now = pane("#{pane_dead} #{pane_pid}");
+            if now.starts_with('0') && !now.ends_with(&format!(" {pid}")) {
+                back.push(killed.elapsed());
+                break;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(10),
+                "agent never came back"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Past the backoff streak: one death at a time.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    back.sort();
+    println!(
+        "{:<38} {:>10}  {:>7}  < 2 s (max {})",
+        "kill -9 -> running again (20)",
+        ms(median(back.clone())),
+        "-",
+        ms(back[back.len() - 1])
     );
     let _ = child.kill();
     let _ = child.wait();

@@ -45,7 +45,9 @@ impl ObservedSession {
     /// its launch: not drift, the runtime is about to be `exec`ed.
     pub fn is_launching(&self, now: u64) -> bool {
         self.status() == Status::Drift
-            && self.pane.current_command == "sh"
+            // The launch script, or tmux's own child a moment before it
+            // becomes the script.
+            && matches!(self.pane.current_command.as_str(), "sh" | "tmux")
             && self
                 .meta
                 .as_ref()

@@ -139,15 +139,28 @@ fn links_planted_in_fleet_home_are_never_followed() {
     std::os::unix::fs::symlink(&secret, logs.join("b.log.1")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(logs.join("b.log"), "").unwrap_or_else(|e| panic!("{e}"));
 
-    // The agent runs; its output does not land in the victim file.
-    env.fleet(&["start", "a", "--runtime", "stub"]).success();
-    env.wait_screen("a", "type: work");
-    env.type_line("a", "work 3");
-    std::thread::sleep(Duration::from_millis(500));
+    // Its transcript would go through a link: the launch is refused,
+    // saying so, and nothing runs to write anywhere.
+    env.fleet(&["start", "a", "--runtime", "stub"])
+        .failure(1)
+        .one_line_error("a.log is a symbolic link");
+    assert!(!env.server_running());
     assert_eq!(
         std::fs::read_to_string(&victim).unwrap_or_default(),
         "precious\n"
     );
+    // A state directory planted as a link is not written through.
+    let elsewhere = env.root().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_dir_all(env.root().join("state/state"));
+    std::os::unix::fs::symlink(&elsewhere, env.root().join("state/state"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.fleet(&["start", "c", "--runtime", "stub"]).success();
+    env.fleet(&["ps"]);
+    let written = std::fs::read_dir(&elsewhere)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(written, 0, "state was written through a link");
     // And `logs` does not print through a link.
     let run = env.fleet(&["logs", "b"]);
     assert!(!run.stdout.contains("$6$"), "{run:#?}");
@@ -231,4 +244,30 @@ fn a_stopped_tmux_server_is_named_not_waited_on_forever() {
     ));
     assert!(took < Duration::from_secs(4), "took {took:?}");
     env.fleet(&["ps"]).success();
+}
+
+#[test]
+fn a_fleet_home_link_another_user_made_is_refused() {
+    let env = TestEnv::new();
+    let target = env.root().join("mine");
+    std::fs::create_dir(&target).unwrap_or_else(|e| panic!("{e}"));
+    let link = env.root().join("their-link");
+    std::os::unix::fs::symlink(&target, &link).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::lchown(&link, Some(65534), Some(65534))
+        .unwrap_or_else(|e| panic!("lchown needs root: {e}"));
+    let link = link.display().to_string();
+    env.fleet_env(
+        &["start", "a", "--runtime", "stub"],
+        &[("FLEET_HOME", link.as_str())],
+    )
+    .failure(1)
+    .one_line_error("set FLEET_HOME to a directory of your own");
+    assert_eq!(
+        std::fs::read_dir(&target).map(|d| d.count()).unwrap_or(9),
+        0
+    );
+    // Flags refuse what the fleet file refuses.
+    env.fleet(&["start", "b", "--runtime", "stub", "--model", "m\u{9b}x"])
+        .failure(2)
+        .one_line_error("--model contains the control character U+009B");
 }

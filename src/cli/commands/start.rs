@@ -31,6 +31,23 @@ pub struct StartArgs {
 
 pub fn cmd_start(core: &Core, args: &StartArgs) -> Result<i32, CliError> {
     let name = agent_name(&args.name)?;
+    // What the fleet file refuses, the flags refuse too: it would reach
+    // tmux, the pane and every view. (A workdir is a path: any byte goes.)
+    for (flag, value) in [
+        ("--runtime", &args.runtime),
+        ("--model", &args.model),
+        ("--effort", &args.effort),
+    ] {
+        if let Some(c) = value
+            .as_deref()
+            .and_then(|v| v.chars().find(|c| c.is_control()))
+        {
+            return Err(CliError::user(format!(
+                "{flag} contains the control character U+{:04X}: remove it",
+                u32::from(c)
+            )));
+        }
+    }
     let flags = StartFlags {
         runtime: args.runtime.clone(),
         model: args.model.clone(),

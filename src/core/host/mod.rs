@@ -56,7 +56,7 @@ pub enum HostError {
     #[error("tmux refused: {message}")]
     Failed { message: String },
     #[error(
-        "the tmux server on socket \"{socket}\" did not answer within {secs}s: it may be stopped or wedged (see `ps -o pid,stat,cmd -C tmux`); FLEET_TMUX_TIMEOUT sets the bound"
+        "the tmux server on socket \"{socket}\" did not answer within {secs}s: it may be stopped or wedged (see `ps -o pid,stat,cmd -C tmux`), and what was asked may still happen when it answers; FLEET_TMUX_TIMEOUT sets the bound"
     )]
     Timeout { socket: String, secs: f64 },
 }

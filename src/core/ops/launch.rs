@@ -244,6 +244,9 @@ impl Core {
                 .flatten();
             let mut launches = Vec::new();
             for (spec, step) in &launching {
+                // The writer would refuse it (a link, another's file): say
+                // so now, not as a transcript that silently never fills.
+                private::open(&transcripts.path(&spec.name), private::Access::Append)?;
                 let writer = transcripts.writer_argv(&spec.name)?;
                 let program = spec.argv.first().map(String::as_str).unwrap_or_default();
                 let hook_args = match &self.settings.fleet_exe {
@@ -326,6 +329,7 @@ impl Core {
         private::dir(self.require_home()?.root(), &transcripts.dir)?;
         let mut pipes = Vec::new();
         for (name, pane_id) in &cut {
+            private::open(&transcripts.path(name), private::Access::Append)?;
             pipes.push((*pane_id, transcripts.writer_argv(name)?));
         }
         self.host().pipe(&pipes)?;

@@ -213,12 +213,20 @@ impl Core {
         })
     }
 
-    /// A state file of this socket under `$FLEET_HOME` (none without one).
+    /// A state file of this socket under `$FLEET_HOME`, its directory made
+    /// private on the way (none without a home, or one that is refused:
+    /// said as a warning, and the cache goes unused).
     pub fn state_file(&self, name: &str) -> Option<PathBuf> {
-        self.settings
-            .fleet_home
-            .as_ref()
-            .map(|h| h.join("state").join(self.host.socket()).join(name))
+        let home = self.require_home().ok()?;
+        let dir = home.root().join("state").join(self.host.socket());
+        if let Err(e) = crate::core::store::private::dir(home.root(), &dir) {
+            self.warn(Warning::NotSaved {
+                path: dir,
+                error: e.to_string(),
+            });
+            return None;
+        }
+        Some(dir.join(name))
     }
 
     pub(crate) fn require_home(&self) -> Result<FleetHome, Error> {

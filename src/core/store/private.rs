@@ -59,6 +59,29 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Refused + '_ {
 /// directory of ours (it may be reached through a link the user made);
 /// looser modes are tightened.
 pub fn root(path: &Path) -> Result<(), Refused> {
+    // A link another user made could point anywhere: it is theirs.
+    if let Ok(link) = std::fs::symlink_metadata(path)
+        && link.file_type().is_symlink()
+        && link.uid() != me()
+        && link.uid() != 0
+    {
+        return Err(Refused::Foreign {
+            path: path.to_path_buf(),
+            uid: link.uid(),
+        });
+    }
+    // Nor may it sit where others can swap it (a shared, unsticky dir).
+    if let Some(parent) = path.parent()
+        && let Ok(meta) = std::fs::metadata(parent)
+        && meta.mode() & 0o022 != 0
+        && meta.mode() & 0o1000 == 0
+        && meta.uid() != me()
+    {
+        return Err(Refused::Foreign {
+            path: parent.to_path_buf(),
+            uid: meta.uid(),
+        });
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

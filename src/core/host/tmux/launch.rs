@@ -201,6 +201,14 @@ fn prelude() -> Batch {
     b.push(["set-option", "-wg", "remain-on-exit", "on"]);
     b.push(["set-option", "-s", "extended-keys", "on"]);
     b.push(["set-option", "-s", "focus-events", "on"]);
+    // A runtime's death is told to whoever watches at once (see
+    // `control`); at a fixed index, so setting it again replaces it.
+    b.push([
+        "set-hook",
+        "-g",
+        "pane-died[71]",
+        &format!("wait-for -S {}", super::control::CHANNEL),
+    ]);
     b
 }
 

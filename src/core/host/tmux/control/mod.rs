@@ -59,8 +59,9 @@ use proto::{Message, Parser, Reply, command_line};
 /// The channel every report signals (`wait-for -S`).
 pub const CHANNEL: &str = "fleet-changed";
 
-/// How long one bell waits before it is made again.
-pub const BELL_LIFETIME: Duration = Duration::from_secs(60);
+/// How long one bell waits before it is made again: one left behind by a
+/// watcher that was killed goes away within this.
+pub const BELL_LIFETIME: Duration = Duration::from_secs(15);
 
 /// What the watch asks for once a second over the link and compares with
 /// the last answer: every field of a pane that can change without a
@@ -73,8 +74,9 @@ pub const DIGEST: &str = "#{S:#{W:#{P:#{pane_id} #{pane_pid} #{pane_dead} #{pane
 /// How often a missing server is looked for again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
 
-/// How often the digest is asked for.
-const DIGEST_EVERY: Duration = Duration::from_secs(1);
+/// How often the digest is asked for: under a second, so that what it
+/// shows is seen within one.
+const DIGEST_EVERY: Duration = Duration::from_millis(800);
 
 /// What a reader thread passes on.
 #[derive(Debug)]
@@ -108,7 +110,9 @@ impl Bell {
             let _over = Over(stopped.clone());
             while !stopped.load(Ordering::SeqCst) {
                 let mut cmd = Command::new("timeout");
-                cmd.arg(BELL_LIFETIME.as_secs().to_string())
+                // In the watcher's process group: a Ctrl-C ends it too.
+                cmd.arg("--foreground")
+                    .arg(BELL_LIFETIME.as_secs().to_string())
                     .arg("tmux")
                     .args(["-u", "-L", tmux.socket(), "wait-for", CHANNEL])
                     .env_remove("TMUX")
