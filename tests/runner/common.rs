@@ -382,7 +382,26 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // tmux 3.3 can hang on exit when a control client's reader died
+        // a moment before (a watcher killed at the end of a test): end the
+        // server for sure, and whatever clients are left with it.
+        let pid = self.tmux_out(&["display", "-p", "#{pid}"]);
         let _ = self.tmux(&["kill-server"]);
+        if let Ok(pid) = pid.trim().parse::<u32>() {
+            let gone = wait_until(Duration::from_secs(2), || {
+                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                    || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                        .is_ok_and(|s| s.contains(") Z "))
+            });
+            if !gone {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        }
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &format!("tmux -u -L {} ", self.socket)])
+            .status();
         // Pane processes hung up by kill-server may still be writing into
         // the root for a moment: retry the removal rather than race them.
         let root = self.root().to_path_buf();

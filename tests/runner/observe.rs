@@ -273,7 +273,23 @@ fn watch_streams_starts_stops_waiting_and_strangers() {
         })
         .unwrap_or_else(|| panic!("no drift event for sh1 with sleep in front"));
     env.tmux(&["send-keys", "-t", "=sh1:", "C-c"]);
-    wait("drift-ended");
+    if watch
+        .until(Duration::from_secs(5), |l| {
+            l.contains("\"event\":\"drift-ended\"")
+        })
+        .is_none()
+    {
+        let events = env.fleet(&["events", "sh1"]).stdout;
+        let ps = env.fleet(&["ps"]).stdout;
+        let pane = env.tmux_out(&[
+            "display",
+            "-p",
+            "-t",
+            "=sh1:",
+            "#{pane_current_command} #{?pane_current_path,1,0} #{pane_dead}",
+        ]);
+        panic!("no drift-ended event\n{events}\n{ps}\n{pane}");
+    }
     env.fleet(&["restart", "w"]).success();
     wait("restarted");
     env.fleet(&["stop", "w"]).success();

@@ -69,7 +69,7 @@ pub const BELL_LIFETIME: Duration = Duration::from_secs(15);
 /// [`PANE_FORMAT`].
 pub const DIGEST: &str = "#{S:#{W:#{P:#{pane_id} #{pane_pid} #{pane_dead} #{pane_dead_status} \
 #{pane_dead_signal} #{window_activity} #{pane_height} #{pane_in_mode} \
-#{s/[\t\n]/ /:@fleet-state}\t}}}";
+#{s/[\t\n ]/_/:pane_current_command} #{s/[\t\n]/ /:@fleet-state}\t}}}";
 
 /// How often a missing server is looked for again.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
