@@ -50,6 +50,10 @@ pub struct Core {
     warnings: Mutex<Vec<Warning>>,
     /// Where warnings that cannot wait are said.
     notice: Option<Box<Notice>>,
+    /// The state directory and this socket's state directory, once
+    /// checked: a command checks them once, however often it asks.
+    home: std::sync::OnceLock<FleetHome>,
+    state_dir: std::sync::OnceLock<PathBuf>,
 }
 
 impl Core {
@@ -62,6 +66,8 @@ impl Core {
             store_reopened: Mutex::new(false),
             warnings: Mutex::new(Vec::new()),
             notice: None,
+            home: std::sync::OnceLock::new(),
+            state_dir: std::sync::OnceLock::new(),
         }
     }
 
@@ -217,6 +223,9 @@ impl Core {
     /// private on the way (none without a home, or one that is refused:
     /// said as a warning, and the cache goes unused).
     pub fn state_file(&self, name: &str) -> Option<PathBuf> {
+        if let Some(dir) = self.state_dir.get() {
+            return Some(dir.join(name));
+        }
         let home = self.require_home().ok()?;
         let dir = home.root().join("state").join(self.host.socket());
         if let Err(e) = crate::core::store::private::dir(home.root(), &dir) {
@@ -226,12 +235,16 @@ impl Core {
             });
             return None;
         }
-        Some(dir.join(name))
+        Some(self.state_dir.get_or_init(|| dir).join(name))
     }
 
     pub(crate) fn require_home(&self) -> Result<FleetHome, Error> {
+        if let Some(home) = self.home.get() {
+            return Ok(home.clone());
+        }
         let root = self.settings.fleet_home.clone().ok_or(Error::NoStateDir)?;
-        Ok(FleetHome::open(root)?)
+        let home = FleetHome::open(root)?;
+        Ok(self.home.get_or_init(|| home).clone())
     }
 
     /// The fleet-wide lock for changing agents on this socket, waited for
