@@ -185,3 +185,64 @@ fn notify_runs_on_transitions_and_a_hanging_one_never_holds_supervision() {
         })
         .unwrap_or_else(|| panic!("the hung notifier went unsaid"));
 }
+
+#[test]
+fn many_dying_at_once_come_back_spread_and_a_killed_supervisor_doubles_nothing() {
+    let env = TestEnv::new();
+    let mut text = String::new();
+    for i in 0..12 {
+        text.push_str(&format!(
+            "[agents.m{i:02}]\nruntime = \"stub\"\nrestart = \"on-failure\"\n\n"
+        ));
+    }
+    env.write_fleet(&text);
+    let supervisor = env.spawn(&["supervise"], &[]);
+    supervisor
+        .until(Duration::from_secs(15), |l| l.contains("m11  now"))
+        .unwrap_or_else(|| panic!("the supervisor never looked"));
+    // All twelve die together.
+    let pids = env.tmux_out(&["list-panes", "-a", "-F", "#{pane_pid}"]);
+    for pid in pids.split_whitespace() {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", pid])
+            .status();
+    }
+    let mut waits = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while waits.len() < 12 && Instant::now() < deadline {
+        if let Some(line) = supervisor.line(Duration::from_millis(500))
+            && let Some(rest) = line.split("relaunching in ").nth(1)
+        {
+            waits.push(rest.split('s').next().unwrap_or("").to_string());
+        }
+    }
+    assert_eq!(waits.len(), 12, "{waits:?}");
+    let distinct: std::collections::BTreeSet<&String> = waits.iter().collect();
+    assert!(distinct.len() > 3, "not spread: {waits:?}");
+    assert!(
+        wait_until(Duration::from_secs(8), || env
+            .ps()
+            .iter()
+            .all(|r| r["status"] == "running" && r["restarts"] == 1)),
+        "not all back once: {:#?}",
+        env.ps()
+    );
+    // The supervisor killed outright, a new one started at once: nothing
+    // is launched twice, nothing is lost.
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &supervisor.pid().to_string()])
+        .status();
+    let again = env.spawn(&["supervise"], &[]);
+    again
+        .until(Duration::from_secs(15), |l| l.contains("m11  now"))
+        .unwrap_or_else(|| panic!("a new supervisor did not start"));
+    let rows = env.ps();
+    assert_eq!(rows.len(), 12, "{rows:#?}");
+    assert!(
+        rows.iter()
+            .all(|r| r["status"] == "running" && r["restarts"] == 1),
+        "{rows:#?}"
+    );
+    let sessions = env.tmux_out(&["list-sessions", "-F", "#{session_name}"]);
+    assert_eq!(sessions.lines().count(), 12, "{sessions}");
+}
