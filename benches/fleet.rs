@@ -30,8 +30,10 @@ impl Bench {
         for dir in ["home", "state", "work"] {
             std::fs::create_dir_all(root.path().join(dir)).expect("mkdir");
         }
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Self {
-            socket: format!("fleet-bench-{}", std::process::id()),
+            socket: format!("fleet-bench-{}-{n}", std::process::id()),
             root,
         }
     }
@@ -92,6 +94,19 @@ impl Drop for Bench {
 }
 
 impl Bench {
+    /// Kills the server and waits until its process is gone: a new one on
+    /// the same socket a moment earlier finds the old one still exiting.
+    fn end_server(&self) {
+        let pid = server_pid(self);
+        self.tmux_quiet(&["kill-server"]);
+        if let Some(pid) = pid {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
     fn tmux_quiet(&self, args: &[&str]) -> bool {
         let mut cmd = Command::new("tmux");
         cmd.arg("-L").arg(&self.socket).args(args);
@@ -276,6 +291,9 @@ fn main() {
 
     watch_cpu(&bench);
     supervise(&bench);
+    drop(bench);
+    up_against_raw(100);
+    up_against_raw(1000);
 }
 
 /// `fleet watch` over 100 idle agents: the whole cost of watching (the
@@ -458,6 +476,75 @@ fn supervise(bench: &Bench) {
     );
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// `fleet up` of `n` agents from none with no start grace, against raw
+/// tmux creating the same sessions in batched calls: what fleet adds to the
+/// work it asks of tmux (the PATH probe, a transcript writer per agent,
+/// its metadata).
+fn up_against_raw(n: usize) {
+    let bench = Bench::new();
+    let work = bench.root.path().join("work");
+    let mut text = String::from(
+        "[runtimes.idle]\ncommand = \"sleep 86400\"\nprocesses = [\"sleep\"]\n\n[defaults]\nruntime = \"idle\"\n",
+    );
+    for i in 0..n {
+        text.push_str(&format!("\n[agents.agent-{i:04}]\n"));
+    }
+    std::fs::write(work.join("fleet.toml"), text).expect("write fleet.toml");
+    let mut raw = Vec::new();
+    let mut fleet = Vec::new();
+    for _ in 0..3 {
+        let mut batch: Vec<String> = Vec::new();
+        let mut batches = Vec::new();
+        for i in 0..n {
+            let command = [
+                "new-session",
+                "-d",
+                "-s",
+                &format!("agent-{i:04}"),
+                "-x",
+                "200",
+                "-y",
+                "50",
+                "sleep 86400",
+            ]
+            .map(String::from);
+            let size: usize = batch.iter().chain(&command).map(|a| a.len() + 1).sum();
+            if size > 12 * 1024 {
+                batches.push(std::mem::take(&mut batch));
+            }
+            if !batch.is_empty() {
+                batch.push(";".into());
+            }
+            batch.extend(command);
+        }
+        batches.push(batch);
+        let start = Instant::now();
+        for args in &batches {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bench.tmux(&args);
+        }
+        raw.push(start.elapsed());
+        bench.end_server();
+        let mut cmd = Command::new(fleet_bin());
+        cmd.args(["up"]);
+        bench.env(&mut cmd);
+        cmd.env("FLEET_START_GRACE", "0");
+        let start = Instant::now();
+        let status = cmd.status().expect("run fleet up");
+        fleet.push(start.elapsed());
+        assert!(status.success(), "fleet up of {n} failed");
+        bench.end_server();
+    }
+    let (raw, fleet) = (median(raw), median(fleet));
+    println!(
+        "{:<38} {:>10}  {:>6.2}x  <= 1.5x raw ({} raw)",
+        format!("fleet up of {n}, no grace"),
+        ms(fleet),
+        fleet.as_secs_f64() / raw.as_secs_f64(),
+        ms(raw)
+    );
 }
 
 /// The lines `watch` prints, as they come, with when each came.
