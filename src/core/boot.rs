@@ -177,7 +177,9 @@ RestartSec={RESTART_SEC}s
 WantedBy=default.target
 ",
         description = escape_specifiers(&format!("{} (socket {})", file, spec.socket)),
-        workdir = exec_word(&workdir),
+        // A path setting takes the rest of the line as it is: no quotes,
+        // no variables; only specifiers are expanded.
+        workdir = escape_specifiers(&workdir),
     ))
 }
 
@@ -406,7 +408,7 @@ mod tests {
             "{unit}"
         );
         assert!(
-            unit.contains(r#"WorkingDirectory="/home/op/my fleets/100%%/$$HOME""#),
+            unit.contains("WorkingDirectory=/home/op/my fleets/100%%/$HOME\n"),
             "{unit}"
         );
         assert!(

@@ -43,7 +43,8 @@ pub fn plan_start(observed: Option<&ObservedSession>, now: u64) -> Step {
         (Status::Drift, _) => Step::Drift {
             in_front: session.pane.current_command.clone(),
         },
-        (Status::Exited, Some(meta)) => Step::Respawn {
+        // A crash loop the supervisor gave up on is relaunched by hand.
+        (Status::Exited | Status::Crashloop, Some(meta)) => Step::Respawn {
             pane_id: session.pane.pane_id,
             restarts: meta.restarts + 1,
         },

@@ -246,3 +246,74 @@ fn many_dying_at_once_come_back_spread_and_a_killed_supervisor_doubles_nothing()
     let sessions = env.tmux_out(&["list-sessions", "-F", "#{session_name}"]);
     assert_eq!(sessions.lines().count(), 12, "{sessions}");
 }
+
+#[test]
+fn a_new_supervisor_keeps_stops_policies_and_crash_loops_and_up_clears_a_crash_loop() {
+    let env = TestEnv::new();
+    env.write_fleet(
+        "[runtimes.crasher]\ncommand = \"sh -c 'sleep 0.3; exit 3'\"\nprocesses = [\"sh\"]\n\n\
+         [agents.kept]\nruntime = \"stub\"\nrestart = \"always\"\n\n\
+         [agents.never]\nruntime = \"stub\"\nrestart = \"never\"\n\n\
+         [agents.crashy]\nruntime = \"crasher\"\nrestart = \"on-failure\"\n",
+    );
+    let first = env.spawn(&["supervise"], &[]);
+    first
+        .until(Duration::from_secs(40), |l| l.contains("crashy  crashloop"))
+        .unwrap_or_else(|| panic!("never gave up"));
+    env.fleet(&["stop", "kept"]).success();
+    env.type_line("never", "exit 5");
+    env.wait_exit("never");
+    drop(first);
+    // A supervisor started again (systemd restarting the unit) undoes none
+    // of it.
+    let second = env.spawn(&["supervise"], &[]);
+    second
+        .until(Duration::from_secs(10), |l| l.contains("crashy  now"))
+        .unwrap_or_else(|| panic!("the new supervisor never looked"));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(env.row("kept")["status"], "missing");
+    assert_eq!(env.row("never")["status"], "exited");
+    assert_eq!(env.row("crashy")["status"], "crashloop");
+    // `fleet up` relaunches the crash loop by hand, and the supervisor
+    // counts afresh from there.
+    let up = env.fleet(&["up", "crashy"]);
+    assert!(!up.stdout.contains("left alone"), "{up:#?}");
+    second
+        .until(Duration::from_secs(10), |l| {
+            l.contains("crashy  relaunching")
+        })
+        .unwrap_or_else(|| panic!("a crash loop cleared by hand was not supervised again"));
+}
+
+#[test]
+fn sighup_rereads_the_file_and_sigterm_ends_the_supervisor_cleanly() {
+    let env = TestEnv::new();
+    env.write_fleet("[agents.one]\nruntime = \"stub\"\n");
+    let mut supervisor = env.spawn(&["supervise"], &[]);
+    supervisor
+        .until(Duration::from_secs(10), |l| l.contains("one  now"))
+        .unwrap_or_else(|| panic!("the supervisor never looked"));
+    let signal = |sig: &str, pid: u32| {
+        std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    assert!(signal("-HUP", supervisor.pid()));
+    supervisor
+        .until(Duration::from_secs(5), |l| {
+            l.contains("fleet file read again")
+        })
+        .unwrap_or_else(|| panic!("SIGHUP did not reread the file"));
+    assert!(supervisor.alive(), "SIGHUP ended the supervisor");
+    assert!(signal("-TERM", supervisor.pid()));
+    assert!(
+        wait_until(Duration::from_secs(5), || !supervisor.alive()),
+        "SIGTERM did not end it"
+    );
+    assert_eq!(
+        env.row("one")["status"],
+        "running",
+        "the agent went with it"
+    );
+}

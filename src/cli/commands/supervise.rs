@@ -3,7 +3,12 @@
 //! supervisor (see `core::supervise`): the transitions `watch` prints, and
 //! what the supervisor does about them.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use clap::Args;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::cli::commands::watch::render;
 use crate::cli::error::CliError;
@@ -28,8 +33,17 @@ pub fn cmd_supervise(core: &Core, _args: &SuperviseArgs) -> Result<i32, CliError
         .map(|o| report::launch(o, Command::Up))
         .collect();
     report::print(&lines);
+    let (reload, stop) = signals(core)?;
     let mut stalled = false;
     loop {
+        if stop.load(Ordering::SeqCst) {
+            // Its clients go with it; the agents keep running.
+            output::eprint("fleet: supervise: stopped; the agents keep running");
+            return Ok(0);
+        }
+        if reload.swap(false, Ordering::SeqCst) {
+            supervisor.reload_soon();
+        }
         let round = supervisor.round(core)?;
         print_warnings(core);
         if round.tick.stalled && !stalled {
@@ -51,6 +65,27 @@ pub fn cmd_supervise(core: &Core, _args: &SuperviseArgs) -> Result<i32, CliError
     }
 }
 
+/// Flags set by SIGHUP (read the file again) and SIGTERM/SIGINT (stop,
+/// with cleanup, instead of the default end): a thread takes the signals,
+/// sets the flag and wakes the supervisor through its host.
+fn signals(core: &Core) -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), CliError> {
+    let (reload, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let mut signals = Signals::new([SIGHUP, SIGTERM, SIGINT])
+        .map_err(|e| CliError::failed(format!("cannot handle signals: {e}")))?;
+    let (r, s, host) = (reload.clone(), stop.clone(), core.shared_host());
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let flag = if signal == SIGHUP { &r } else { &s };
+            flag.store(true, Ordering::SeqCst);
+            host.nudge();
+        }
+    });
+    Ok((reload, stop))
+}
+
 fn act_line(now_ms: i64, act: &Act) -> String {
     let now = rfc3339_ms(now_ms);
     match act {
@@ -66,7 +101,12 @@ fn act_line(now_ms: i64, act: &Act) -> String {
             "{now}  {name}  crashloop  {starts} launches within 2 min, each died: left down; fleet restart {name} when it is fixed\n"
         ),
         // A relaunch that took shows as the `restarted` transition.
-        Act::Relaunched(outcome) if matches!(outcome.outcome, LaunchOutcome::Launched { .. }) => {
+        Act::Relaunched(outcome)
+            if matches!(
+                outcome.outcome,
+                LaunchOutcome::Launched { .. } | LaunchOutcome::Starting
+            ) =>
+        {
             String::new()
         }
         Act::Relaunched(outcome) => {

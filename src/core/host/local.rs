@@ -126,6 +126,12 @@ impl Host for LocalHost {
         self.tmux.kill_sessions(names)
     }
 
+    fn nudge(&self) {
+        let mut batch = crate::core::host::tmux::Batch::new();
+        batch.push(["wait-for", "-S", crate::core::host::tmux::control::CHANNEL]);
+        let _ = self.tmux.run(&batch);
+    }
+
     fn mark_crashloop(&self, session: &str) -> Result<(), HostError> {
         self.tmux.mark_crashloop(session)
     }

@@ -271,6 +271,9 @@ pub trait Host: Send + Sync {
     /// Stores what an agent reports of itself on its session
     /// (`@fleet-state`), where the next listing finds it.
     fn set_state(&self, session: &str, value: &str) -> Result<(), HostError>;
+    /// Wakes whoever watches the host, as a report would: something they
+    /// should look at now (a signal to the supervisor).
+    fn nudge(&self) {}
     /// Marks an agent's dead session as given up on by the supervisor
     /// (until its next launch), where the next listing finds it.
     fn mark_crashloop(&self, session: &str) -> Result<(), HostError>;

@@ -370,7 +370,7 @@ impl Core {
     /// time for all of them), and records what it saw last. Stops early
     /// when every one of them has died.
     fn confirm(&self, launched: &[&AgentName]) -> Result<Sessions, Error> {
-        let deadline = Instant::now() + self.settings.start_grace;
+        let deadline = Instant::now() + self.start_grace();
         loop {
             let observed_ms = self.clock().now_ms();
             let sessions = self.observe()?;
@@ -393,7 +393,7 @@ impl Core {
         launched: LaunchOutcome,
         session: Option<&ObservedSession>,
     ) -> Result<LaunchOutcome, Error> {
-        let grace = self.settings.start_grace;
+        let grace = self.start_grace();
         let Some(session) = session else {
             return Ok(LaunchOutcome::Died {
                 code: None,

@@ -54,6 +54,8 @@ pub struct Core {
     /// checked: a command checks them once, however often it asks.
     home: std::sync::OnceLock<FleetHome>,
     state_dir: std::sync::OnceLock<PathBuf>,
+    /// A start grace other than the settings', in ms (`u64::MAX`: none).
+    grace_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Core {
@@ -68,7 +70,13 @@ impl Core {
             notice: None,
             home: std::sync::OnceLock::new(),
             state_dir: std::sync::OnceLock::new(),
+            grace_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// The host, to hand to another thread.
+    pub fn shared_host(&self) -> Arc<dyn Host> {
+        self.host.clone()
     }
 
     pub fn host(&self) -> &dyn Host {
@@ -116,6 +124,26 @@ impl Core {
             };
             Fleet::empty(self.settings.cwd.clone(), here)
         })
+    }
+
+    /// The start grace launches wait out: the settings', unless
+    /// [`Core::with_grace`] says otherwise.
+    pub fn start_grace(&self) -> std::time::Duration {
+        match self.grace_ms.load(std::sync::atomic::Ordering::SeqCst) {
+            u64::MAX => self.settings.start_grace,
+            ms => std::time::Duration::from_millis(ms),
+        }
+    }
+
+    /// Runs `f` with launches waiting out `grace` instead (the supervisor
+    /// relaunches without waiting: its monitor sees a death anyway).
+    pub fn with_grace<T>(&self, grace: std::time::Duration, f: impl FnOnce() -> T) -> T {
+        use std::sync::atomic::Ordering;
+        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX - 1);
+        let before = self.grace_ms.swap(ms, Ordering::SeqCst);
+        let out = f();
+        self.grace_ms.store(before, Ordering::SeqCst);
+        out
     }
 
     /// The fleet file's desired state; an error when there is no file.

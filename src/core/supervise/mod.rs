@@ -79,6 +79,8 @@ pub struct Supervisor {
     /// The fleet file as last read: when it changed, and what it declared.
     file_stamp: Option<std::time::SystemTime>,
     declared: BTreeSet<AgentName>,
+    /// Agents the supervisor itself relaunched, until it sees the launch.
+    relaunched: BTreeSet<String>,
     notifier: Option<Notifier>,
     _lock: FleetLock,
 }
@@ -116,14 +118,56 @@ impl Supervisor {
                 .fleet()
                 .map(|f| f.agents.keys().cloned().collect())
                 .unwrap_or_default(),
+            relaunched: BTreeSet::new(),
             notifier: core.fleet().ok().and_then(|f| f.notify).map(Notifier::new),
             _lock: lock,
         })
     }
 
-    /// Brings the declared fleet up.
+    /// Brings the declared fleet up, as a supervisor may: an agent with no
+    /// session comes up unless an operator stopped it last; one that exited
+    /// comes back only as its restart policy says; one in a crash loop, or
+    /// running, is left as it is.
     pub fn start(&mut self, core: &Core) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
-        core.up(&[])
+        let fleet = core.require_fleet("supervise")?;
+        let sessions = core.observe()?;
+        let mut names = Vec::new();
+        for (name, agent) in fleet.local_agents().map(|a| (&a.spec.name, a)) {
+            let wanted = match sessions.get(name.as_str()) {
+                None => !self.stopped_last(core, name),
+                Some(s) if s.status() == Status::Exited => {
+                    let how = Down::Exited(s.exit_code());
+                    // The first look decides as a death would.
+                    let mut record = Record::default();
+                    matches!(
+                        record.down(how, agent.spec.restart, 0, 0, &self.limits),
+                        Verdict::RelaunchAt { .. }
+                    )
+                }
+                Some(_) => false,
+            };
+            if wanted {
+                names.push(name.clone());
+            }
+        }
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        core.up(&names)
+    }
+
+    /// Whether the last word of an agent's history is an operator's stop.
+    fn stopped_last(&self, core: &Core, name: &AgentName) -> bool {
+        core.with_store(|store| store.events(Some(name.as_str()), 0, 0))
+            .ok()
+            .and_then(|events| {
+                events
+                    .into_iter()
+                    .rev()
+                    .find(|e| e.event.is_lifecycle())
+                    .map(|e| e.event == EventKind::Stopped)
+            })
+            .unwrap_or(false)
     }
 
     /// One round: a look, what went down, relaunches that are due.
@@ -218,6 +262,12 @@ impl Supervisor {
         })
     }
 
+    /// Reads the fleet file again at the next round, changed or not
+    /// (SIGHUP).
+    pub fn reload_soon(&mut self) {
+        self.file_stamp = None;
+    }
+
     /// Sleeps until the next look is worth taking, or a relaunch is due.
     pub fn wait(&mut self, core: &Core) {
         let next = self.due.values().min().copied();
@@ -231,7 +281,12 @@ impl Supervisor {
             let record = self.records.entry(name.clone()).or_default();
             let launch = meta.launched_ms;
             let before = self.known.insert(name.clone(), (meta.restart, launch));
-            if before.is_none_or(|(_, was)| was != launch) && before.is_some() {
+            if before.is_some_and(|(_, was)| was != launch) {
+                if !self.relaunched.remove(name) {
+                    // Launched by someone else (`fleet restart`, `up`): a
+                    // fresh start, crash loop and streak forgotten.
+                    *record = Record::default();
+                }
                 record.launched(i64::try_from(launch).unwrap_or(now));
             }
             if matches!(session.status(), Status::Running | Status::Drift) {
@@ -319,9 +374,13 @@ impl Supervisor {
                 Err(_) => {}
             }
         }
+        self.relaunched.extend(ready.iter().cloned());
+        // No start grace: the monitor hears of a death anyway, and the
+        // next relaunch must not wait behind this one.
+        let quick = std::time::Duration::ZERO;
         let mut acts = Vec::new();
         if !in_file.is_empty() {
-            match core.up(&in_file) {
+            match core.with_grace(quick, || core.up(&in_file)) {
                 Ok(outcomes) => acts.extend(outcomes.into_iter().map(Act::Relaunched)),
                 Err(e) => acts.push(Act::Failed {
                     names: in_file.iter().map(|n| n.to_string()).collect(),
@@ -330,7 +389,7 @@ impl Supervisor {
             }
         }
         for agent in others {
-            match core.restart(&agent) {
+            match core.with_grace(quick, || core.restart(&agent)) {
                 Ok(outcome) => acts.push(Act::Relaunched(outcome)),
                 Err(e) => acts.push(Act::Failed {
                     names: vec![agent.to_string()],

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Instant;
@@ -94,6 +95,8 @@ fn run(spec: &Notify, event: &Event) -> Result<(), String> {
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // Its own process group: a timeout ends whatever it started too.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("{program} could not run: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
@@ -115,7 +118,7 @@ fn run(spec: &Notify, event: &Event) -> Result<(), String> {
                 .ok()
                 .and_then(rustix::process::Pid::from_raw)
             {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
             }
             Err(format!(
                 "{program} took longer than {}s and was killed",
