@@ -43,6 +43,14 @@ fn a_killed_agent_is_back_within_two_seconds_and_stops_are_respected() {
             .contains("another supervisor already keeps the fleet"),
         "{second:#?}"
     );
+    // Also with another state directory: the claim is on the tmux server.
+    let elsewhere = env.root().join("other-home").display().to_string();
+    let third = env.fleet_env(&["supervise"], &[("FLEET_HOME", elsewhere.as_str())]);
+    assert_ne!(third.code, 0, "{third:#?}");
+    assert!(
+        third.stderr.contains("with another FLEET_HOME"),
+        "{third:#?}"
+    );
 
     // kill -9 of the runtime: relaunched, counted, within 2 s.
     let pid = env.tmux_out(&["display", "-p", "-t", "=steady:", "#{pane_pid}"]);

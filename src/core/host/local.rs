@@ -126,6 +126,24 @@ impl Host for LocalHost {
         self.tmux.kill_sessions(names)
     }
 
+    fn supervisor_claim(&self) -> Option<u32> {
+        let mut batch = crate::core::host::tmux::Batch::new();
+        batch.push(["show-options", "-sqv", "@fleet-supervisor"]);
+        let out = self.tmux.run(&batch).ok()?;
+        String::from_utf8_lossy(&out).trim().parse().ok()
+    }
+
+    fn claim_supervisor(&self, pid: u32) {
+        let mut batch = crate::core::host::tmux::Batch::new();
+        batch.push([
+            "set-option".to_string(),
+            "-s".to_string(),
+            "@fleet-supervisor".to_string(),
+            pid.to_string(),
+        ]);
+        let _ = self.tmux.run(&batch);
+    }
+
     fn nudge(&self) {
         let mut batch = crate::core::host::tmux::Batch::new();
         batch.push(["wait-for", "-S", crate::core::host::tmux::control::CHANNEL]);

@@ -271,6 +271,13 @@ pub trait Host: Send + Sync {
     /// Stores what an agent reports of itself on its session
     /// (`@fleet-state`), where the next listing finds it.
     fn set_state(&self, session: &str, value: &str) -> Result<(), HostError>;
+    /// The pid a supervisor left on the fleet's server as its claim
+    /// (`@fleet-supervisor`), if any; `None` with no server.
+    fn supervisor_claim(&self) -> Option<u32> {
+        None
+    }
+    /// Leaves this process's pid on the fleet's server as the supervisor.
+    fn claim_supervisor(&self, _pid: u32) {}
     /// Wakes whoever watches the host, as a report would: something they
     /// should look at now (a signal to the supervisor).
     fn nudge(&self) {}

@@ -107,6 +107,17 @@ impl Supervisor {
                     source,
                 },
             })?;
+        // The lock is per state directory; the claim on the tmux server
+        // catches a supervisor of the same socket with another FLEET_HOME.
+        if let Some(pid) = core.host().supervisor_claim()
+            && pid != std::process::id()
+            && is_supervisor(pid)
+        {
+            return Err(Error::setup(format!(
+                "another supervisor already keeps the fleet on socket \"{}\" (pid {pid}, with another FLEET_HOME): stop it first, or leave it be",
+                core.host().socket()
+            )));
+        }
         Ok(Self {
             monitor: Monitor::new(core)?,
             limits,
@@ -129,6 +140,13 @@ impl Supervisor {
     /// comes back only as its restart policy says; one in a crash loop, or
     /// running, is left as it is.
     pub fn start(&mut self, core: &Core) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
+        let outcomes = self.bring_up(core);
+        // Claimed once a server is sure to exist (the first launch made it).
+        core.host().claim_supervisor(std::process::id());
+        outcomes
+    }
+
+    fn bring_up(&mut self, core: &Core) -> Result<Vec<AgentOutcome<LaunchOutcome>>, Error> {
         let fleet = core.require_fleet("supervise")?;
         let sessions = core.observe()?;
         let mut names = Vec::new();
@@ -397,6 +415,8 @@ impl Supervisor {
                 }),
             }
         }
+        // A server made again (after kill-server) carries the claim again.
+        core.host().claim_supervisor(std::process::id());
         acts
     }
 }
@@ -405,4 +425,11 @@ impl Supervisor {
 fn file_stamp(core: &Core) -> Option<std::time::SystemTime> {
     let path = core.settings.file.as_ref()?;
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Whether `pid` is a running `fleet supervise`.
+fn is_supervisor(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|raw| raw.split(|b| *b == 0).any(|arg| arg == b"supervise"))
+        .unwrap_or(false)
 }
