@@ -378,7 +378,7 @@ fn watch_cpu(bench: &Bench) {
     bench.tmux(&["send-keys", "-t", "=agent-020:", "x"]);
     let output = seen(&lines, "agent-020  working", start);
     println!(
-        "{:<38} {:>10}  {:>7}  <= 1 s (the digest is asked every 800 ms)",
+        "{:<38} {:>10}  {:>7}  <= 1 s (the digest is asked every 900 ms)",
         "output -> watch (idle to working)",
         ms(output),
         "-"

@@ -76,7 +76,7 @@ const RETRY_EVERY: Duration = Duration::from_secs(1);
 
 /// How often the digest is asked for: under a second, so that what it
 /// shows is seen within one.
-const DIGEST_EVERY: Duration = Duration::from_millis(800);
+const DIGEST_EVERY: Duration = Duration::from_millis(900);
 
 /// What a reader thread passes on.
 #[derive(Debug)]
