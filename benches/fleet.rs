@@ -85,7 +85,12 @@ impl Drop for Bench {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default();
-        let _ = self.tmux_quiet(&["kill-server"]);
+        self.end_server();
+        // A 3.3 server whose control client's reader died can hang on exit
+        // (see the README): end what is left for sure.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", &format!("tmux -u -L {} ", self.socket)])
+            .status();
         // tmux leaves its socket file behind.
         if !socket_path.is_empty() {
             let _ = std::fs::remove_file(socket_path);
@@ -474,7 +479,10 @@ fn supervise(bench: &Bench) {
         "-",
         ms(back[back.len() - 1])
     );
-    let _ = child.kill();
+    // SIGTERM: the supervisor ends its tmux clients with it.
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }
 
