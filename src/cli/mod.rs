@@ -84,6 +84,9 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         path: settings.path.clone(),
         config_home: settings.config_home.clone(),
         user: settings.user.clone(),
+        fleet_home: settings.fleet_home.clone(),
+        cwd: settings.cwd.clone(),
+        npm_env: settings.npm_env.clone(),
     };
     let host = LocalHost::new(tmux, hostname::local(), env).with_systemd(systemd);
     Ok(

@@ -78,13 +78,30 @@ pub struct Env(BTreeMap<String, OsString>);
 impl Env {
     /// This process's environment (the one place it is read).
     pub fn from_process() -> Self {
+        let npm = std::env::vars_os().filter_map(|(k, v)| {
+            let key = k.to_str()?.to_string();
+            key.to_ascii_lowercase()
+                .starts_with("npm_config_")
+                .then_some((key, v))
+        });
         Self(
             VARIABLES
                 .iter()
                 .filter_map(|k| Some((k.to_string(), std::env::var_os(k)?)))
+                .chain(npm)
                 .filter(|(_, v)| !v.is_empty())
                 .collect(),
         )
+    }
+
+    /// npm's own settings from the environment (`npm_config_*`), which
+    /// decide what `npm config get prefix` answers.
+    pub fn npm(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k.to_ascii_lowercase().starts_with("npm_config_"))
+            .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
+            .collect()
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
@@ -110,8 +127,12 @@ impl Env {
         match self
             .0
             .iter()
-            .find(|(key, value)| *key != "PATH" && value.to_str().is_none())
-        {
+            // npm's own variables only key a cache: npm reads them itself.
+            .find(|(key, value)| {
+                *key != "PATH"
+                    && !key.to_ascii_lowercase().starts_with("npm_config_")
+                    && value.to_str().is_none()
+            }) {
             Some((key, _)) => Err(Error::setup(format!(
                 "{key} is not valid UTF-8: fix or unset it"
             ))),
@@ -147,6 +168,8 @@ pub struct Settings {
     pub tmux_timeout: Duration,
     /// How long a write to the event store waits for other writers.
     pub store_wait: Duration,
+    /// npm's settings from the environment (`npm_config_*`).
+    pub npm_env: Vec<(String, String)>,
     pub log_max_bytes: u64,
     /// `MOSAIC_RUNTIME_BIN`: first directories of the runtime-bin prefix.
     pub runtime_bin: Option<String>,
@@ -285,6 +308,7 @@ impl Settings {
             tmux_timeout,
             store_wait,
             log_max_bytes: log_max_bytes.unwrap_or(DEFAULT_LOG_MAX_BYTES),
+            npm_env: env.npm(),
             runtime_bin: env.get("MOSAIC_RUNTIME_BIN").map(String::from),
             seed: SeedEnv {
                 runtime: env.get("MOSAIC_AGENT_RUNTIME").map(String::from),

@@ -412,3 +412,46 @@ fn the_fleet_server_is_set_up_for_agents() {
     let out = env.tmux(&["show", "-gwv", "remain-on-exit"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "on");
 }
+
+#[test]
+fn npm_is_asked_for_its_prefix_once_until_what_decides_it_changes() {
+    let mut env = TestEnv::new();
+    let asked = env.root().join("npm-asked");
+    let prefix = env.root().join("npm-prefix");
+    std::fs::create_dir_all(prefix.join("bin")).unwrap_or_else(|e| panic!("{e}"));
+    env.script(
+        "npm",
+        &format!(
+            "echo asked >> '{}'; echo '{}'",
+            asked.display(),
+            prefix.display()
+        ),
+    );
+    let path = format!("{}:{}", env.bin().display(), env.path);
+    env.path = path;
+    let times = || {
+        std::fs::read_to_string(&asked)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    env.fleet(&["start", "a", "--runtime", "stub"]).success();
+    env.fleet(&["start", "b", "--runtime", "stub"]).success();
+    assert_eq!(times(), 1, "npm was asked again with nothing changed");
+    let kept = env.root().join("state/state/npm-prefix.json");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&kept).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    // A changed ~/.npmrc can change the answer: npm is asked again.
+    std::fs::write(env.home().join(".npmrc"), "prefix=/elsewhere\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    env.fleet(&["start", "c", "--runtime", "stub"]).success();
+    assert_eq!(times(), 2);
+    // The prefix it gave reaches the pane's PATH.
+    let pane_path = env.tmux_out(&["show-environment", "-t", "=c:", "PATH"]);
+    let start = env.tmux_out(&["display", "-p", "-t", "=c:", "#{pane_start_command}"]);
+    assert!(
+        start.contains(&prefix.join("bin").display().to_string()),
+        "{start}\n{pane_path}"
+    );
+}

@@ -33,6 +33,12 @@ pub struct LocalEnv {
     /// Where systemd user units live.
     pub config_home: PathBuf,
     pub user: String,
+    /// The state directory, where npm's answer is kept between runs.
+    pub fleet_home: Option<PathBuf>,
+    /// The directory fleet runs in (npm reads a `.npmrc` there).
+    pub cwd: PathBuf,
+    /// `npm_config_*` from the environment.
+    pub npm_env: Vec<(String, String)>,
 }
 
 /// tmux on this machine.
@@ -62,7 +68,7 @@ impl LocalHost {
     /// Derives the runtime-bin prefix. Runs `npm config get prefix` (a node
     /// start-up, ~0.2 s), so it is asked for once per run, not per agent.
     fn runtime_prefix(&self) -> String {
-        let npm = npm_prefix(self.env.path.as_deref());
+        let npm = self.npm_prefix();
         prefix_of(
             &candidates(
                 self.env.runtime_bin.as_deref(),
@@ -250,9 +256,97 @@ pub fn prefix_of(candidates: &[PathBuf], is_dir: impl Fn(&Path) -> bool) -> Stri
         .join(":")
 }
 
-/// `npm config get prefix`, if npm is on PATH and answers within 5 s.
-fn npm_prefix(path: Option<&str>) -> Option<PathBuf> {
-    let npm = find_on_path("npm", path?)?;
+/// What `npm config get prefix` answered, kept under FLEET_HOME with
+/// everything that decides it: a kept answer is used only while all of
+/// that is unchanged, and for an hour at most.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct NpmAnswer {
+    key: String,
+    prefix: Option<PathBuf>,
+    /// The global npmrc under that prefix, as it was.
+    global: String,
+    at: u64,
+}
+
+/// How long a kept answer of npm's is trusted.
+const NPM_ANSWER_FOR: u64 = 3600;
+
+/// A file's identity and last change, or `-` when there is none.
+fn stamp(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).map_or_else(
+        |_| "-".to_string(),
+        |m| format!("{}:{}:{}:{}", m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
+    )
+}
+
+impl LocalHost {
+    /// `npm config get prefix` (about 0.2 s of node start-up), or what it
+    /// answered before when nothing that decides it has changed.
+    fn npm_prefix(&self) -> Option<PathBuf> {
+        let npm = find_on_path("npm", self.env.path.as_deref()?)?;
+        let real = std::fs::canonicalize(&npm).unwrap_or_else(|_| npm.clone());
+        let mut npm_env = self.env.npm_env.clone();
+        npm_env.sort();
+        let key = format!(
+            "{:?}|{:?}|{:?}|{}|{}|{}|{}|{npm_env:?}",
+            self.env.path,
+            self.env.home,
+            self.env.cwd,
+            real.display(),
+            stamp(&real),
+            self.env
+                .home
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |h| stamp(&h.join(".npmrc"))),
+            stamp(&self.env.cwd.join(".npmrc")),
+        );
+        let kept = self.npm_answer_path();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if let Some(path) = &kept
+            && let Ok(bytes) = crate::core::store::private::read(path)
+            && let Ok(answer) = serde_json::from_slice::<NpmAnswer>(&bytes)
+            && answer.key == key
+            && now.saturating_sub(answer.at) < NPM_ANSWER_FOR
+            && answer.global == global_npmrc(answer.prefix.as_deref())
+        {
+            return answer.prefix;
+        }
+        let prefix = ask_npm(&npm);
+        if let Some(path) = &kept {
+            let answer = NpmAnswer {
+                key,
+                global: global_npmrc(prefix.as_deref()),
+                prefix: prefix.clone(),
+                at: now,
+            };
+            if let Ok(bytes) = serde_json::to_vec(&answer) {
+                let _ = crate::core::store::home::write_atomic(path, &bytes);
+            }
+        }
+        prefix
+    }
+
+    /// Where npm's answer is kept: the state directory, checked private.
+    fn npm_answer_path(&self) -> Option<PathBuf> {
+        use crate::core::store::private;
+        let home = self.env.fleet_home.as_ref()?;
+        private::root(home).ok()?;
+        let dir = home.join("state");
+        private::dir(home, &dir).ok()?;
+        Some(dir.join("npm-prefix.json"))
+    }
+}
+
+/// The global npmrc under a prefix, as a stamp.
+fn global_npmrc(prefix: Option<&Path>) -> String {
+    prefix.map_or_else(|| "-".to_string(), |p| stamp(&p.join("etc/npmrc")))
+}
+
+/// `npm config get prefix`, if npm answers within 5 s.
+fn ask_npm(npm: &Path) -> Option<PathBuf> {
     let mut child = Command::new(npm)
         .args(["config", "get", "prefix"])
         // One question, asked at every launch: no debug log file for it.
