@@ -52,8 +52,19 @@ fn unsafe_char(c: char) -> bool {
 /// Marks where a colour begins or ends (a private-use character).
 const MARK: char = '\u{E000}';
 
-/// Everything safe, and fleet's colour marks turned into SGR codes.
-fn scrub(text: &str) -> String {
+/// Everything safe, and fleet's colour marks turned into SGR codes. Text
+/// with neither (JSON, most tables) passes as it is.
+fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let clean = text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t');
+    if clean || !text.chars().any(|c| unsafe_char(c) || c == MARK) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(scrub_owned(text))
+}
+
+fn scrub_owned(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
