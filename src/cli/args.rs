@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
     attach, down, events, explain, hook, init, log_writer, logs, peek, ps, report, restart, send,
-    start, stop, supervise, up, verify, wait, watch,
+    start, status_line, stop, supervise, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -67,6 +67,8 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Keep the declared fleet up: relaunch agents that die, as their restart policy says
     Supervise(supervise::SuperviseArgs),
+    /// One short line for tmux's status bar: how many run, who waits, who exited
+    StatusLine(status_line::StatusLineArgs),
     /// Print an agent's current screen, read-only
     Peek(peek::PeekArgs),
     /// Print an agent's persisted transcript, kept after its pane is gone

@@ -15,6 +15,7 @@ pub mod report;
 pub mod restart;
 pub mod send;
 pub mod start;
+pub mod status_line;
 pub mod stop;
 pub mod supervise;
 pub mod up;
@@ -40,6 +41,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Verify(args) => verify::cmd_verify(core, &args),
         Command::Watch(args) => watch::cmd_watch(core, &args),
         Command::Supervise(args) => supervise::cmd_supervise(core, &args),
+        Command::StatusLine(args) => status_line::cmd_status_line(core, &args),
         Command::Peek(args) => peek::cmd_peek(core, &args),
         Command::Logs(args) => logs::cmd_logs(core, &args),
         Command::Events(args) => events::cmd_events(core, &args),

@@ -35,6 +35,8 @@ pub fn cmd_supervise(core: &Core, _args: &SuperviseArgs) -> Result<i32, CliError
     report::print(&lines);
     let (reload, stop) = signals(core)?;
     let mut stalled = false;
+    // A relaunch that keeps failing for the same reason is said once.
+    let mut last_failure = String::new();
     loop {
         if stop.load(Ordering::SeqCst) {
             // Its clients go with it; the agents keep running.
@@ -56,6 +58,12 @@ pub fn cmd_supervise(core: &Core, _args: &SuperviseArgs) -> Result<i32, CliError
         let mut text: String = round.tick.events.iter().map(|e| render(e, false)).collect();
         let now_ms = core.clock().now_ms();
         for act in &round.acts {
+            match act {
+                Act::Failed { why, .. } if *why == last_failure => continue,
+                Act::Failed { why, .. } => last_failure.clone_from(why),
+                Act::Relaunched(_) => last_failure.clear(),
+                _ => {}
+            }
             text.push_str(&act_line(now_ms, act));
         }
         if !text.is_empty() && !output::print(&text) {

@@ -233,8 +233,13 @@ impl Core {
     }
 
     /// The warnings kept since last asked.
+    /// Each once: one fault met by several steps is said once.
     pub fn take_warnings(&self) -> Vec<Warning> {
+        let mut seen = std::collections::BTreeSet::new();
         std::mem::take(&mut *lock(&self.warnings))
+            .into_iter()
+            .filter(|w| seen.insert(w.to_string()))
+            .collect()
     }
 
     /// Where this socket's transcripts live, and how big they may grow.
