@@ -128,7 +128,10 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
     // What the old process reported, or the supervisor decided of it, is
     // not about the new one (a new session has neither).
     let relaunch = matches!(launch.place, Place::Respawn { .. });
-    for option in [STATE_OPTION, CRASHLOOP_OPTION].into_iter().filter(|_| relaunch) {
+    for option in [STATE_OPTION, CRASHLOOP_OPTION]
+        .into_iter()
+        .filter(|_| relaunch)
+    {
         group.push([
             "set-option".to_string(),
             "-u".to_string(),
