@@ -26,6 +26,7 @@
 
 pub mod boot;
 pub mod checks;
+pub mod child;
 pub mod clock;
 pub mod desired;
 pub mod error;

@@ -22,10 +22,7 @@
 use std::ffi::OsStr;
 use std::io;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
-
-use rustix::process::{Pid, Signal};
 
 /// Told every command line before it runs (`FLEET_LOG`).
 pub type Tracer = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -175,22 +172,12 @@ impl Systemd {
             io::ErrorKind::NotFound => SystemdError::NotFound { program },
             _ => SystemdError::Spawn { program, source },
         })?;
-        let pid = child.id();
-        let (done, outcome) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = done.send(child.wait_with_output());
-        });
-        match outcome.recv_timeout(self.timeout) {
-            Ok(output) => output.map_err(|source| SystemdError::Spawn { program, source }),
-            Err(_) => {
-                if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-                    let _ = rustix::process::kill_process(pid, Signal::KILL);
-                }
-                Err(SystemdError::Timeout {
-                    command: command.to_string(),
-                    secs: self.timeout.as_secs(),
-                })
-            }
+        match crate::core::child::output_within(child, self.timeout, false) {
+            Some(output) => output.map_err(|source| SystemdError::Spawn { program, source }),
+            None => Err(SystemdError::Timeout {
+                command: command.to_string(),
+                secs: self.timeout.as_secs(),
+            }),
         }
     }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Instant;
 
 use crate::core::desired::fleetfile::Notify;
@@ -104,27 +104,14 @@ fn run(spec: &Notify, event: &Event) -> Result<(), String> {
         let _ = stdin.write_all(json.as_bytes());
         let _ = stdin.write_all(b"\n");
     }
-    let pid = child.id();
-    let (done, status) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait());
-    });
-    match status.recv_timeout(spec.timeout) {
-        Ok(Ok(s)) if s.success() => Ok(()),
-        Ok(Ok(s)) => Err(format!("{program} failed ({s})")),
-        Ok(Err(e)) => Err(format!("{program}: {e}")),
-        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-            if let Some(pid) = i32::try_from(pid)
-                .ok()
-                .and_then(rustix::process::Pid::from_raw)
-            {
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            }
-            Err(format!(
-                "{program} took longer than {}s and was killed",
-                spec.timeout.as_secs()
-            ))
-        }
+    match crate::core::child::output_within(child, spec.timeout, true) {
+        Some(Ok(out)) if out.status.success() => Ok(()),
+        Some(Ok(out)) => Err(format!("{program} failed ({})", out.status)),
+        Some(Err(e)) => Err(format!("{program}: {e}")),
+        None => Err(format!(
+            "{program} took longer than {}s and was killed",
+            spec.timeout.as_secs()
+        )),
     }
 }
 

@@ -30,10 +30,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io;
 use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use rustix::process::{Pid, Signal};
 
 use crate::core::host::{Capture, HostError, Input, ObservedPane};
 pub use batch::{Batch, escape_arg};
@@ -146,19 +143,9 @@ impl Tmux {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(spawn_error)?;
-        let pid = child.id();
-        let (done, outcome) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = done.send(child.wait_with_output());
-        });
-        match outcome.recv_timeout(self.timeout) {
-            Ok(output) => output.map_err(HostError::Spawn),
-            Err(_) => {
-                if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-                    let _ = rustix::process::kill_process(pid, Signal::KILL);
-                }
-                Err(self.timed_out())
-            }
+        match crate::core::child::output_within(child, self.timeout, false) {
+            Some(output) => output.map_err(HostError::Spawn),
+            None => Err(self.timed_out()),
         }
     }
 

@@ -152,11 +152,8 @@ impl Drop for Bell {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         let pid = self.pid.load(Ordering::SeqCst);
-        if let Some(pid) = i32::try_from(pid)
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if pid != 0 {
+            crate::core::child::signal(pid, rustix::process::Signal::TERM, false);
         }
     }
 }
