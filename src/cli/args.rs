@@ -89,4 +89,11 @@ pub enum Command {
     /// Append standard input to a transcript, rotating it (run by tmux)
     #[command(name = "__log-writer", hide = true)]
     LogWriter(log_writer::LogWriterArgs),
+    /// Serve one request of the operator's host, read from stdin (run over ssh)
+    #[command(hide = true)]
+    Remote(RemoteArgs),
 }
+
+/// `fleet remote` takes everything from its request.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {}

@@ -2,7 +2,9 @@
 //! and an exit code that means something.
 //!
 //! Exit codes: 0 ok; 1 an action or check failed; 2 bad usage or bad input
-//! (a bad name, a broken fleet file): nothing was changed.
+//! (a bad name, a broken fleet file): nothing was changed; 3 another host
+//! did not answer (the answer is partial: every other host's part is
+//! complete).
 
 use std::fmt;
 
@@ -10,6 +12,7 @@ use crate::core::{Error, ErrorKind};
 
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_UNREACHABLE: i32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CliError {
@@ -46,6 +49,10 @@ impl From<Error> for CliError {
         match e.kind() {
             ErrorKind::BadInput => Self::user(e.to_string()),
             ErrorKind::Failed => Self::failed(e.to_string()),
+            ErrorKind::Unreachable => Self {
+                message: e.to_string(),
+                code: EXIT_UNREACHABLE,
+            },
         }
     }
 }

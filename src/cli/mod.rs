@@ -8,7 +8,9 @@
 pub mod args;
 pub mod commands;
 pub mod error;
+pub mod hosts;
 pub mod output;
+pub mod remote;
 pub mod report;
 
 use std::ffi::OsString;
@@ -37,6 +39,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     // The transcript writer runs under tmux and needs no fleet context.
     let result = match &cli.command {
         Command::LogWriter(args) => commands::log_writer::cmd_log_writer(args),
+        // Serving the operator's host: its request says the rest.
+        Command::Remote(_) => return remote::serve(),
         // A hook never fails its runtime, whatever is wrong here.
         Command::Hook(args) => {
             return core_for(&cli.global).map_or(0, |core| commands::hook::cmd_hook(&core, args));
@@ -59,6 +63,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// The core for this process: settings from the flags and the
 /// environment, tmux on this machine, the system clock.
 fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
+    let settings = settings_for(global, Env::from_process())?;
+    core_with(settings, hostname::local().to_string())
+}
+
+/// Settings from the flags and this environment.
+pub(crate) fn settings_for(global: &GlobalArgs, env: Env) -> Result<Settings, CliError> {
     let cwd = std::env::current_dir()
         .map_err(|e| CliError::user(format!("the current directory is unusable: {e}")))?;
     let flags = Flags {
@@ -66,12 +76,16 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         socket: global.socket.clone(),
         lock_wait: global.lock_wait.clone(),
     };
-    let settings = Settings::resolve(
+    Ok(Settings::resolve(
         &flags,
-        &Env::from_process(),
+        &env,
         cwd,
         std::env::current_exe().ok(),
-    )?;
+    )?)
+}
+
+/// The core over tmux on this machine, known to the fleet as `host_name`.
+pub(crate) fn core_with(settings: Settings, host_name: String) -> Result<Core, CliError> {
     let mut tmux = Tmux::new(settings.socket.clone()).with_timeout(settings.tmux_timeout);
     let mut systemd = Systemd::new();
     if settings.trace {
@@ -88,7 +102,7 @@ fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
         cwd: settings.cwd.clone(),
         npm_env: settings.npm_env.clone(),
     };
-    let host = LocalHost::new(tmux, hostname::local(), env).with_systemd(systemd);
+    let host = LocalHost::new(tmux, host_name, env).with_systemd(systemd);
     Ok(
         Core::new(settings, Arc::new(host), Arc::new(SystemClock)).with_notice(|warning| {
             output::eprint(&format!("fleet: {warning}"));

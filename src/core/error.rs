@@ -40,6 +40,8 @@ pub enum ErrorKind {
     BadInput,
     /// Something the fleet tried did not work.
     Failed,
+    /// Another host did not answer.
+    Unreachable,
 }
 
 /// What another host's agent cannot have done to it from here.
@@ -157,6 +159,17 @@ pub enum Error {
     /// systemd did not answer as it should (`fleet init`).
     #[error("{0}")]
     Systemd(String),
+    #[error("host {host:?} is not in the fleet file: use one of {}", known.join(", "))]
+    UnknownHost { host: String, known: Vec<String> },
+    /// A name given on the command line does not read.
+    #[error("{0}")]
+    BadName(String),
+    /// Another host did not answer a command meant for it.
+    #[error("host {host} is unreachable ({why})")]
+    Unreachable {
+        host: String,
+        why: crate::core::host::ssh::Unreachable,
+    },
 }
 
 impl Error {
@@ -178,6 +191,8 @@ impl Error {
             | Error::OnOtherHost { .. }
             | Error::NotLaunchable { .. }
             | Error::BadValue(_)
+            | Error::UnknownHost { .. }
+            | Error::BadName(_)
             // Checked before anything runs: nothing changed.
             | Error::Host(HostError::TooLong { .. }) => ErrorKind::BadInput,
             Error::Host(_)
@@ -196,6 +211,7 @@ impl Error {
             | Error::Drift { .. }
             | Error::NoTranscript { .. }
             | Error::Systemd(_) => ErrorKind::Failed,
+            Error::Unreachable { .. } => ErrorKind::Unreachable,
         }
     }
 
@@ -268,6 +284,12 @@ pub enum Warning {
     StoreMovedAside { path: PathBuf },
     #[error("{error} (showing what runs; fix the file before fleet up)")]
     BrokenFleetFile { error: String },
+    /// What another host's fleet said on its stderr.
+    #[error("{host}: {}", line.strip_prefix("fleet: ").unwrap_or(line))]
+    FromHost { host: String, line: String },
+    /// Another host did not answer; its rows say `unreachable`.
+    #[error("host {host} is unreachable ({why})")]
+    HostUnreachable { host: String, why: String },
     /// Said at once, while the command waits.
     #[error("waiting for the fleet lock, held by {holder} (--wait DUR sets how long)")]
     LockWait {

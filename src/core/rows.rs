@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::clock::rfc3339;
 
@@ -15,7 +15,7 @@ use crate::core::observe::{ObservedSession, Status};
 
 /// An agent as `fleet ps` reports it. The JSON field names are a stable
 /// interface: add fields, never rename them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentRow {
     pub name: String,
     pub host: String,
@@ -36,6 +36,9 @@ pub struct AgentRow {
     /// Whether the fleet file declares this agent.
     pub declared: bool,
     pub workdir: Option<String>,
+    /// Why an `unreachable` agent's host did not answer.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 impl AgentRow {
@@ -57,6 +60,7 @@ impl AgentRow {
             restarts: 0,
             declared: false,
             workdir: None,
+            reason: None,
         }
     }
 }
@@ -142,6 +146,7 @@ fn session_row(session: &ObservedSession, extras: &Extras, host: &str, now: u64)
         restarts: meta.map(|m| m.restarts).unwrap_or(0),
         declared: false,
         workdir: meta.map(|m| m.workdir.to_string_lossy().into_owned()),
+        reason: None,
     }
 }
 

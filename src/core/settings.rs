@@ -15,7 +15,7 @@ use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 23] = [
+pub const VARIABLES: [&str; 25] = [
     "HOME",
     "PATH",
     "USER",
@@ -38,6 +38,8 @@ pub const VARIABLES: [&str; 23] = [
     "FLEET_LOCK_WAIT",
     "FLEET_TMUX_TIMEOUT",
     "FLEET_STORE_WAIT",
+    "FLEET_HOST_TIMEOUT",
+    "FLEET_SSH_CONFIG",
     "TMUX_TMPDIR",
 ];
 
@@ -65,6 +67,11 @@ pub const DEFAULT_STORE_WAIT: Duration = Duration::from_secs(30);
 /// How long one tmux call may take (`FLEET_TMUX_TIMEOUT`): a stopped or
 /// wedged server must not hang fleet.
 pub const DEFAULT_TMUX_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long another host has to answer (`FLEET_HOST_TIMEOUT`, or
+/// `timeout` in its `[hosts.NAME]`): a host that is down or hangs is
+/// `unreachable` after this, and never holds up the others.
+pub const DEFAULT_HOST_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A transcript file is rotated at this size; one older file is kept, so an
 /// agent's transcript never takes more than twice this.
@@ -112,6 +119,20 @@ impl Env {
                 .map(|(k, v)| (k.to_string(), OsString::from(v)))
                 .collect(),
         )
+    }
+
+    /// The same, with `key` set to `value` (`None`: unset): what a
+    /// request from the operator's host overrides.
+    pub fn with(mut self, key: &str, value: Option<&str>) -> Self {
+        match value.filter(|v| !v.is_empty()) {
+            Some(v) => {
+                self.0.insert(key.to_string(), OsString::from(v));
+            }
+            None => {
+                self.0.remove(key);
+            }
+        }
+        self
     }
 
     /// A variable's value; `None` when unset (or, for `PATH`, not UTF-8:
@@ -191,6 +212,15 @@ pub struct Settings {
     /// Inside an agent's pane: which agent, and which launch of it
     /// (`FLEET_AGENT`, `FLEET_LAUNCH_MS`), so its reports are its own.
     pub reporter: Option<(String, u64)>,
+    /// How long another host has to answer (`FLEET_HOST_TIMEOUT`).
+    pub host_timeout: Duration,
+    /// An ssh config file for reaching other hosts (`FLEET_SSH_CONFIG`,
+    /// passed as `ssh -F`); else ssh's own.
+    pub ssh_config: Option<PathBuf>,
+    /// Serving another host's operator (`fleet` run over ssh): its name
+    /// for its own host, and the fleet file's text it sent.
+    pub control_host: Option<String>,
+    pub file_text: Option<String>,
 }
 
 /// Where the fleet file comes from, first that has one wins.
@@ -291,6 +321,16 @@ impl Settings {
             })?,
             None => DEFAULT_STORE_WAIT,
         };
+        let host_timeout = match env.get("FLEET_HOST_TIMEOUT") {
+            Some(text) => duration_up_to(text, Duration::from_secs(3600))
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    Error::setup(format!(
+                        "FLEET_HOST_TIMEOUT={text} is not a duration above zero and at most an hour: use e.g. 3s"
+                    ))
+                })?,
+            None => DEFAULT_HOST_TIMEOUT,
+        };
         let log_max_bytes = number("FLEET_LOG_MAX_BYTES", "a size in bytes")?;
         if log_max_bytes == Some(0) {
             return Err(Error::setup(
@@ -337,6 +377,10 @@ impl Settings {
                 .and_then(Path::parent)
                 .map(|dir| dir.join("fleet-stub"))
                 .filter(|path| path.is_file()),
+            host_timeout,
+            ssh_config: env.get("FLEET_SSH_CONFIG").map(PathBuf::from),
+            control_host: None,
+            file_text: None,
             socket,
             file,
             home_dir,

@@ -30,6 +30,10 @@ use crate::core::desired::agent::AgentName;
 
 /// Runs the parsed command on the core; returns the exit code.
 pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
+    let command = match crate::cli::hosts::route(core, command)? {
+        crate::cli::hosts::Routed::Here(command) => command,
+        crate::cli::hosts::Routed::Done(code) => return Ok(code),
+    };
     match command {
         Command::Init(args) => init::cmd_init(core, &args),
         Command::Up(args) => up::cmd_up(core, &args),
@@ -52,6 +56,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Explain(args) => explain::cmd_explain(core, &args),
         Command::Hook(args) => Ok(hook::cmd_hook(core, &args)),
         Command::LogWriter(args) => log_writer::cmd_log_writer(&args),
+        Command::Remote(_) => Ok(crate::cli::remote::serve()),
     }
 }
 

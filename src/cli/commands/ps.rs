@@ -1,9 +1,11 @@
 use clap::Args;
 
 use crate::cli::commands::json;
-use crate::cli::error::CliError;
+use crate::cli::error::{CliError, EXIT_UNREACHABLE};
+use crate::cli::hosts;
 use crate::cli::output::{self, Color};
 use crate::core::Core;
+use crate::core::Warning;
 use crate::core::rows::{self, AgentRow};
 use crate::core::vocab::{ActivityKind, Status};
 
@@ -12,10 +14,24 @@ pub struct PsArgs {
     /// Print one JSON array (a stable interface for scripts and other hosts)
     #[arg(long)]
     pub json: bool,
+    /// Only the agents of this host (repeatable) [default: every host]
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
 }
 
 pub fn cmd_ps(core: &Core, args: &PsArgs) -> Result<i32, CliError> {
-    let rows = core.ps()?;
+    let plan = hosts::plan(core, &[], &args.hosts)?;
+    let (rows, unreachable) = if plan.is_local() {
+        (core.ps()?, Vec::new())
+    } else {
+        core.ps_across(&plan)?
+    };
+    for (host, why) in &unreachable {
+        core.warn(Warning::HostUnreachable {
+            host: host.clone(),
+            why: why.to_string(),
+        });
+    }
     // Warnings first, as the answer may be long.
     crate::cli::print_warnings(core);
     if args.json {
@@ -23,7 +39,11 @@ pub fn cmd_ps(core: &Core, args: &PsArgs) -> Result<i32, CliError> {
     } else {
         output::print(&render_table(&rows, output::color_enabled()));
     }
-    Ok(0)
+    Ok(if unreachable.is_empty() {
+        0
+    } else {
+        EXIT_UNREACHABLE
+    })
 }
 
 const HEADER: [&str; 9] = [
@@ -64,6 +84,13 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
                 (status, Some(status_color)),
                 (
                     match (r.activity, r.idle_seconds) {
+                        // Why its host did not answer, in a word.
+                        _ if r.status == Status::Unreachable => r
+                            .reason
+                            .as_deref()
+                            .and_then(|why| why.split(':').next())
+                            .unwrap_or("-")
+                            .to_string(),
                         (Some(ActivityKind::Idle), Some(secs)) => {
                             format!("idle {}", rows::short_duration(secs))
                         }

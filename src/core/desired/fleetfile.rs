@@ -33,10 +33,21 @@ impl fmt::Display for FileError {
     }
 }
 
-/// A host of the fleet, reached over ssh.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A host of the fleet, reached over ssh, where `fleet` runs the host's
+/// share of the fleet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Host {
+    /// The ssh destination, `user@host` (or a `Host` of the ssh config).
     pub ssh: String,
+    pub port: Option<u16>,
+    /// The `fleet` to run there [default: `fleet` on its PATH].
+    pub fleet: Option<String>,
+    /// The fleet's tmux socket there [default: that fleet's own default].
+    pub socket: Option<String>,
+    /// `FLEET_HOME` there [default: that fleet's own default].
+    pub home: Option<String>,
+    /// How long the host has to answer [default: `FLEET_HOST_TIMEOUT`, 3s].
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `[notify]`: a command the supervisor runs on chosen transitions.
@@ -127,6 +138,7 @@ pub struct Defaults {
     pub effort: Option<String>,
     pub workdir: Option<String>,
     pub restart: Option<RestartPolicy>,
+    pub host: Option<String>,
 }
 
 /// A declared agent: its spec and where the file says it.
@@ -152,6 +164,10 @@ pub struct Here {
     pub host: String,
     /// The `fleet-stub` installed beside this `fleet`, if any.
     pub stub: Option<PathBuf>,
+    /// Set when the file is read on a host on behalf of the operator's
+    /// (`fleet` over ssh): that host's name. Agents placed nowhere live
+    /// there, not here.
+    pub control: Option<String>,
 }
 
 /// The desired state: everything a fleet file declares, checked.
@@ -170,6 +186,9 @@ pub struct Fleet {
     /// This machine's name, given by the caller so that parsing reads no
     /// system state: an agent placed on it is local.
     pub local_host: String,
+    /// The operator's host, when the file is read elsewhere on its behalf:
+    /// agents placed nowhere (or on `localhost`) live there.
+    pub control_host: Option<String>,
 }
 
 impl Fleet {
@@ -186,6 +205,7 @@ impl Fleet {
             notify: None,
             policy: vec![ModelRule::builtin()],
             local_host: here.host,
+            control_host: here.control,
         }
     }
 
@@ -297,7 +317,17 @@ impl Fleet {
 
     /// Is `name` this machine, so an agent placed there is local?
     pub fn is_local_host(&self, name: &str) -> bool {
-        name == "localhost" || name == self.local_host
+        match &self.control_host {
+            Some(_) => name == self.local_host,
+            None => name == "localhost" || name == self.local_host,
+        }
+    }
+
+    /// The host a declared agent lives on, by its name in the file: the
+    /// operator's own host is `local_host` (or `control_host` when read
+    /// elsewhere).
+    pub fn host_name_of<'a>(&'a self, agent: &'a DeclaredAgent) -> &'a str {
+        agent.spec.host.as_deref().unwrap_or(&self.local_host)
     }
 }
 
@@ -346,12 +376,14 @@ fn parse_defaults(src: &Source, raw: &RawDefaults) -> Result<Defaults, FileError
     plain.check("model", raw.model.as_ref())?;
     plain.check("effort", raw.effort.as_ref())?;
     plain.check("workdir", raw.workdir.as_ref())?;
+    plain.check("host", raw.host.as_ref())?;
     Ok(Defaults {
         runtime: raw.runtime.as_ref().map(|s| s.get_ref().clone()),
         model: raw.model.as_ref().map(|s| s.get_ref().clone()),
         effort: raw.effort.as_ref().map(|s| s.get_ref().clone()),
         workdir: raw.workdir.as_ref().map(|s| s.get_ref().clone()),
         restart: parse_restart(src, raw.restart.as_ref(), "[defaults]")?,
+        host: raw.host.as_ref().map(|s| s.get_ref().clone()),
     })
 }
 
@@ -491,9 +523,83 @@ fn parse_host(src: &Source, name: &Spanned<String>, raw: &RawHost) -> Result<Hos
             ),
         ));
     }
+    plain_host(src, &table, raw)?;
+    let port = match &raw.port {
+        Some(p) => Some(
+            u16::try_from(*p.get_ref())
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| {
+                    src.error(
+                        Some(p.span().start),
+                        format!(
+                            "{table} port = {} is not a port: use 1 to 65535",
+                            p.get_ref()
+                        ),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let timeout = match &raw.timeout {
+        Some(t) => Some(
+            humantime::parse_duration(t.get_ref().trim())
+                .ok()
+                .filter(|d| !d.is_zero() && d.as_secs() <= 3600)
+                .ok_or_else(|| {
+                    src.error(
+                        Some(t.span().start),
+                        format!(
+                            "{table} timeout = {:?} is not a duration: use one like \"3s\" or \"500ms\" (at most 1h)",
+                            t.get_ref()
+                        ),
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let text = |v: &Option<Spanned<String>>| v.as_ref().map(|s| s.get_ref().trim().to_string());
     Ok(Host {
         ssh: ssh.to_string(),
+        port,
+        fleet: text(&raw.fleet),
+        socket: text(&raw.socket),
+        home: text(&raw.home),
+        timeout,
     })
+}
+
+/// A host's paths and socket: plain text, never empty, never an option.
+fn plain_host(src: &Source, table: &str, raw: &RawHost) -> Result<(), FileError> {
+    let plain = Plain { src, table };
+    for (key, value) in [
+        ("fleet", &raw.fleet),
+        ("socket", &raw.socket),
+        ("home", &raw.home),
+    ] {
+        plain.check(key, value.as_ref())?;
+        if let Some(v) = value {
+            let t = v.get_ref().trim();
+            let bad_socket = key == "socket"
+                && !t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if t.is_empty() || t.starts_with('-') || bad_socket {
+                return Err(src.error(
+                    Some(v.span().start),
+                    format!(
+                        "{table} {key} = {:?} is not usable: {}",
+                        v.get_ref(),
+                        match key {
+                            "socket" => "use letters, digits, '.', '-' and '_'",
+                            _ => "give a path",
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `[notify]`: a command (argv, run without a shell), the event words it
@@ -651,7 +757,7 @@ fn key_offset(key: DeclKey, raw: &RawAgent, defaults: &RawDefaults) -> Option<us
             .or(defaults.runtime.as_ref())
             .map(start),
         DeclKey::Command => raw.command.as_ref().map(start),
-        DeclKey::Host => raw.host.as_ref().map(start),
+        DeclKey::Host => raw.host.as_ref().or(defaults.host.as_ref()).map(start),
     }
 }
 
@@ -845,6 +951,7 @@ struct RawDefaults {
     effort: Option<Spanned<String>>,
     workdir: Option<Spanned<String>>,
     restart: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -874,6 +981,11 @@ struct RawAgent {
 #[serde(deny_unknown_fields)]
 struct RawHost {
     ssh: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    fleet: Option<Spanned<String>>,
+    socket: Option<Spanned<String>>,
+    home: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -903,6 +1015,7 @@ mod tests {
                 home: Some(PathBuf::from("/home/op")),
                 host: "this-host".into(),
                 stub: None,
+                control: None,
             },
         )
     }

@@ -210,11 +210,20 @@ impl Fleet {
     }
 
     /// The host the agent belongs on; `None` is this one, by any name.
+    /// Read on another host for the operator (`control_host`), an agent
+    /// placed nowhere, or on `localhost`, lives on the operator's host.
     fn host_of(&self, decl: &AgentDecl) -> Result<Option<String>, ResolveError> {
-        match &decl.host {
-            Some(h) if self.is_local_host(h) => Ok(None),
-            Some(h) if !self.hosts.contains_key(h) => Err(ResolveError::UndeclaredHost(h.clone())),
-            other => Ok(other.clone()),
+        let named = decl.host.as_ref().or(self.defaults.host.as_ref());
+        match (named, &self.control_host) {
+            (Some(h), _) if self.is_local_host(h) => Ok(None),
+            (None, control) => Ok(control.clone()),
+            (Some(h), Some(control)) if h == "localhost" || h == control => {
+                Ok(Some(control.clone()))
+            }
+            (Some(h), _) if !self.hosts.contains_key(h) => {
+                Err(ResolveError::UndeclaredHost(h.clone()))
+            }
+            (Some(h), _) => Ok(Some(h.clone())),
         }
     }
 }
@@ -342,6 +351,7 @@ mod tests {
                 home: Some(PathBuf::from("/home/op")),
                 host: "this-host".into(),
                 stub: None,
+                control: None,
             },
         );
         fleet.defaults = Defaults {
@@ -350,6 +360,7 @@ mod tests {
             effort: value(Defaults),
             workdir: value(Defaults).map(|w| format!("~/{w}")),
             restart: has.contains(&Defaults).then_some(RestartPolicy::OnFailure),
+            host: None,
         };
         let decl = AgentDecl {
             runtime: value(Agent),

@@ -5,7 +5,8 @@
 //! [`Host`]. [`LocalHost`] is tmux on this machine ([`tmux`] is the one
 //! adapter that runs it, batching many commands per invocation); [`FakeHost`]
 //! keeps panes in memory so the core's decisions can be tested in-process;
-//! the same trait leaves room for tmux reached over SSH.
+//! another host is reached over ssh ([`ssh`]), where its own `fleet` runs
+//! the request ([`remote`]) on its own [`LocalHost`].
 //!
 //! Everything that depends on where an agent runs is asked of its host and
 //! handed in as plain data ([`HostFacts`]): the runtime-bin PATH prefix
@@ -17,6 +18,8 @@ pub mod fake;
 pub mod hostname;
 pub mod local;
 pub mod pane;
+pub mod remote;
+pub mod ssh;
 pub mod systemd;
 pub mod tmux;
 pub mod watch;

@@ -4,6 +4,7 @@
 //! prints; warnings are kept for the view to show ([`Core::take_warnings`]).
 
 pub mod act;
+pub mod hosts;
 pub mod init;
 pub mod launch;
 pub mod look;
@@ -97,15 +98,29 @@ impl Core {
 
     /// The fleet file's desired state, or built-ins only when there is none.
     pub fn fleet(&self) -> Result<Fleet, Error> {
-        let here = Here {
+        match (&self.settings.file, &self.settings.file_text) {
+            // Sent by the operator's host: read as it would be there, its
+            // relative paths from the same directory.
+            (Some(path), Some(text)) => {
+                let base = path
+                    .parent()
+                    .map(std::path::Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("/"));
+                Ok(Fleet::parse(text, path, base, self.here())?)
+            }
+            (Some(path), None) => Ok(Fleet::load(path, self.here())?),
+            (None, _) => Ok(Fleet::empty(self.settings.cwd.clone(), self.here())),
+        }
+    }
+
+    /// What the fleet file is read against: this host's home and name.
+    fn here(&self) -> Here {
+        Here {
             home: self.settings.home_dir.clone(),
             // Agents placed on this host by its name are local.
             host: self.host.name().to_string(),
             stub: self.settings.stub.clone(),
-        };
-        match &self.settings.file {
-            Some(path) => Ok(Fleet::load(path, here)?),
-            None => Ok(Fleet::empty(self.settings.cwd.clone(), here)),
+            control: self.settings.control_host.clone(),
         }
     }
 
@@ -117,12 +132,7 @@ impl Core {
             self.warn(Warning::BrokenFleetFile {
                 error: e.to_string(),
             });
-            let here = Here {
-                home: self.settings.home_dir.clone(),
-                host: self.host.name().to_string(),
-                stub: self.settings.stub.clone(),
-            };
-            Fleet::empty(self.settings.cwd.clone(), here)
+            Fleet::empty(self.settings.cwd.clone(), self.here())
         })
     }
 

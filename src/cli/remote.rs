@@ -1,0 +1,114 @@
+//! `fleet remote`: this host serving one request of the operator's host,
+//! which runs it over ssh. The request (JSON on stdin) carries the fleet
+//! file and the command; the answer is one hello line, then the command's
+//! own output and exit status, as if run here.
+
+use std::io::Read;
+
+use clap::Parser;
+
+use crate::cli::args::{Cli, Command};
+use crate::cli::error::{CliError, EXIT_USAGE};
+use crate::cli::{commands, core_with, output, print_warnings, settings_for};
+use crate::core::host::remote::{self, Hello, MAX_REQUEST_BYTES, PROTOCOL, Request};
+use crate::core::settings::Env;
+
+/// Reads the request, says hello, runs it; returns the exit code.
+pub fn serve() -> i32 {
+    let mut text = String::new();
+    let read = std::io::stdin()
+        .take(MAX_REQUEST_BYTES + 1)
+        .read_to_string(&mut text);
+    let request = match read.map_err(|e| e.to_string()).and_then(|n| {
+        if n as u64 > MAX_REQUEST_BYTES {
+            return Err("the request is larger than fleet reads".to_string());
+        }
+        serde_json::from_str::<Request>(&text).map_err(|e| match remote::protocol_of(&text) {
+            Some((theirs, version, control)) if theirs != PROTOCOL => {
+                remote::mismatch(&control, theirs, &version)
+            }
+            _ => format!("the request does not read: {e}"),
+        })
+    }) {
+        Ok(request) => request,
+        Err(why) => return refuse(why),
+    };
+    if let Some(why) = remote::refuse(&request) {
+        return refuse(why);
+    }
+    let cli = match Cli::try_parse_from(
+        std::iter::once("fleet".to_string()).chain(request.argv.iter().cloned()),
+    ) {
+        Ok(cli) => cli,
+        Err(e) => {
+            return refuse(format!(
+                "the command does not read here: {}",
+                first_line(&e.to_string())
+            ));
+        }
+    };
+    if matches!(
+        cli.command,
+        Command::Remote(_) | Command::LogWriter(_) | Command::Hook(_) | Command::Attach(_)
+    ) {
+        return refuse("that command is not run over a request".into());
+    }
+    hello(None);
+    let result = run(cli, &request);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            output::eprint(&format!("fleet: error: {e}"));
+            e.code
+        }
+    }
+}
+
+fn run(cli: Cli, request: &Request) -> Result<i32, CliError> {
+    let env = Env::from_process()
+        .with("FLEET_FILE", None)
+        .with("MOSAIC_TMUX_SOCKET", request.socket.as_deref());
+    let home = request.home.as_deref().map(|h| match h.strip_prefix("~/") {
+        Some(rest) => std::env::var("HOME")
+            .map(|home| format!("{home}/{rest}"))
+            .unwrap_or_else(|_| h.to_string()),
+        None => h.to_string(),
+    });
+    let env = match &home {
+        Some(h) => env.with("FLEET_HOME", Some(h)),
+        None => env,
+    };
+    let global = cli_global(&cli);
+    let mut settings = settings_for(&global, env)?;
+    settings.file = request.file.as_ref().map(|f| f.path.clone());
+    settings.file_text = request.file.as_ref().map(|f| f.text.clone());
+    settings.control_host = Some(request.control.clone());
+    let core = core_with(settings, request.host.clone())?;
+    let result = commands::dispatch(&core, cli.command);
+    print_warnings(&core);
+    result
+}
+
+/// The request's global flags, but never a file or socket of its own:
+/// the request says those.
+fn cli_global(cli: &Cli) -> crate::cli::args::GlobalArgs {
+    crate::cli::args::GlobalArgs {
+        file: None,
+        socket: None,
+        lock_wait: cli.global.lock_wait.clone(),
+    }
+}
+
+fn refuse(why: String) -> i32 {
+    hello(Some(why));
+    EXIT_USAGE
+}
+
+fn hello(error: Option<String>) {
+    let line = serde_json::to_string(&Hello::ours(error)).unwrap_or_default();
+    output::print(&format!("{line}\n"));
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}

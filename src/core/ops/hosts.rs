@@ -1,0 +1,332 @@
+//! The fleet's hosts: this one, whose agents the core runs in-process, and
+//! the others the fleet file declares, each reached over ssh where its own
+//! `fleet` runs the same operation on the host's share of the fleet.
+//!
+//! Theory of operation. A command first makes a [`Plan`]: which hosts it
+//! covers (all by default, `--host` narrows) and which of the named agents
+//! each one gets (an agent's host is where the fleet file places it, or
+//! `NAME@HOST`). The other hosts are asked all at once, one ssh round trip
+//! each, while this host does its share; a host that does not answer in
+//! its bound is [`Unreachable`] and never holds up the rest.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::core::desired::agent::AgentName;
+use crate::core::desired::fleetfile::Fleet;
+use crate::core::error::Error;
+use crate::core::host::remote::{PROTOCOL, Request, SentFile, VERSION};
+use crate::core::host::ssh::{SshHost, Stream, Unreachable};
+use crate::core::ops::Core;
+use crate::core::rows::AgentRow;
+use crate::core::vocab::Status;
+
+/// Which hosts a command covers, and the agents it names on each.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// This host's share: `None` when it is not covered; an empty list is
+    /// every agent (no names were given).
+    pub here: Option<Vec<AgentName>>,
+    /// The other hosts' shares, in the fleet file's order.
+    pub there: Vec<(SshHost, Vec<AgentName>)>,
+}
+
+impl Plan {
+    /// Only this host, all its agents: a fleet with no other hosts.
+    pub fn here_only(names: Vec<AgentName>) -> Self {
+        Self {
+            here: Some(names),
+            there: Vec::new(),
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.there.is_empty()
+    }
+}
+
+/// What one other host answered to one command.
+#[derive(Debug, Clone)]
+pub struct HostAnswer {
+    pub host: String,
+    /// Its stdout and stderr lines, in order within each.
+    pub out: Vec<String>,
+    pub err: Vec<String>,
+    /// Its exit status, or why it gave none.
+    pub result: Result<i32, Unreachable>,
+}
+
+impl HostAnswer {
+    pub fn stdout(&self) -> String {
+        let mut text = self.out.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// The hosts that did not answer, and why.
+pub type Unanswered = Vec<(String, Unreachable)>;
+
+/// `NAME@HOST`, or a name whose host the fleet file says.
+pub fn split_name(raw: &str) -> (&str, Option<&str>) {
+    match raw.rsplit_once('@') {
+        Some((name, host)) if !host.is_empty() => (name, Some(host)),
+        _ => (raw, None),
+    }
+}
+
+impl Core {
+    /// This host's name, as rows and the other hosts know it.
+    pub fn here_name(&self) -> &str {
+        self.host().name()
+    }
+
+    /// The other hosts of the fleet file, by name.
+    pub fn other_hosts(&self, fleet: &Fleet) -> BTreeMap<String, SshHost> {
+        let control_dir = self.ssh_control_dir();
+        fleet
+            .hosts
+            .iter()
+            .filter(|(name, _)| !fleet.is_local_host(name))
+            .filter(|_| self.settings.control_host.is_none())
+            .map(|(name, host)| {
+                let ssh = SshHost::new(
+                    name,
+                    host,
+                    self.settings.host_timeout,
+                    control_dir.clone(),
+                    self.settings.ssh_config.clone(),
+                );
+                (name.clone(), ssh)
+            })
+            .collect()
+    }
+
+    /// Where shared ssh connections keep their sockets: `$FLEET_HOME/ssh`,
+    /// private (none without a state directory: each command connects).
+    fn ssh_control_dir(&self) -> Option<PathBuf> {
+        let home = self.require_home().ok()?;
+        let dir = home.root().join("ssh");
+        crate::core::store::private::dir(home.root(), &dir).ok()?;
+        Some(dir)
+    }
+
+    /// The hosts a command covers and the agents it names on each. `names`
+    /// may say `NAME@HOST`; `only` narrows to those hosts (this one by its
+    /// name or `localhost`).
+    pub fn plan(&self, fleet: &Fleet, names: &[String], only: &[String]) -> Result<Plan, Error> {
+        let mut others = self.other_hosts(fleet);
+        let here = self.here_name().to_string();
+        let is_here = |h: &str| h == here || fleet.is_local_host(h);
+        for h in only {
+            if !is_here(h) && !others.contains_key(h) {
+                return Err(Error::UnknownHost {
+                    host: h.clone(),
+                    known: std::iter::once(here.clone())
+                        .chain(others.keys().cloned())
+                        .collect(),
+                });
+            }
+        }
+        let covered =
+            |h: &str| only.is_empty() || only.iter().any(|o| o == h || (is_here(o) && is_here(h)));
+        let mut shares: BTreeMap<Option<String>, Vec<AgentName>> = BTreeMap::new();
+        for raw in names {
+            let (name, host) = split_name(raw);
+            let name = AgentName::parse(name).map_err(|e| Error::BadName(e.to_string()))?;
+            let host = match host {
+                Some(h) if is_here(h) => None,
+                Some(h) if others.contains_key(h) => Some(h.to_string()),
+                Some(h) => {
+                    return Err(Error::UnknownHost {
+                        host: h.to_string(),
+                        known: std::iter::once(here.clone())
+                            .chain(others.keys().cloned())
+                            .collect(),
+                    });
+                }
+                None => fleet
+                    .agents
+                    .get(&name)
+                    .and_then(|a| a.spec.host.clone())
+                    .filter(|h| others.contains_key(h)),
+            };
+            shares.entry(host).or_default().push(name);
+        }
+        let named = !names.is_empty();
+        let here_share = shares.remove(&None);
+        let plan_here = match (named, here_share) {
+            (false, _) => covered(&here).then(Vec::new),
+            (true, Some(list)) => covered(&here).then_some(list),
+            (true, None) => None,
+        };
+        let mut there = Vec::new();
+        for (name, host) in std::mem::take(&mut others) {
+            if !covered(&name) {
+                continue;
+            }
+            match (named, shares.remove(&Some(name.clone()))) {
+                (false, _) => there.push((host, Vec::new())),
+                (true, Some(list)) => there.push((host, list)),
+                (true, None) => {}
+            }
+        }
+        Ok(Plan {
+            here: plan_here,
+            there,
+        })
+    }
+
+    /// The request that runs `argv` on `host` for this fleet file.
+    pub fn request(&self, host: &SshHost, argv: Vec<String>) -> Request {
+        let file = self.settings.file.as_ref().and_then(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            Some(SentFile { path, text })
+        });
+        Request {
+            protocol: PROTOCOL,
+            version: VERSION.into(),
+            host: host.name().to_string(),
+            control: self.here_name().to_string(),
+            file,
+            socket: host.spec().socket.clone(),
+            home: host.spec().home.clone(),
+            argv,
+        }
+    }
+
+    /// Runs a command on each of `hosts` at once, collecting what each
+    /// says; `argv_for` gives each host's argv from its share. `bound`
+    /// limits each answer after its hello.
+    pub fn ask_each(
+        &self,
+        hosts: &[(SshHost, Vec<AgentName>)],
+        argv_for: &(dyn Fn(&[AgentName]) -> Vec<String> + Sync),
+        bound: Option<Duration>,
+    ) -> Vec<HostAnswer> {
+        let requests: Vec<(&SshHost, Request)> = hosts
+            .iter()
+            .map(|(host, names)| (host, self.request(host, argv_for(names))))
+            .collect();
+        std::thread::scope(|scope| {
+            let running: Vec<_> = requests
+                .iter()
+                .map(|(host, request)| scope.spawn(move || ask(host, request, bound)))
+                .collect();
+            running
+                .into_iter()
+                .zip(&requests)
+                .map(|(thread, (host, _))| {
+                    thread.join().unwrap_or_else(|_| HostAnswer {
+                        host: host.name().to_string(),
+                        out: Vec::new(),
+                        err: Vec::new(),
+                        result: Err(Unreachable::Ssh("fleet failed asking it".into())),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Every agent's row on the covered hosts: this host's from its own
+    /// look, the others' from their `ps --json`, and for a host that did
+    /// not answer, its declared agents as `unreachable` rows. The hosts
+    /// that did not answer come back too, with why.
+    pub fn ps_across(&self, plan: &Plan) -> Result<(Vec<AgentRow>, Unanswered), Error> {
+        let fleet = self.fleet().ok();
+        let (here, answers) = std::thread::scope(|scope| {
+            let remote = scope.spawn(|| {
+                self.ask_each(
+                    &plan.there,
+                    &|_| vec!["ps".into(), "--json".into()],
+                    Some(Duration::from_secs(60)),
+                )
+            });
+            let here = plan.here.as_ref().map(|_| self.ps());
+            (here, remote.join())
+        });
+        let mut rows = match here {
+            Some(rows) => rows?,
+            None => Vec::new(),
+        };
+        let answers = answers.unwrap_or_default();
+        let mut unreachable = Vec::new();
+        for answer in answers {
+            for line in &answer.err {
+                self.warn(crate::core::error::Warning::FromHost {
+                    host: answer.host.clone(),
+                    line: line.clone(),
+                });
+            }
+            let parsed = match &answer.result {
+                Ok(0) => serde_json::from_str::<Vec<AgentRow>>(&answer.stdout()).map_err(|e| {
+                    Unreachable::BadAnswer(format!("its ps --json does not read: {e}"))
+                }),
+                Ok(code) => Err(Unreachable::BadAnswer(format!(
+                    "its fleet failed (exit {code}){}",
+                    answer
+                        .err
+                        .last()
+                        .map(|l| format!(": {l}"))
+                        .unwrap_or_default()
+                ))),
+                Err(why) => Err(why.clone()),
+            };
+            match parsed {
+                Ok(theirs) => rows.extend(theirs.into_iter().map(|mut r| {
+                    r.host = answer.host.clone();
+                    r
+                })),
+                Err(why) => {
+                    if let Some(fleet) = &fleet {
+                        rows.extend(unreachable_rows(fleet, &answer.host, &why));
+                    }
+                    unreachable.push((answer.host.clone(), why));
+                }
+            }
+        }
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.host.cmp(&b.host)));
+        Ok((rows, unreachable))
+    }
+}
+
+/// Asks one host, keeping its lines.
+fn ask(host: &SshHost, request: &Request, bound: Option<Duration>) -> HostAnswer {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let result = host.call(request, bound, &mut |stream, line| {
+        match stream {
+            Stream::Out => out.push(line.to_string()),
+            Stream::Err => err.push(line.to_string()),
+        }
+        true
+    });
+    HostAnswer {
+        host: host.name().to_string(),
+        out,
+        err,
+        result,
+    }
+}
+
+/// The declared agents of a host that did not answer.
+pub fn unreachable_rows(fleet: &Fleet, host: &str, why: &Unreachable) -> Vec<AgentRow> {
+    fleet
+        .agents
+        .values()
+        .filter(|a| a.spec.host.as_deref() == Some(host))
+        .map(|a| AgentRow {
+            runtime: Some(a.spec.runtime.clone()),
+            model: a.spec.model.clone(),
+            effort: a.spec.effort.clone(),
+            status: Status::Unreachable,
+            declared: true,
+            reason: Some(why.to_string()),
+            ..AgentRow::missing(a.spec.name.as_str(), host)
+        })
+        .collect()
+}
