@@ -173,6 +173,7 @@ pub fn relay(core: &Core, host: &SshHost, argv: Vec<String>, raw: bool) -> Resul
                 output::print(&format!("{line}\n"));
             }
             Stream::Err => output::eprint(&format!("fleet: {}", from_host(host.name(), line))),
+            Stream::Hello => {}
         }
         true
     });

@@ -102,6 +102,10 @@ pub enum EventKind {
     Missing,
     /// The supervisor gave up relaunching an agent that kept dying.
     Crashloop,
+    /// Another host stopped answering (`watch` across hosts), and
+    /// answered again.
+    Unreachable,
+    Reachable,
     /// A kind this fleet does not know, written by a newer one into the
     /// same store: shown as written, never dropped.
     Other(String),
@@ -109,7 +113,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind this fleet knows, in the order the README lists them.
-    pub const KNOWN: [EventKind; 15] = [
+    pub const KNOWN: [EventKind; 17] = [
         EventKind::Started,
         EventKind::Restarted,
         EventKind::Exited,
@@ -125,6 +129,8 @@ impl EventKind {
         EventKind::Takeover,
         EventKind::Missing,
         EventKind::Crashloop,
+        EventKind::Unreachable,
+        EventKind::Reachable,
     ];
 
     pub fn word(&self) -> &str {
@@ -144,6 +150,8 @@ impl EventKind {
             EventKind::Send => "send",
             EventKind::Missing => "missing",
             EventKind::Crashloop => "crashloop",
+            EventKind::Unreachable => "unreachable",
+            EventKind::Reachable => "reachable",
             EventKind::Other(word) => word,
         }
     }
@@ -179,6 +187,13 @@ impl FromStr for EventKind {
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.word())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(d)?;
+        Ok(word.parse().unwrap_or(EventKind::Other(word)))
     }
 }
 

@@ -55,7 +55,12 @@ pub fn cmd_supervise(core: &Core, _args: &SuperviseArgs) -> Result<i32, CliError
             output::eprint("fleet: supervise: the tmux server answers again");
         }
         stalled = round.tick.stalled;
-        let mut text: String = round.tick.events.iter().map(|e| render(e, false)).collect();
+        let mut text: String = round
+            .tick
+            .events
+            .iter()
+            .map(|e| render(e, false, false))
+            .collect();
         let now_ms = core.clock().now_ms();
         for act in &round.acts {
             match act {

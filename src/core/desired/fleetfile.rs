@@ -625,7 +625,8 @@ fn parse_notify(src: &Source, raw: &RawNotify) -> Result<Notify, FileError> {
     let known: Vec<&str> = crate::core::vocab::EventKind::KNOWN
         .iter()
         .map(|k| k.word())
-        .filter(|w| *w != "missing")
+        // Not transitions a supervisor of one host sees.
+        .filter(|w| !matches!(*w, "missing" | "unreachable" | "reachable"))
         .collect();
     let on: Vec<String> = match &raw.on {
         Some(list) => {

@@ -91,6 +91,8 @@ impl std::fmt::Display for Unreachable {
 pub enum Stream {
     Out,
     Err,
+    /// The host said hello (an empty line): it is reachable.
+    Hello,
 }
 
 /// A host of the fleet file, and how to reach it.
@@ -312,9 +314,13 @@ impl SshHost {
                         early_stderr.push(line);
                     }
                 }
+                Stream::Hello => {}
                 Stream::Out => {
                     read_hello(&self.name, &line).map_err(Early::Refused)?;
                     hello_at = Some(Instant::now());
+                    if !each(Stream::Hello, "") {
+                        return Ok(Flow::Stopped);
+                    }
                     // What the remote said before its hello is its own
                     // (warnings), not ssh's chatter about known hosts.
                     for early in early_stderr.drain(..) {

@@ -302,6 +302,7 @@ fn ask(host: &SshHost, request: &Request, bound: Option<Duration>) -> HostAnswer
         match stream {
             Stream::Out => out.push(line.to_string()),
             Stream::Err => err.push(line.to_string()),
+            Stream::Hello => {}
         }
         true
     });

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::core::clock::rfc3339_ms;
 use crate::core::monitor::transitions::{self, Change, Lifecycle};
@@ -48,7 +48,7 @@ pub struct Observed {
 
 /// One recorded event. Its JSON form is the stable schema of
 /// `fleet events --json` and `fleet watch --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     #[serde(skip)]
     pub id: i64,
