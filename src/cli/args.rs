@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
-    attach, down, events, explain, hook, init, log_writer, logs, peek, ps, report, restart, send,
+    attach, down, events, explain, hook, hosts, init, log_writer, logs, peek, ps, report, restart, send,
     start, status_line, stop, supervise, up, verify, wait, watch,
 };
 
@@ -59,6 +59,8 @@ pub enum Command {
     Restart(restart::RestartArgs),
     /// One row per agent: name, host, runtime, model, effort, status, activity
     Ps(ps::PsArgs),
+    /// Every host of the fleet: reachable, fleet and tmux versions, boot unit
+    Hosts(hosts::HostsArgs),
     /// Why an agent has its state: which signal decided, when, the evidence
     Explain(explain::ExplainArgs),
     /// Check each agent and this host for durability and policy; say how to fix

@@ -63,7 +63,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// The core for this process: settings from the flags and the
 /// environment, tmux on this machine, the system clock.
 fn core_for(global: &GlobalArgs) -> Result<Core, CliError> {
-    let settings = settings_for(global, Env::from_process())?;
+    let mut settings = settings_for(global, Env::from_process())?;
+    // A supervisor of another host's share: the operator's host said who
+    // this host is and what it wants.
+    if let Some(path) = settings.sent.clone() {
+        let sent = crate::core::ops::read_sent(&path)?;
+        settings.file = Some(sent.file.path);
+        settings.control_host = Some(sent.control);
+        return core_with(settings, sent.host);
+    }
     core_with(settings, hostname::local().to_string())
 }
 

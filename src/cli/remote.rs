@@ -84,6 +84,18 @@ fn run(cli: Cli, request: &Request) -> Result<i32, CliError> {
     settings.file_text = request.file.as_ref().map(|f| f.text.clone());
     settings.control_host = Some(request.control.clone());
     let core = core_with(settings, request.host.clone())?;
+    // What changes agents here is what a supervisor here must keep up.
+    if matches!(
+        cli.command,
+        Command::Up(_)
+            | Command::Down(_)
+            | Command::Start(_)
+            | Command::Stop(_)
+            | Command::Restart(_)
+            | Command::Init(_)
+    ) {
+        core.keep_sent(request)?;
+    }
     let result = commands::dispatch(&core, cli.command);
     print_warnings(&core);
     result

@@ -15,7 +15,7 @@ use crate::core::error::Error;
 
 /// The environment variables the core reads, all of them. (The CLI also
 /// asks the operator's terminal about `NO_COLOR` and `TERM`.)
-pub const VARIABLES: [&str; 25] = [
+pub const VARIABLES: [&str; 26] = [
     "HOME",
     "PATH",
     "USER",
@@ -40,6 +40,7 @@ pub const VARIABLES: [&str; 25] = [
     "FLEET_STORE_WAIT",
     "FLEET_HOST_TIMEOUT",
     "FLEET_SSH_CONFIG",
+    "FLEET_SENT",
     "TMUX_TMPDIR",
 ];
 
@@ -221,6 +222,9 @@ pub struct Settings {
     /// for its own host, and the fleet file's text it sent.
     pub control_host: Option<String>,
     pub file_text: Option<String>,
+    /// `FLEET_SENT`: the desired state the operator's host last sent this
+    /// one (a supervisor `fleet init --host` installed reads it).
+    pub sent: Option<PathBuf>,
 }
 
 /// Where the fleet file comes from, first that has one wins.
@@ -381,6 +385,7 @@ impl Settings {
             ssh_config: env.get("FLEET_SSH_CONFIG").map(PathBuf::from),
             control_host: None,
             file_text: None,
+            sent: env.get("FLEET_SENT").map(PathBuf::from),
             socket,
             file,
             home_dir,

@@ -1,7 +1,9 @@
 use clap::Args;
 
-use crate::cli::commands::{agent_name, json};
-use crate::cli::error::CliError;
+use crate::cli::commands::json;
+use crate::cli::error::{CliError, EXIT_UNREACHABLE};
+use crate::cli::hosts;
+use crate::core::desired::agent::AgentName;
 use crate::cli::output;
 use crate::core::Core;
 use crate::core::store::events::Event;
@@ -15,10 +17,18 @@ pub struct EventsArgs {
     /// Print one JSON array (a stable interface)
     #[arg(long)]
     pub json: bool,
+    /// Only the events of this host (repeatable) [default: every host]
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
 }
 
 pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
-    let name = args.name.as_deref().map(agent_name).transpose()?;
+    let named: Vec<String> = args.name.iter().cloned().collect();
+    let plan = hosts::plan(core, &named, &args.hosts)?;
+    let name = match &plan.here {
+        Some(names) => names.first().cloned(),
+        None => None,
+    };
     let since = match &args.since {
         Some(text) => Some(humantime::parse_duration(text).map_err(|e| {
             CliError::user(format!(
@@ -27,7 +37,49 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
         })?),
         None => None,
     };
-    let events = core.events(name.as_ref(), since)?;
+    let argv = |names: &[AgentName]| -> Vec<String> {
+        let mut argv = vec!["events".to_string(), "--json".to_string()];
+        argv.extend(names.iter().map(ToString::to_string));
+        argv.extend(args.since.iter().flat_map(|s| ["--since".to_string(), s.clone()]));
+        argv
+    };
+    let (here, answers) = std::thread::scope(|scope| {
+        let remote = scope.spawn(|| core.ask_each(&plan.there, &argv, Some(hosts::CHANGE_BOUND)));
+        let here = plan
+            .here
+            .as_ref()
+            .map(|_| core.events(name.as_ref(), since));
+        (here, remote.join().unwrap_or_default())
+    });
+    let mut events = here.transpose()?.unwrap_or_default();
+    let mut codes = vec![0];
+    for answer in &answers {
+        for line in &answer.err {
+            output::eprint(&format!("fleet: {}", hosts::from_host(&answer.host, line)));
+        }
+        match &answer.result {
+            Ok(0) => match serde_json::from_str::<Vec<Event>>(&answer.stdout()) {
+                Ok(theirs) => events.extend(theirs.into_iter().map(|mut e| {
+                    e.host = answer.host.clone();
+                    e
+                })),
+                Err(e) => {
+                    output::eprint(&format!(
+                        "fleet: host {} is unreachable (bad answer: its events --json does not read: {e})",
+                        answer.host
+                    ));
+                    codes.push(EXIT_UNREACHABLE);
+                }
+            },
+            Ok(code) => codes.push(*code),
+            Err(why) => {
+                output::eprint(&format!("fleet: host {} is unreachable ({why})", answer.host));
+                codes.push(EXIT_UNREACHABLE);
+            }
+        }
+    }
+    // RFC 3339 in UTC with milliseconds: in time order as text.
+    events.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.host.cmp(&b.host)));
     // Warnings first, as the answer may be long.
     crate::cli::print_warnings(core);
     if args.json {
@@ -35,24 +87,33 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
     } else if events.is_empty() {
         output::print("no events\n");
     } else {
-        output::print(&render(&events));
+        output::print(&render(&events, !plan.is_local()));
     }
-    Ok(0)
+    Ok(hosts::worst(&codes))
 }
 
-pub fn render(events: &[Event]) -> String {
+pub fn render(events: &[Event], with_host: bool) -> String {
     let rows: Vec<Vec<(String, Option<output::Color>)>> = events
         .iter()
         .map(|e| {
-            vec![
-                (e.time.clone(), None),
+            let mut row = vec![(e.time.clone(), None)];
+            if with_host {
+                row.push((e.host.clone(), None));
+            }
+            row.extend([
                 (e.agent.clone(), None),
                 (word(e), None),
                 (e.detail.clone(), None),
-            ]
+            ]);
+            row
         })
         .collect();
-    output::table(&["TIME", "AGENT", "EVENT", "DETAIL"], &rows, false)
+    let header: &[&str] = if with_host {
+        &["TIME", "HOST", "AGENT", "EVENT", "DETAIL"]
+    } else {
+        &["TIME", "AGENT", "EVENT", "DETAIL"]
+    };
+    output::table(header, &rows, false)
 }
 
 /// `exited 127` reads better than `exited` with the code apart.

@@ -6,6 +6,7 @@ pub mod down;
 pub mod events;
 pub mod explain;
 pub mod hook;
+pub mod hosts;
 pub mod init;
 pub mod log_writer;
 pub mod logs;
@@ -42,6 +43,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Stop(args) => stop::cmd_stop(core, &args),
         Command::Restart(args) => restart::cmd_restart(core, &args),
         Command::Ps(args) => ps::cmd_ps(core, &args),
+        Command::Hosts(args) => hosts::cmd_hosts(core, &args),
         Command::Verify(args) => verify::cmd_verify(core, &args),
         Command::Watch(args) => watch::cmd_watch(core, &args),
         Command::Supervise(args) => supervise::cmd_supervise(core, &args),

@@ -1,38 +1,122 @@
 use clap::Args;
+use serde::{Deserialize, Serialize};
 
-use crate::cli::commands::{agent_names, json};
-use crate::cli::error::{CliError, EXIT_FAILED};
+use crate::cli::commands::json;
+use crate::cli::error::{CliError, EXIT_FAILED, EXIT_UNREACHABLE};
+use crate::cli::hosts;
 use crate::cli::output::{self, Color};
 use crate::core::Core;
 use crate::core::checks::{Check, Level};
+use crate::core::desired::agent::AgentName;
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Agents to check [default: every agent, and this host's boot survival]
+    /// Agents to check, NAME or NAME@HOST [default: every agent, and each host's boot survival]
     pub names: Vec<String>,
     /// Print one JSON array of checks (a stable interface: `ok` is false
-    /// for a failure; `level` is ok, warn or fail)
+    /// for a failure; `level` is ok, warn or fail; `host` the host checked)
     #[arg(long)]
     pub json: bool,
+    /// Only this host and its agents (repeatable) [default: every host]
+    #[arg(long = "host", value_name = "HOST")]
+    pub hosts: Vec<String>,
+}
+
+/// A check as shown: this host's, or another's as its `verify --json`
+/// said it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Shown {
+    #[serde(default)]
+    host: String,
+    agent: Option<String>,
+    check: String,
+    ok: bool,
+    level: Level,
+    detail: String,
+    fix: Option<String>,
+}
+
+impl Shown {
+    fn of(host: &str, c: &Check) -> Self {
+        Self {
+            host: host.to_string(),
+            agent: c.agent.clone(),
+            check: c.check.to_string(),
+            ok: c.ok,
+            level: c.level,
+            detail: c.detail.clone(),
+            fix: c.fix.clone(),
+        }
+    }
 }
 
 pub fn cmd_verify(core: &Core, args: &VerifyArgs) -> Result<i32, CliError> {
-    let names = agent_names(&args.names)?;
-    let results = core.verify(&names)?;
+    let plan = hosts::plan(core, &args.names, &args.hosts)?;
+    let argv = |names: &[AgentName]| -> Vec<String> {
+        let mut argv = vec!["verify".to_string(), "--json".to_string()];
+        argv.extend(names.iter().map(ToString::to_string));
+        argv
+    };
+    let (here, answers) = std::thread::scope(|scope| {
+        let remote = scope.spawn(|| core.ask_each(&plan.there, &argv, Some(hosts::CHANGE_BOUND)));
+        let here = plan.here.as_ref().map(|names| core.verify(names));
+        (here, remote.join().unwrap_or_default())
+    });
+    let here_name = core.here_name().to_string();
+    let mut results: Vec<Shown> = here
+        .transpose()?
+        .unwrap_or_default()
+        .iter()
+        .map(|c| Shown::of(&here_name, c))
+        .collect();
+    let mut unreachable = false;
+    for answer in &answers {
+        for line in &answer.err {
+            output::eprint(&format!("fleet: {}", hosts::from_host(&answer.host, line)));
+        }
+        // `verify` exits 1 when a check fails: its answer still reads.
+        let parsed = match &answer.result {
+            Ok(0 | 1) => serde_json::from_str::<Vec<Shown>>(&answer.stdout())
+                .map_err(|e| format!("bad answer: its verify --json does not read: {e}")),
+            Ok(code) => Err(format!("its fleet failed (exit {code})")),
+            Err(why) => Err(why.to_string()),
+        };
+        match parsed {
+            Ok(theirs) => results.extend(theirs.into_iter().map(|mut c| {
+                c.host = answer.host.clone();
+                c
+            })),
+            Err(why) => {
+                unreachable = true;
+                results.push(Shown {
+                    host: answer.host.clone(),
+                    agent: None,
+                    check: "reachable".into(),
+                    ok: false,
+                    level: Level::Fail,
+                    detail: format!("the host did not answer: {why}"),
+                    fix: Some(format!("check that ssh reaches it and runs fleet: fleet hosts")),
+                });
+            }
+        }
+    }
     // Warnings first, as the answer may be long.
     crate::cli::print_warnings(core);
     if args.json {
         output::print(&json(&results)?);
     } else {
-        output::print(&render(&results, output::color_enabled()));
+        output::print(&render(&results, !plan.is_local(), output::color_enabled()));
     }
     Ok(if results.iter().all(|c| c.ok) {
         0
+    } else if unreachable && results.iter().all(|c| c.ok || c.check == "reachable") {
+        EXIT_UNREACHABLE
     } else {
         EXIT_FAILED
     })
 }
 
-fn render(results: &[Check], color: bool) -> String {
+fn render(results: &[Shown], with_host: bool, color: bool) -> String {
     if results.is_empty() {
         return "nothing to verify: no agents declared or running\n".into();
     }
@@ -48,12 +132,19 @@ fn render(results: &[Check], color: bool) -> String {
                 Some(fix) => format!("{}: {} (fix: {fix})", c.check, c.detail),
                 None => format!("{}: {}", c.check, c.detail),
             };
-            vec![
-                verdict,
-                (c.agent.clone().unwrap_or_else(|| "host".into()), None),
-                (what, None),
-            ]
+            let mut row = vec![verdict];
+            if with_host {
+                row.push((c.host.clone(), None));
+            }
+            row.push((c.agent.clone().unwrap_or_else(|| "host".into()), None));
+            row.push((what, None));
+            row
         })
         .collect();
-    output::table(&["CHECK", "AGENT", "RESULT"], &rows, color)
+    let header: &[&str] = if with_host {
+        &["CHECK", "HOST", "AGENT", "RESULT"]
+    } else {
+        &["CHECK", "AGENT", "RESULT"]
+    };
+    output::table(header, &rows, color)
 }

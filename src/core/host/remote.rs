@@ -58,6 +58,17 @@ pub struct SentFile {
     pub text: String,
 }
 
+/// What the operator's host last sent this one, kept (`sent.json` in the
+/// socket's state directory) for the supervisor `fleet init --host`
+/// installs here: it reads the desired state from it, and every changing
+/// command from the operator (`up`, `down`, `start`…) refreshes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub host: String,
+    pub control: String,
+    pub file: SentFile,
+}
+
 /// The first line a remote `fleet` prints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {

@@ -294,6 +294,137 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Keeps what the operator's host sent with a request (`sent.json`),
+    /// for this host's supervisor: written only when it changed.
+    pub fn keep_sent(&self, request: &Request) -> Result<(), Error> {
+        let Some(file) = &request.file else {
+            return Ok(());
+        };
+        let sent = crate::core::host::remote::Sent {
+            host: request.host.clone(),
+            control: request.control.clone(),
+            file: file.clone(),
+        };
+        let text = serde_json::to_vec(&sent)
+            .map_err(|e| Error::setup(format!("cannot write sent.json: {e}")))?;
+        let Some(path) = self.state_file("sent.json") else {
+            return Ok(());
+        };
+        if crate::core::store::private::read(&path).is_ok_and(|old| old == text) {
+            return Ok(());
+        }
+        let tmp = path.with_extension("json.new");
+        let _ = std::fs::remove_file(&tmp);
+        let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = crate::core::store::private::open(&tmp, crate::core::store::private::Access::ReadWrite)
+                .map_err(std::io::Error::other)?;
+            f.write_all(&text)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        };
+        write().map_err(|source| Error::Io {
+            what: format!(
+                "the desired state sent by the operator's host ({})",
+                path.display()
+            ),
+            source,
+        })
+    }
+}
+
+/// A host as `fleet hosts` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostReport {
+    pub host: String,
+    /// `here` for this host; else its ssh destination.
+    pub ssh: String,
+    pub reachable: bool,
+    /// Why not, when it is not.
+    pub reason: Option<String>,
+    pub fleet: Option<String>,
+    pub protocol: Option<u32>,
+    pub tmux: Option<String>,
+    /// The boot unit fleet init installs: installed, enabled, linger.
+    pub unit_installed: Option<bool>,
+    pub unit_enabled: Option<bool>,
+    pub linger: Option<bool>,
+}
+
+impl Core {
+    /// This host, as `fleet hosts` shows it.
+    pub fn here_report(&self) -> HostReport {
+        let boot = self
+            .host()
+            .facts(&crate::core::host::Probe {
+                boot: true,
+                ..Default::default()
+            })
+            .boot;
+        HostReport {
+            host: self.here_name().to_string(),
+            ssh: "here".into(),
+            reachable: true,
+            reason: None,
+            fleet: Some(VERSION.into()),
+            protocol: Some(PROTOCOL),
+            tmux: crate::core::host::tmux::Tmux::version_text(),
+            unit_installed: boot.as_ref().map(|b| b.unit_installed),
+            unit_enabled: boot.as_ref().map(|b| b.unit_enabled),
+            linger: boot.as_ref().map(|b| b.linger),
+        }
+    }
+
+    /// Every host of the fleet file (`only` narrows), each asked at once.
+    pub fn host_reports(&self, plan: &Plan) -> Vec<HostReport> {
+        let (here, answers) = std::thread::scope(|scope| {
+            let remote = scope.spawn(|| {
+                self.ask_each(
+                    &plan.there,
+                    &|_| vec!["hosts".into(), "--here".into(), "--json".into()],
+                    Some(Duration::from_secs(60)),
+                )
+            });
+            let here = plan.here.as_ref().map(|_| self.here_report());
+            (here, remote.join().unwrap_or_default())
+        });
+        let mut reports: Vec<HostReport> = here.into_iter().collect();
+        for (answer, (host, _)) in answers.iter().zip(&plan.there) {
+            let parsed = match &answer.result {
+                Ok(0) => serde_json::from_str::<HostReport>(&answer.stdout())
+                    .map_err(|e| Unreachable::BadAnswer(format!("its hosts --json does not read: {e}"))),
+                Ok(code) => Err(Unreachable::BadAnswer(format!("its fleet failed (exit {code})"))),
+                Err(why) => Err(why.clone()),
+            };
+            let ssh = match host.spec().port {
+                Some(port) => format!("{} (port {port})", host.spec().ssh),
+                None => host.spec().ssh.clone(),
+            };
+            reports.push(match parsed {
+                Ok(theirs) => HostReport {
+                    host: answer.host.clone(),
+                    ssh,
+                    ..theirs
+                },
+                Err(why) => HostReport {
+                    host: answer.host.clone(),
+                    ssh,
+                    reachable: false,
+                    reason: Some(why.to_string()),
+                    fleet: None,
+                    protocol: None,
+                    tmux: None,
+                    unit_installed: None,
+                    unit_enabled: None,
+                    linger: None,
+                },
+            });
+        }
+        reports
+    }
+}
+
 /// Asks one host, keeping its lines.
 fn ask(host: &SshHost, request: &Request, bound: Option<Duration>) -> HostAnswer {
     let mut out = Vec::new();

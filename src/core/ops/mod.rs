@@ -98,6 +98,17 @@ impl Core {
 
     /// The fleet file's desired state, or built-ins only when there is none.
     pub fn fleet(&self) -> Result<Fleet, Error> {
+        if let Some(path) = &self.settings.sent {
+            // Read again each time: the operator's host refreshes it.
+            let sent = read_sent(path)?;
+            let base = sent
+                .file
+                .path
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("/"));
+            return Ok(Fleet::parse(&sent.file.text, &sent.file.path, base, self.here())?);
+        }
         match (&self.settings.file, &self.settings.file_text) {
             // Sent by the operator's host: read as it would be there, its
             // relative paths from the same directory.
@@ -321,6 +332,17 @@ impl Core {
         self.notice = Some(Box::new(say));
         self
     }
+}
+
+/// The desired state the operator's host last sent (`FLEET_SENT`).
+pub fn read_sent(path: &std::path::Path) -> Result<crate::core::host::remote::Sent, Error> {
+    let bytes = crate::core::store::private::read(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::setup(format!(
+            "{} does not read ({e}): run fleet up from the operator's host to send it again",
+            path.display()
+        ))
+    })
 }
 
 /// A poisoned lock means another thread panicked mid-update; what it

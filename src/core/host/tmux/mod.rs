@@ -173,6 +173,17 @@ impl Tmux {
     }
 
     /// `tmux -V`, checked against [`MIN_VERSION`].
+    /// What `tmux -V` says (`tmux 3.3a`), if tmux runs.
+    pub fn version_text() -> Option<String> {
+        let output = Command::new("tmux")
+            .arg("-V")
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        (!text.is_empty()).then_some(text)
+    }
+
     pub fn check_version(&self) -> Result<(), HostError> {
         let output = Command::new("tmux")
             .arg("-V")
