@@ -3,6 +3,7 @@
 
 mod common;
 mod lab;
+mod sshlab;
 
 mod bad_input;
 mod fleetfiles;
