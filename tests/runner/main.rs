@@ -13,6 +13,7 @@ mod launch;
 mod observe;
 mod privacy;
 mod runtimes;
+mod sshlab_smoke;
 mod status_words;
 mod stub;
 mod supervise;
