@@ -4,7 +4,8 @@
 #
 # `ensure_deps tests` also installs systemd, for systemd-analyze: the tests
 # check the unit `fleet init` writes with `systemd-analyze verify` (systemd
-# need not be running).
+# need not be running); and OpenSSH, server and client: the multi-host
+# tests run real sshd hosts on loopback (tests/runner/sshlab.rs).
 ensure_deps() {
     local missing=()
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
@@ -12,6 +13,9 @@ ensure_deps() {
     command -v npm >/dev/null 2>&1 || missing+=(npm)
     if [ "${1:-}" = tests ]; then
         command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+        # sshd is in /usr/sbin, which a user's PATH may lack.
+        [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+        command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"

@@ -3,6 +3,7 @@
 
 mod common;
 mod lab;
+mod sshlab;
 
 mod bad_input;
 mod fleetfiles;
@@ -12,6 +13,7 @@ mod launch;
 mod observe;
 mod privacy;
 mod runtimes;
+mod sshlab_smoke;
 mod status_words;
 mod stub;
 mod supervise;
