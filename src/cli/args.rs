@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
-    attach, down, events, explain, hook, hosts, init, log_writer, logs, peek, ps, report, restart, send,
-    start, status_line, stop, supervise, up, verify, wait, watch,
+    attach, down, events, explain, hook, hosts, init, log_writer, logs, peek, ps, report, restart,
+    send, start, status_line, stop, supervise, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,

@@ -48,8 +48,10 @@ pub const RESTART_SEC: u32 = 5;
 pub struct UnitSpec {
     /// This `fleet`, by absolute path.
     pub fleet_exe: PathBuf,
-    /// The fleet file, by absolute path.
+    /// The fleet file, by absolute path; with `sent`, the desired state
+    /// another host sent (`FLEET_SENT`) instead.
     pub fleet_file: PathBuf,
+    pub sent: bool,
     pub socket: String,
     /// `Environment=` lines, in order.
     pub env: Vec<(String, String)>,
@@ -129,20 +131,30 @@ pub fn unit_text(spec: &UnitSpec) -> Result<String, UnitError> {
         .transpose()?
         .unwrap_or_else(|| "/".into());
     no_control("the socket name", &spec.socket)?;
-    let exec = [
+    let by_file = [
         exe.as_str(),
         "--file",
         &file,
         "--socket",
         &spec.socket,
         "supervise",
-    ]
+    ];
+    let by_sent = [exe.as_str(), "--socket", &spec.socket, "supervise"];
+    let mut env_lines = spec.env.clone();
+    if spec.sent {
+        env_lines.push(("FLEET_SENT".into(), file.clone()));
+    }
+    let exec = if spec.sent {
+        &by_sent[..]
+    } else {
+        &by_file[..]
+    }
     .iter()
     .map(|w| exec_word(w))
     .collect::<Vec<_>>()
     .join(" ");
     let mut env = String::new();
-    for (key, value) in &spec.env {
+    for (key, value) in &env_lines {
         no_control(key, value)?;
         env.push_str(&format!("Environment={}\n", env_assignment(key, value)));
     }
@@ -328,6 +340,7 @@ mod tests {
         UnitSpec {
             fleet_exe: "/home/op/.cargo/bin/fleet".into(),
             fleet_file: "/home/op/src/fleet.toml".into(),
+            sent: false,
             socket: "mosaic-fleet".into(),
             env: unit_env(&CapturedEnv {
                 home: Some(Path::new("/home/op")),

@@ -3,9 +3,9 @@ use clap::Args;
 use crate::cli::commands::json;
 use crate::cli::error::{CliError, EXIT_UNREACHABLE};
 use crate::cli::hosts;
-use crate::core::desired::agent::AgentName;
 use crate::cli::output;
 use crate::core::Core;
+use crate::core::desired::agent::AgentName;
 use crate::core::store::events::Event;
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -40,7 +40,11 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
     let argv = |names: &[AgentName]| -> Vec<String> {
         let mut argv = vec!["events".to_string(), "--json".to_string()];
         argv.extend(names.iter().map(ToString::to_string));
-        argv.extend(args.since.iter().flat_map(|s| ["--since".to_string(), s.clone()]));
+        argv.extend(
+            args.since
+                .iter()
+                .flat_map(|s| ["--since".to_string(), s.clone()]),
+        );
         argv
     };
     let (here, answers) = std::thread::scope(|scope| {
@@ -73,7 +77,10 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
             },
             Ok(code) => codes.push(*code),
             Err(why) => {
-                output::eprint(&format!("fleet: host {} is unreachable ({why})", answer.host));
+                output::eprint(&format!(
+                    "fleet: host {} is unreachable ({why})",
+                    answer.host
+                ));
                 codes.push(EXIT_UNREACHABLE);
             }
         }

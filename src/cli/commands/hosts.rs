@@ -57,8 +57,16 @@ fn render(reports: &[HostReport], color: bool) -> String {
                 (Some(false), _, _) => "not installed (fleet init)".to_string(),
                 (Some(true), enabled, linger) => format!(
                     "{}{}",
-                    if enabled == Some(true) { "enabled" } else { "installed, not enabled" },
-                    if linger == Some(true) { ", linger" } else { ", no linger" }
+                    if enabled == Some(true) {
+                        "enabled"
+                    } else {
+                        "installed, not enabled"
+                    },
+                    if linger == Some(true) {
+                        ", linger"
+                    } else {
+                        ", no linger"
+                    }
                 ),
             };
             vec![

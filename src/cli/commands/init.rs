@@ -17,9 +17,26 @@ pub struct InitArgs {
     /// Remove what fleet init added (the unit; linger only if init turned it on)
     #[arg(long)]
     pub uninstall: bool,
+    /// Prepare this host of the fleet file instead (over ssh): its
+    /// supervisor keeps up the agents placed there
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 pub fn cmd_init(core: &Core, args: &InitArgs) -> Result<i32, CliError> {
+    if let Some(host) = &args.host {
+        let plan = crate::cli::hosts::plan(core, &[], std::slice::from_ref(host))?;
+        if let Some((there, _)) = plan.there.first() {
+            let mut argv = vec!["init".to_string()];
+            if args.dry_run {
+                argv.push("--dry-run".into());
+            }
+            if args.uninstall {
+                argv.push("--uninstall".into());
+            }
+            return crate::cli::hosts::relay(core, there, argv, false);
+        }
+    }
     let mut systemd = Systemd::new();
     if core.settings.trace {
         systemd = systemd.traced(Arc::new(|line| output::eprint(&format!("fleet: {line}"))));

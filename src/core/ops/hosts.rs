@@ -318,8 +318,11 @@ impl Core {
         let _ = std::fs::remove_file(&tmp);
         let write = || -> std::io::Result<()> {
             use std::io::Write;
-            let mut f = crate::core::store::private::open(&tmp, crate::core::store::private::Access::ReadWrite)
-                .map_err(std::io::Error::other)?;
+            let mut f = crate::core::store::private::open(
+                &tmp,
+                crate::core::store::private::Access::ReadWrite,
+            )
+            .map_err(std::io::Error::other)?;
             f.write_all(&text)?;
             f.sync_all()?;
             std::fs::rename(&tmp, &path)
@@ -392,9 +395,12 @@ impl Core {
         let mut reports: Vec<HostReport> = here.into_iter().collect();
         for (answer, (host, _)) in answers.iter().zip(&plan.there) {
             let parsed = match &answer.result {
-                Ok(0) => serde_json::from_str::<HostReport>(&answer.stdout())
-                    .map_err(|e| Unreachable::BadAnswer(format!("its hosts --json does not read: {e}"))),
-                Ok(code) => Err(Unreachable::BadAnswer(format!("its fleet failed (exit {code})"))),
+                Ok(0) => serde_json::from_str::<HostReport>(&answer.stdout()).map_err(|e| {
+                    Unreachable::BadAnswer(format!("its hosts --json does not read: {e}"))
+                }),
+                Ok(code) => Err(Unreachable::BadAnswer(format!(
+                    "its fleet failed (exit {code})"
+                ))),
                 Err(why) => Err(why.clone()),
             };
             let ssh = match host.spec().port {

@@ -109,7 +109,13 @@ impl Core {
             .clone()
             .or_else(|| self.settings.file.clone())
             .ok_or(Error::NoFleetFile { command: "init" })?;
-        let file = absolute(&file, "the fleet file")?;
+        let mut file = absolute(&file, "the fleet file")?;
+        // Serving the operator's host: the supervisor here reads what it
+        // sent (kept before this ran), not a file of this host.
+        let sent = self.settings.control_host.is_some();
+        if sent {
+            file = self.state_file("sent.json").ok_or(Error::NoStateDir)?;
+        }
         let exe = self
             .settings
             .fleet_exe
@@ -135,6 +141,7 @@ impl Core {
         let spec = UnitSpec {
             fleet_exe: exe.clone(),
             fleet_file: file.clone(),
+            sent,
             socket: self.settings.socket.clone(),
             env: boot::unit_env(&CapturedEnv {
                 home: self.settings.home_dir.as_deref(),
@@ -171,12 +178,21 @@ impl Core {
                         .map(String::from)
                         .unwrap_or(other.to_string()),
                 },
-                instead: format!(
-                    "{} --file {} --socket {} supervise",
-                    shell_word(&exe.to_string_lossy()),
-                    shell_word(&file.to_string_lossy()),
-                    self.settings.socket
-                ),
+                instead: if sent {
+                    format!(
+                        "FLEET_SENT={} {} --socket {} supervise",
+                        shell_word(&file.to_string_lossy()),
+                        shell_word(&exe.to_string_lossy()),
+                        self.settings.socket
+                    )
+                } else {
+                    format!(
+                        "{} --file {} --socket {} supervise",
+                        shell_word(&exe.to_string_lossy()),
+                        shell_word(&file.to_string_lossy()),
+                        self.settings.socket
+                    )
+                },
             });
             return Ok(report);
         }

@@ -107,7 +107,12 @@ impl Core {
                 .parent()
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("/"));
-            return Ok(Fleet::parse(&sent.file.text, &sent.file.path, base, self.here())?);
+            return Ok(Fleet::parse(
+                &sent.file.text,
+                &sent.file.path,
+                base,
+                self.here(),
+            )?);
         }
         match (&self.settings.file, &self.settings.file_text) {
             // Sent by the operator's host: read as it would be there, its

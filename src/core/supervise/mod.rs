@@ -423,7 +423,11 @@ impl Supervisor {
 
 /// When the fleet file was last changed, if there is one to read.
 fn file_stamp(core: &Core) -> Option<std::time::SystemTime> {
-    let path = core.settings.sent.as_ref().or(core.settings.file.as_ref())?;
+    let path = core
+        .settings
+        .sent
+        .as_ref()
+        .or(core.settings.file.as_ref())?;
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
