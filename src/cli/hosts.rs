@@ -147,11 +147,12 @@ pub fn where_is(core: &Core, raw: &str) -> Result<(String, Option<SshHost>), Cli
         let Ok(parsed) = AgentName::parse(name) else {
             return Ok((raw.to_string(), None));
         };
-        let there = fleet
-            .agents
-            .get(&parsed)
-            .and_then(|a| a.spec.host.clone())
-            .and_then(|h| core.other_hosts(&fleet).remove(&h));
+        // Declared: where the file places it; ad hoc: [defaults] host.
+        let there = match fleet.agents.get(&parsed) {
+            Some(a) => a.spec.host.clone(),
+            None => fleet.defaults.host.clone(),
+        }
+        .and_then(|h| core.other_hosts(&fleet).remove(&h));
         return Ok((name.to_string(), there));
     }
     let fleet = core.fleet()?;

@@ -8,6 +8,7 @@ mod sshlab;
 mod bad_input;
 mod fleetfiles;
 mod history;
+mod hosts;
 mod init;
 mod launch;
 mod observe;

@@ -95,9 +95,7 @@ pub fn cmd_verify(core: &Core, args: &VerifyArgs) -> Result<i32, CliError> {
                     ok: false,
                     level: Level::Fail,
                     detail: format!("the host did not answer: {why}"),
-                    fix: Some(format!(
-                        "check that ssh reaches it and runs fleet: fleet hosts"
-                    )),
+                    fix: Some("check that ssh reaches it and runs fleet (fleet hosts)".into()),
                 });
             }
         }

@@ -78,13 +78,19 @@ pub fn start_spec(
         return Ok(spec);
     }
     let decl = inputs.decl()?;
-    fleet
+    let mut spec = fleet
         .resolve(name, &decl)
         .map_err(|error| StartError::Resolve {
             name: name.clone(),
             error,
             declared: inputs.declared.is_some(),
-        })
+        })?;
+    // Started ad hoc on a host for the operator: it lives where it was
+    // sent (the operator's fleet routed it by `NAME@HOST` or [defaults]).
+    if inputs.declared.is_none() && fleet.control_host.is_some() {
+        spec.host = None;
+    }
+    Ok(spec)
 }
 
 /// Without a declaration the fix is a flag, not a fleet-file key.
