@@ -16,7 +16,7 @@ use crate::cli::commands::{
     name = "fleet",
     version,
     max_term_width = 100,
-    after_help = "Exit status: 0 ok; 1 an action or check failed; 2 bad usage or input (nothing was changed)."
+    after_help = "Exit status: 0 ok; 1 an action or check failed; 2 bad usage or input (nothing was changed); 3 another host did not answer (the rest is complete)."
 )]
 pub struct Cli {
     #[command(flatten)]
