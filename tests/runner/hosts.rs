@@ -491,3 +491,117 @@ fn init_on_another_host_installs_a_supervisor_of_what_the_operator_sent() {
     assert!(out.status.success());
     assert_eq!(remote_sessions(lab.host("h1")), vec!["h1a1".to_string()]);
 }
+
+/// `fleet attach` of an agent on h1, run on a real terminal (a pane of a
+/// viewer tmux server of the test's own); the viewer is killed on drop.
+struct Viewer {
+    socket: String,
+    tmpdir: std::path::PathBuf,
+}
+
+impl Viewer {
+    fn attach(env: &TestEnv, lab: &SshLab, args: &str, which: &str) -> Self {
+        let fleet_file = env.work().join("fleet.toml");
+        let script = format!(
+            "env -i TERM=xterm HOME={home} PATH=/usr/bin:/bin FLEET_HOME={state} FLEET_SSH_CONFIG={cfg} {fleet} --file {file} attach {args}; sleep 300",
+            home = env.home().display(),
+            state = env.root().join("state").display(),
+            cfg = lab.ssh_config().display(),
+            fleet = crate::common::FLEET,
+            file = fleet_file.display(),
+        );
+        let viewer = Viewer {
+            socket: format!("{}-{which}", env.socket),
+            tmpdir: env.root().join("tmux"),
+        };
+        viewer.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "v",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            &script,
+        ]);
+        viewer
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        std::process::Command::new("tmux")
+            .args(["-u", "-L", &self.socket])
+            .args(args)
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "v"])
+    }
+
+    fn type_line(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "v", "-l", text]);
+        self.tmux(&["send-keys", "-t", "v", "Enter"]);
+    }
+}
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+#[test]
+fn attach_across_ssh_is_read_only_unless_takeover() {
+    let lab = SshLab::new(&["h1"]);
+    let (env, _) = fleet_over(&lab, 1);
+    env.fleet(&["up"]).success();
+    let h1 = lab.host("h1");
+    let remote_screen = || {
+        let out = h1.run(&[
+            "tmux",
+            "-u",
+            "-L",
+            "mosaic-fleet",
+            "capture-pane",
+            "-p",
+            "-t",
+            "=h1a1:",
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(wait_until(Duration::from_secs(5), || remote_screen()
+        .contains("anything else is echoed")));
+    let viewer = Viewer::attach(&env, &lab, "h1a1", "viewer");
+    let shown = wait_until(Duration::from_secs(10), || {
+        viewer.screen().contains("anything else is echoed")
+    });
+    assert!(shown, "the viewer shows h1's agent:\n{}", viewer.screen());
+    viewer.type_line("typed-by-viewer");
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        !remote_screen().contains("typed-by-viewer"),
+        "{}",
+        remote_screen()
+    );
+    drop(viewer);
+    let driver = Viewer::attach(&env, &lab, "--takeover h1a1", "driver");
+    let shown = wait_until(Duration::from_secs(10), || {
+        driver.screen().contains("anything else is echoed")
+    });
+    assert!(shown, "{}", driver.screen());
+    driver.type_line("typed-by-operator");
+    assert!(
+        wait_until(Duration::from_secs(5), || remote_screen()
+            .contains("echo: typed-by-operator")),
+        "{}",
+        remote_screen()
+    );
+    // The takeover is recorded on h1, and `events` here shows it.
+    let events = env.fleet(&["events", "--json", "h1a1"]).success();
+    assert!(events.stdout.contains("\"takeover\""), "{events:#?}");
+}

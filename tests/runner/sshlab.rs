@@ -395,8 +395,14 @@ impl SshHost {
         self.write_config();
         let _ = fs::remove_file(self.pid_path());
         let stderr = fs::File::create(self.dir.join("sshd.stderr")).expect("create sshd.stderr");
-        let mut child = self
-            .as_user(Command::new(SSHD))
+        let mut sshd = self.as_user(Command::new(SSHD));
+        // A sshd that is not root cannot give a pty to the tty group (it
+        // would be fatal for `ssh -t`): run it in that group, so a pty it
+        // opens is the tty group's already.
+        if let Some(gid) = tty_gid() {
+            sshd.gid(gid);
+        }
+        let mut child = sshd
             .arg("-D")
             .arg("-f")
             .arg(self.config_path())
@@ -814,4 +820,12 @@ fn sweep_stale() {
             }
         }
     });
+}
+
+/// The `tty` group's id, from /etc/group.
+fn tty_gid() -> Option<u32> {
+    fs::read_to_string("/etc/group")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("tty:")?.split(':').nth(1)?.parse().ok())
 }
