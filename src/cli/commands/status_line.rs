@@ -1,5 +1,6 @@
 //! `fleet status-line`: the fleet in one short line for tmux's status bar
-//! (`#(fleet status-line)`): how many run, and who needs a human.
+//! (`#(fleet status-line)`): how many run, and who needs a human, on
+//! every host.
 
 use clap::Args;
 
@@ -17,7 +18,11 @@ const NAMES: usize = 3;
 
 pub fn cmd_status_line(core: &Core, _args: &StatusLineArgs) -> Result<i32, CliError> {
     // A status bar shows what it gets: the line, or why there is none.
-    let line = match core.ps() {
+    let rows = match crate::cli::hosts::plan(core, &[], &[]) {
+        Ok(plan) if !plan.is_local() => core.ps_across(&plan).map(|(rows, _)| rows),
+        _ => core.ps(),
+    };
+    let line = match rows {
         Ok(rows) => line(&rows),
         Err(e) => format!("fleet: {e}"),
     };
@@ -60,6 +65,7 @@ pub fn line(rows: &[AgentRow]) -> String {
         named("exited", &|r| r.status == Status::Exited),
         named("crashloop", &|r| r.status == Status::Crashloop),
         named("drift", &|r| r.status == Status::Drift),
+        named("unreachable", &|r| r.status == Status::Unreachable),
     ]
     .into_iter()
     .flatten()
