@@ -1193,6 +1193,41 @@ runtimes = ["claude"]
     }
 
     #[test]
+    fn a_host_table_takes_its_keys_and_refuses_bad_ones() {
+        let fleet = parse(
+            "[defaults]\nruntime = \"stub\"\nhost = \"h1\"\n\n[agents.a]\n\n[hosts.h1]\nssh = \"op@h1\"\nport = 2222\nfleet = \"~/bin/fleet\"\nsocket = \"fl\"\nhome = \"~/st\"\ntimeout = \"500ms\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let h1 = &fleet.hosts["h1"];
+        assert_eq!(h1.port, Some(2222));
+        assert_eq!(h1.fleet.as_deref(), Some("~/bin/fleet"));
+        assert_eq!(h1.socket.as_deref(), Some("fl"));
+        assert_eq!(h1.timeout, Some(std::time::Duration::from_millis(500)));
+        // [defaults] host places every agent not placed otherwise.
+        assert_eq!(
+            fleet.agents[&AgentName::parse("a").unwrap_or_else(|e| panic!("{e}"))]
+                .spec
+                .host
+                .as_deref(),
+            Some("h1")
+        );
+        for (text, message) in [
+            ("port = 0", "port = 0 is not a port"),
+            ("port = 70000", "port = 70000 is not a port"),
+            ("timeout = \"soon\"", "timeout = \"soon\" is not a duration"),
+            ("socket = \"a/b\"", "socket = \"a/b\" is not usable"),
+            (
+                "fleet = \"-oProxyCommand=x\"",
+                "fleet = \"-oProxyCommand=x\" is not usable",
+            ),
+            ("home = \"\"", "home = \"\" is not usable"),
+        ] {
+            let e = error(&format!("[hosts.h1]\nssh = \"op@h1\"\n{text}\n"));
+            assert!(e.contains(message), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn the_local_host_is_the_one_handed_in() {
         let fleet = parse("[agents.a]\nruntime = \"stub\"\nhost = \"this-host\"\n\n[agents.b]\nruntime = \"stub\"\nhost = \"localhost\"\n")
             .unwrap_or_else(|e| panic!("{e}"));

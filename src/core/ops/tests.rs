@@ -517,3 +517,104 @@ fn wait_ends_when_an_agent_cannot_get_there() {
         Err(Error::NoSuchAgent { .. })
     ));
 }
+
+const THREE_HOSTS: &str = r#"
+[defaults]
+runtime = "stub"
+
+[agents.here1]
+[agents.a1]
+host = "h1"
+[agents.a2]
+host = "h1"
+[agents.b1]
+host = "h2"
+
+[hosts.h1]
+ssh = "op@h1"
+[hosts.h2]
+ssh = "op@h2"
+port = 2222
+"#;
+
+fn plan_of(w: &World, names: &[&str], only: &[&str]) -> Result<Vec<(String, Vec<String>)>, Error> {
+    let fleet = w.core.fleet()?;
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+    let plan = w.core.plan(&fleet, &names, &only)?;
+    let list = |names: &[AgentName]| names.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let mut out: Vec<(String, Vec<String>)> = plan
+        .here
+        .iter()
+        .map(|names| ("here".to_string(), list(names)))
+        .collect();
+    out.extend(
+        plan.there
+            .iter()
+            .map(|(host, names)| (host.name().to_string(), list(names))),
+    );
+    Ok(out)
+}
+
+#[test]
+fn a_plan_gives_each_host_its_share() {
+    let w = world(THREE_HOSTS, |h| h);
+    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // No names: every host, all its agents.
+    assert_eq!(
+        plan_of(&w, &[], &[]).unwrap_or_else(|e| panic!("{e}")),
+        vec![
+            ("here".into(), vec![]),
+            ("h1".into(), vec![]),
+            ("h2".into(), vec![])
+        ]
+    );
+    // Names go to where the file places them, or NAME@HOST.
+    assert_eq!(
+        plan_of(&w, &["a2", "here1", "b1", "adhoc@h2"], &[]).unwrap_or_else(|e| panic!("{e}")),
+        vec![
+            ("here".into(), s(&["here1"])),
+            ("h1".into(), s(&["a2"])),
+            ("h2".into(), s(&["b1", "adhoc"]))
+        ]
+    );
+    // --host narrows; this host by its name or localhost.
+    assert_eq!(
+        plan_of(&w, &[], &["h2", "localhost"]).unwrap_or_else(|e| panic!("{e}")),
+        vec![("here".into(), vec![]), ("h2".into(), vec![])]
+    );
+    assert_eq!(
+        plan_of(&w, &[], &["fake-host"]).unwrap_or_else(|e| panic!("{e}")),
+        vec![("here".into(), vec![])]
+    );
+    // An unknown host is refused with the known ones.
+    let e = plan_of(&w, &[], &["h9"])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("h9") && e.contains("fake-host, h1, h2"), "{e}");
+    let e = plan_of(&w, &["x@h9"], &[])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("h9"), "{e}");
+    // Local ps knows nothing of other hosts' agents: they are theirs.
+    let rows = w.core.ps().unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["here1"]);
+}
+
+#[test]
+fn read_for_another_host_agents_placed_nowhere_are_the_operators() {
+    let mut w = world(THREE_HOSTS, |h| h);
+    w.core.settings.control_host = Some("laptop".into());
+    // This host is h1 now: its agents are a1 and a2; here1 is the laptop's.
+    let fleet = w.core.fleet().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        fleet.agents[&name("here1")].spec.host.as_deref(),
+        Some("laptop")
+    );
+    assert_eq!(fleet.agents[&name("b1")].spec.host.as_deref(), Some("h2"));
+    // Serving, it never reaches further hosts itself.
+    assert!(w.core.other_hosts(&fleet).is_empty());
+}
