@@ -121,6 +121,12 @@ pub(crate) fn core_with(settings: Settings, host_name: String) -> Result<Core, C
 /// Warnings go to stderr, apart from the answer.
 pub fn print_warnings(core: &Core) {
     for warning in core.take_warnings() {
-        output::eprint(&format!("fleet: warning: {warning}"));
+        match warning {
+            // Another host's own words, already saying what they are.
+            crate::core::Warning::FromHost { host, line } => {
+                output::eprint(&format!("fleet: {}", hosts::from_host(&host, &line)));
+            }
+            warning => output::eprint(&format!("fleet: warning: {warning}")),
+        }
     }
 }

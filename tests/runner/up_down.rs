@@ -96,32 +96,52 @@ fn two_ups_at_once_start_each_agent_once() {
 }
 
 #[test]
-fn agents_of_other_hosts_are_left_to_them() {
-    let env = TestEnv::new();
+fn agents_of_a_host_that_cannot_be_reached_are_said_so_and_the_rest_goes_on() {
+    let mut env = TestEnv::new();
+    env.set("FLEET_HOST_TIMEOUT", "2s");
     env.write_fleet(
-        "[agents.here]\nruntime = \"stub\"\n\n[agents.there]\nruntime = \"stub\"\nhost = \"far\"\n\n[hosts.far]\nssh = \"op@far\"\n",
+        "[agents.here]\nruntime = \"stub\"\n\n[agents.there]\nruntime = \"stub\"\nhost = \"far\"\n\n[hosts.far]\nssh = \"op@far.invalid\"\n",
     );
-    let run = env.fleet(&["up"]).success();
-    assert!(run.stdout.contains("here   started"), "{}", run.stdout);
+    let run = env.fleet(&["up"]).failure(3);
+    assert!(run.stdout.contains("here  started"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("there  skipped: belongs on host far"),
+        run.stderr.contains("host far is unreachable (down: ")
+            && run.stderr.contains("up did not reach there"),
         "{}",
-        run.stdout
+        run.stderr
     );
     let names: Vec<String> = env
-        .ps()
-        .iter()
-        .filter_map(|r| r["name"].as_str().map(String::from))
+        .fleet(&["ps", "--json", "--host", "localhost"])
+        .success()
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("\"name\": \"")
+                .map(|n| n.trim_end_matches("\",").to_string())
+        })
         .collect();
     assert_eq!(names, ["here"]);
-    let down = env.fleet(&["down"]).success().stdout;
-    assert!(
-        down.contains("there  skipped: belongs on host far"),
-        "{down}"
-    );
+    let all = env.fleet(&["ps", "--json"]).failure(3);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&all.stdout).unwrap_or_default();
+    let there = rows
+        .iter()
+        .find(|r| r["name"] == "there")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(there["status"], "unreachable", "{rows:#?}");
+    assert_eq!(there["host"], "far");
     env.fleet(&["stop", "there"])
-        .failure(2)
-        .one_line_error("agent there belongs on host far: stop it there");
+        .failure(3)
+        .one_line_error("host far is unreachable (down: ");
+    env.fleet(&["down"]).failure(3);
+    assert!(
+        !env.server_running()
+            || env
+                .ps()
+                .iter()
+                .all(|r| r["name"] != "here" || r["status"] != "running")
+    );
 }
 
 #[test]
