@@ -3,7 +3,7 @@
 //! file and the command; the answer is one hello line, then the command's
 //! own output and exit status, as if run here.
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 
 use clap::Parser;
 
@@ -15,10 +15,22 @@ use crate::core::settings::Env;
 
 /// Reads the request, says hello, runs it; returns the exit code.
 pub fn serve() -> i32 {
-    let mut text = String::new();
-    let read = std::io::stdin()
+    // The request is one line; the operator's side keeps stdin open after
+    // it for as long as it listens.
+    let mut raw = Vec::new();
+    let mut stdin = std::io::BufReader::new(std::io::stdin());
+    let read = (&mut stdin)
         .take(MAX_REQUEST_BYTES + 1)
-        .read_to_string(&mut text);
+        .read_until(b'\n', &mut raw)
+        .and_then(|n| {
+            String::from_utf8(raw)
+                .map(|t| (n, t))
+                .map_err(|_| std::io::Error::other("the request is not UTF-8"))
+        });
+    let (read, text) = match read {
+        Ok((n, text)) => (Ok(n), text),
+        Err(e) => (Err(e), String::new()),
+    };
     let request = match read.map_err(|e| e.to_string()).and_then(|n| {
         if n as u64 > MAX_REQUEST_BYTES {
             return Err("the request is larger than fleet reads".to_string());
@@ -54,6 +66,18 @@ pub fn serve() -> i32 {
         return refuse("that command is not run over a request".into());
     }
     hello(None);
+    // A command that follows ends when the operator's side goes away
+    // (its end of stdin closes), rather than lingering unread.
+    if matches!(
+        cli.command,
+        Command::Watch(_) | Command::Logs(_) | Command::Wait(_)
+    ) {
+        std::thread::spawn(move || {
+            let mut rest = Vec::new();
+            let _ = stdin.read_to_end(&mut rest);
+            std::process::exit(0);
+        });
+    }
     let result = run(cli, &request);
     match result {
         Ok(code) => code,

@@ -226,13 +226,14 @@ impl SshHost {
             }
             _ => Unreachable::Ssh(format!("cannot run ssh: {e}")),
         })?;
-        let lines = pump(&mut child, body);
+        let (lines, keep) = pump(&mut child, body);
         let outcome = self.converse(&lines, bound, each);
         let killed = outcome.is_err() || matches!(outcome, Ok(Flow::Stopped));
         if killed {
             let _ = child.kill();
         }
         let status = wait_briefly(&mut child);
+        drop(keep);
         match outcome {
             Err(Early::Timeout) => Err(Unreachable::Timeout(self.timeout)),
             Err(Early::Refused(why)) => Err(why),
@@ -361,12 +362,20 @@ enum Piped {
 
 /// Writes the request and reads both streams on threads of their own, so
 /// that neither a slow reader nor a full pipe stalls the other.
-fn pump(child: &mut Child, body: Vec<u8>) -> mpsc::Receiver<Piped> {
+///
+/// The remote's stdin stays open after the request until the returned
+/// sender is dropped: a remote command that follows (`watch`, `logs -f`)
+/// ends when it sees that end, so none outlives the operator's side.
+fn pump(child: &mut Child, body: Vec<u8>) -> (mpsc::Receiver<Piped>, mpsc::Sender<()>) {
     let (tx, rx) = mpsc::channel();
+    let (keep, held) = mpsc::channel::<()>();
     if let Some(mut stdin) = child.stdin.take() {
         std::thread::spawn(move || {
             let _ = stdin.write_all(&body);
             let _ = stdin.write_all(b"\n");
+            let _ = stdin.flush();
+            // Until the call is over (the sender dropped).
+            let _ = held.recv();
         });
     }
     let readers: [(Stream, Option<Box<dyn Read + Send>>); 2] = [
@@ -396,7 +405,7 @@ fn pump(child: &mut Child, body: Vec<u8>) -> mpsc::Receiver<Piped> {
             }
         }
     }
-    rx
+    (rx, keep)
 }
 
 fn read_lines(stream: Stream, reader: Box<dyn Read + Send>, tx: &mpsc::Sender<Piped>) {
