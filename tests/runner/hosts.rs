@@ -293,20 +293,20 @@ fn awkward_argv_and_send_text_arrive_byte_for_byte() {
         .one_line_error("host \"nowhere\" is not in the fleet file");
 }
 
-/// A stand-in for `fleet` on a host: a script that answers as told.
+/// A stand-in for `fleet` on a host: a script, the host user's own, that
+/// reads the request line and answers as told.
 fn fake_fleet(host: &SshHost, name: &str, body: &str) -> String {
     let path = host.home.join(name);
-    let script = format!("#!/bin/sh\ncat > /dev/null\n{body}\n");
+    let script = format!("#!/bin/sh\nread -r request\n{body}\n");
     let out = host.run(&[
         "sh",
         "-c",
-        "cat > \"$1\" && chmod 755 \"$1\"",
+        "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"",
         "sh",
         &path.to_string_lossy(),
+        &script,
     ]);
     assert!(out.status.success(), "{out:?}");
-    // Written as the host's user, through its own stdin.
-    std::fs::write(&path, script).unwrap_or_else(|e| panic!("{e}"));
     path.to_string_lossy().into_owned()
 }
 
