@@ -195,7 +195,14 @@ impl Core {
             file,
             socket: host.spec().socket.clone(),
             home: host.spec().home.clone(),
-            argv,
+            // The operator's bound on waiting for a host's lock holds there.
+            argv: [
+                "--wait".to_string(),
+                format!("{}ms", self.settings.lock_wait.as_millis()),
+            ]
+            .into_iter()
+            .chain(argv)
+            .collect(),
         }
     }
 
