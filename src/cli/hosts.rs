@@ -2,8 +2,6 @@
 //! over ssh by the core, and what they say is shown here, made safe like
 //! everything else (a remote host's output is data).
 
-use std::time::Duration;
-
 use clap::ValueEnum;
 
 use crate::cli::args::Command;
@@ -14,11 +12,7 @@ use crate::cli::output;
 use crate::core::Core;
 use crate::core::desired::agent::AgentName;
 use crate::core::host::ssh::{SshHost, Stream};
-use crate::core::ops::hosts::{HostAnswer, Plan, split_name};
-
-/// How long a command that changes agents may take on another host once
-/// it answered (a launch waits out its grace per agent).
-pub const CHANGE_BOUND: Duration = Duration::from_secs(600);
+use crate::core::ops::hosts::{Bound, HostAnswer, Plan, split_name};
 
 /// The hosts a command covers: every host of the fleet file unless
 /// `--host` narrows; only this one without a fleet file.
@@ -53,7 +47,7 @@ pub fn across(
     what: &str,
 ) -> Result<i32, CliError> {
     let (local, answers) = std::thread::scope(|scope| {
-        let remote = scope.spawn(|| core.ask_each(&plan.there, argv_for, Some(CHANGE_BOUND)));
+        let remote = scope.spawn(|| core.ask_each(&plan.there, argv_for, Bound::Change));
         let local = plan.here.as_deref().map(here);
         (local, remote.join().unwrap_or_default())
     });
@@ -109,6 +103,19 @@ pub fn show(core: &Core, answer: &HostAnswer, plan: &Plan, what: &str) -> i32 {
     }
 }
 
+/// The exit code for hosts that gave no answer: 1 when one's fleet
+/// failed (it answered, with an error), else 3 when one did not answer.
+pub fn unanswered_code(unanswered: &[(String, crate::core::host::ssh::Unreachable)]) -> i32 {
+    let codes: Vec<i32> = unanswered
+        .iter()
+        .map(|(_, why)| match why {
+            crate::core::host::ssh::Unreachable::Failed(_) => EXIT_FAILED,
+            _ => EXIT_UNREACHABLE,
+        })
+        .collect();
+    worst(&codes)
+}
+
 /// A line another host's fleet said on stderr, named after the host.
 pub fn from_host(host: &str, line: &str) -> String {
     format!("{host}: {}", line.strip_prefix("fleet: ").unwrap_or(line))
@@ -116,7 +123,13 @@ pub fn from_host(host: &str, line: &str) -> String {
 
 /// The exit code of several: bad input, then a failure, then a host that
 /// did not answer, then success.
+///
+/// Bad input (2) means nothing was changed: across hosts that holds only
+/// when every host said so; else it is a failure among other outcomes.
 pub fn worst(codes: &[i32]) -> i32 {
+    if codes.contains(&EXIT_USAGE) && codes.iter().any(|&c| c != EXIT_USAGE) {
+        return EXIT_FAILED;
+    }
     let rank = |c: i32| match c {
         0 => 0,
         EXIT_UNREACHABLE => 1,
@@ -163,21 +176,33 @@ pub fn where_is(core: &Core, raw: &str) -> Result<(String, Option<SshHost>), Cli
 
 /// Runs one command on another host, its output shown as it comes (it
 /// may follow: `logs -f`, `wait`). `raw` keeps escape sequences (`--raw`).
-pub fn relay(core: &Core, host: &SshHost, argv: Vec<String>, raw: bool) -> Result<i32, CliError> {
+pub fn relay(
+    core: &Core,
+    host: &SshHost,
+    argv: Vec<String>,
+    raw: bool,
+    bound: Bound,
+) -> Result<i32, CliError> {
     let request = core.request(host, argv);
-    let result = host.call(&request, None, &mut |stream, line| {
-        match stream {
-            Stream::Out if raw => {
-                output::print_raw(format!("{line}\n").as_bytes());
+    // Shown as it comes, not kept: no limit on how much.
+    let result = host.call(
+        &request,
+        bound.after_hello(host),
+        None,
+        &mut |stream, line| {
+            match stream {
+                Stream::Out if raw => {
+                    output::print_raw(format!("{line}\n").as_bytes());
+                }
+                Stream::Out => {
+                    output::print(&format!("{line}\n"));
+                }
+                Stream::Err => output::eprint(&format!("fleet: {}", from_host(host.name(), line))),
+                Stream::Hello => {}
             }
-            Stream::Out => {
-                output::print(&format!("{line}\n"));
-            }
-            Stream::Err => output::eprint(&format!("fleet: {}", from_host(host.name(), line))),
-            Stream::Hello => {}
-        }
-        true
-    });
+            true
+        },
+    );
     result.map_err(|why| {
         crate::core::Error::Unreachable {
             host: host.name().to_string(),
@@ -206,12 +231,12 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
     };
     let one = |raw: &str| where_is(core, raw);
     macro_rules! single {
-        ($args:ident, $variant:ident, $argv:expr, $raw:expr) => {{
+        ($args:ident, $variant:ident, $argv:expr, $raw:expr, $bound:expr) => {{
             let (name, there) = one(&$args.name)?;
             match there {
                 Some(host) => {
                     let argv: Vec<String> = $argv(&name);
-                    Ok(Routed::Done(relay(core, &host, argv, $raw)?))
+                    Ok(Routed::Done(relay(core, &host, argv, $raw, $bound)?))
                 }
                 None => {
                     let mut $args = $args;
@@ -237,19 +262,22 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 }
                 argv
             },
-            false
+            false,
+            Bound::Change
         ),
         Command::Stop(args) => single!(
             args,
             Stop,
             |name: &str| vec!["stop".to_string(), name.to_string()],
-            false
+            false,
+            Bound::Change
         ),
         Command::Restart(args) => single!(
             args,
             Restart,
             |name: &str| vec!["restart".to_string(), name.to_string()],
-            false
+            false,
+            Bound::Change
         ),
         Command::Peek(args) => single!(
             args,
@@ -262,7 +290,8 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 }
                 argv
             },
-            args.raw
+            args.raw,
+            Bound::Read
         ),
         Command::Logs(args) => single!(
             args,
@@ -277,7 +306,12 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 }
                 argv
             },
-            args.raw
+            args.raw,
+            if args.follow {
+                Bound::Follow
+            } else {
+                Bound::Read
+            }
         ),
         Command::Explain(args) => single!(
             args,
@@ -289,7 +323,8 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 }
                 argv
             },
-            false
+            false,
+            Bound::Read
         ),
         Command::Attach(mut args) => {
             let (name, there) = one(&args.name)?;
@@ -324,7 +359,7 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 argv.extend(opt("--timeout", &args.timeout));
                 argv
             };
-            follow_each(core, &plan, &argv, |names| {
+            follow_each(core, &plan, Bound::Follow, &argv, |names| {
                 let mut here = WaitArgs {
                     names: names.iter().map(ToString::to_string).collect(),
                     until: args.until,
@@ -371,7 +406,7 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 argv.extend(words);
                 argv
             };
-            follow_each(core, &plan, &argv, |names| {
+            follow_each(core, &plan, Bound::Change, &argv, |names| {
                 let mut here = SendArgs {
                     no_enter: args.no_enter,
                     keys: args.keys.clone(),
@@ -404,6 +439,7 @@ fn name_words(words: &mut [String], names: &[AgentName]) {
 fn follow_each(
     core: &Core,
     plan: &Plan,
+    bound: Bound,
     argv_for: &(dyn Fn(&[AgentName]) -> Vec<String> + Sync),
     here: impl FnOnce(&[AgentName]) -> Result<i32, CliError> + Send,
 ) -> Result<Routed, CliError> {
@@ -412,13 +448,15 @@ fn follow_each(
             .there
             .iter()
             .map(|(host, names)| {
-                scope.spawn(move || match relay(core, host, argv_for(names), false) {
-                    Ok(code) => code,
-                    Err(e) => {
-                        output::eprint(&format!("fleet: error: {e}"));
-                        e.code
-                    }
-                })
+                scope.spawn(
+                    move || match relay(core, host, argv_for(names), false, bound) {
+                        Ok(code) => code,
+                        Err(e) => {
+                            output::eprint(&format!("fleet: error: {e}"));
+                            e.code
+                        }
+                    },
+                )
             })
             .collect();
         let mut codes = Vec::new();
@@ -464,6 +502,10 @@ mod tests {
         assert_eq!(worst(&[0, 3]), 3);
         assert_eq!(worst(&[3, 1, 0]), 1);
         assert_eq!(worst(&[3, 7]), 1);
-        assert_eq!(worst(&[1, 2, 3]), 2);
+        // Bad input everywhere changed nothing; among other outcomes it
+        // is a failure.
+        assert_eq!(worst(&[2, 2]), 2);
+        assert_eq!(worst(&[0, 2]), 1);
+        assert_eq!(worst(&[1, 2, 3]), 1);
     }
 }

@@ -46,7 +46,13 @@ pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn unsafe_char(c: char) -> bool {
-    c.is_control() && c != '\n' && c != '\t'
+    (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)
+}
+
+/// The marks that reorder text on screen (`U+202E` shows what follows
+/// backwards): a name or screen must read as it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Marks where a colour begins or ends (a private-use character).
@@ -168,6 +174,9 @@ mod tests {
         let hostile = format!("x\x1b]52;c;AAA\x07{}\u{9b}2J", paint("ok", Color::Green));
         assert_eq!(scrub(&hostile), "x?]52;c;AAA?\x1b[32mok\x1b[0m?2J");
         assert_eq!(scrub("\u{E000}"), "\x1b[0m");
+        // Text that reorders itself on screen reads as it is.
+        assert_eq!(safe("abc\u{202e}fed"), "abc?fed");
+        assert_eq!(scrub("x\u{2066}y\u{200f}"), "x?y?");
     }
 
     #[test]

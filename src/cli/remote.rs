@@ -66,11 +66,18 @@ pub fn serve() -> i32 {
         return refuse("that command is not run over a request".into());
     }
     hello(None);
-    // A command that follows ends when the operator's side goes away
-    // (its end of stdin closes), rather than lingering unread.
-    if matches!(
+    // A look (and a command that follows) ends when the operator's side
+    // goes away (its end of stdin closes), rather than lingering unread;
+    // a change runs to its end, as it would here after a Ctrl-C too late.
+    if !matches!(
         cli.command,
-        Command::Watch(_) | Command::Logs(_) | Command::Wait(_)
+        Command::Up(_)
+            | Command::Down(_)
+            | Command::Start(_)
+            | Command::Stop(_)
+            | Command::Restart(_)
+            | Command::Send(_)
+            | Command::Init(_)
     ) {
         std::thread::spawn(move || {
             let mut rest = Vec::new();

@@ -104,7 +104,9 @@ pub enum Error {
         file.display()
     )]
     NotDeclared { name: AgentName, file: PathBuf },
-    #[error("no agent named {name}: it is neither declared nor running (see fleet ps)")]
+    #[error(
+        "no agent named {name}: it is neither declared nor running here (see fleet ps; one on another host is {name}@HOST)"
+    )]
     NoSuchAgent { name: AgentName },
     #[error("agent {name} is not declared and has no session: start it with fleet start {name}")]
     NothingToRestart { name: AgentName },
@@ -247,6 +249,15 @@ fn not_managed(name: &AgentName, socket: &str, killing: bool) -> String {
     }
 }
 
+fn unanswered(host: &str, why: &crate::core::host::ssh::Unreachable) -> String {
+    match why {
+        crate::core::host::ssh::Unreachable::Failed(said) => {
+            format!("host {host} answered with an error: {said}")
+        }
+        other => format!("host {host} is unreachable ({other})"),
+    }
+}
+
 fn on_other_host(name: &AgentName, host: &str, act: RemoteAct) -> String {
     match act {
         RemoteAct::Start => format!(
@@ -282,14 +293,25 @@ pub enum Warning {
         path.display()
     )]
     StoreMovedAside { path: PathBuf },
-    #[error("{error} (showing what runs; fix the file before fleet up)")]
+    #[error(
+        "{error} (showing what runs on this host only: other hosts are asked once the file reads; fix it before fleet up)"
+    )]
     BrokenFleetFile { error: String },
+    /// ssh cannot keep a shared connection's socket there.
+    #[error(
+        "connections to other hosts are not shared (each command connects anew): ssh cannot make a socket in {} (a path that long, or with '\"'); use a shorter FLEET_HOME",
+        dir.display()
+    )]
+    NotShared { dir: PathBuf },
     /// What another host's fleet said on its stderr.
     #[error("{host}: {}", line.strip_prefix("fleet: ").unwrap_or(line))]
     FromHost { host: String, line: String },
     /// Another host did not answer; its rows say `unreachable`.
-    #[error("host {host} is unreachable ({why})")]
-    HostUnreachable { host: String, why: String },
+    #[error("{}", unanswered(host, why))]
+    HostUnreachable {
+        host: String,
+        why: crate::core::host::ssh::Unreachable,
+    },
     /// Said at once, while the command waits.
     #[error("waiting for the fleet lock, held by {holder} (--wait DUR sets how long)")]
     LockWait {

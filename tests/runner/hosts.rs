@@ -339,6 +339,24 @@ fn another_protocol_a_missing_fleet_and_hostile_answers_are_unreachable_with_the
             "bad answer",
             "does not read",
         ),
+        (
+            "flood",
+            "echo '{\"fleet\":\"mosaic-fleet\",\"protocol\":1,\"version\":\"0.1.0\"}'; yes ''",
+            "bad answer",
+            "more than fleet reads",
+        ),
+        (
+            "failing",
+            "echo '{\"fleet\":\"mosaic-fleet\",\"protocol\":1,\"version\":\"0.1.0\"}'; echo 'fleet: error: tmux was not found on PATH' >&2; exit 1",
+            "its fleet failed",
+            "tmux was not found",
+        ),
+        (
+            "forged",
+            "printf '%s\\n' '{\"fleet\":\"mosaic-fleet\",\"protocol\":1,\"version\":\"0.1.0\",\"error\":\"x\\nfleet: FAKE LINE\"}'",
+            "version mismatch",
+            "x fleet: FAKE LINE",
+        ),
     ];
     for (name, body, reason, fix) in cases {
         let fake = fake_fleet(h1, name, body);
@@ -350,7 +368,22 @@ fn another_protocol_a_missing_fleet_and_hostile_answers_are_unreachable_with_the
             "[agents.x]\nruntime = \"stub\"\nhost = \"h1\"\n\n[hosts.h1]\nssh = \"{}@127.0.0.1\"\nport = {}\nfleet = \"{fake}\"\n",
             h1.user, h1.port
         ));
-        let ps = env.fleet(&["ps", "--json"]).failure(3);
+        let started = Instant::now();
+        let ps = env.fleet(&["ps", "--json"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{name}: bounded, took {:?}",
+            started.elapsed()
+        );
+        // A host whose fleet answered with an error failed; the others
+        // did not answer.
+        let want = if name == "failing" { 1 } else { 3 };
+        let ps = ps.failure(want);
+        assert!(
+            !ps.stderr.contains("\nfleet: FAKE LINE"),
+            "{name}: a host forged a line: {}",
+            ps.stderr
+        );
         let all = rows(&ps.stdout);
         let x = row(&all, "x");
         assert_eq!(x["status"], "unreachable", "{name}");
@@ -602,4 +635,117 @@ fn attach_across_ssh_is_read_only_unless_takeover() {
     // The takeover is recorded on h1, and `events` here shows it.
     let events = env.fleet(&["events", "--json", "h1a1"]).success();
     assert!(events.stdout.contains("\"takeover\""), "{events:#?}");
+}
+
+#[test]
+fn a_host_that_stalls_after_hello_or_floods_rows_is_bounded_and_its_rows_checked() {
+    let lab = SshLab::new(&["h1"]);
+    let h1 = lab.host("h1");
+    let hello = "echo '{\"fleet\":\"mosaic-fleet\",\"protocol\":1,\"version\":\"0.1.0\"}'";
+    let stall = fake_fleet(h1, "stall", &format!("{hello}; sleep 60"));
+    let long = "n".repeat(5000);
+    let hostile = fake_fleet(
+        h1,
+        "hostile",
+        &format!(
+            "{hello}; printf '%s' '[{{\"name\":\"x\",\"host\":\"elsewhere\",\"runtime\":\"stub\",\"model\":\"{long}\",\"effort\":null,\"status\":\"running\",\"exit_code\":null,\"activity\":null,\"idle_seconds\":null,\"pane_command\":\"a\\u202eb\",\"started_at\":null,\"uptime_seconds\":null,\"restarts\":0,\"declared\":true,\"workdir\":null}},{{\"name\":\"home1\",\"host\":\"h1\",\"runtime\":null,\"model\":null,\"effort\":null,\"status\":\"running\",\"exit_code\":null,\"activity\":null,\"idle_seconds\":null,\"pane_command\":null,\"started_at\":null,\"uptime_seconds\":null,\"restarts\":0,\"declared\":true,\"workdir\":null}},{{\"name\":\"bad\\u001b[2Jname\",\"host\":\"h1\",\"runtime\":null,\"model\":null,\"effort\":null,\"status\":\"running\",\"exit_code\":null,\"activity\":null,\"idle_seconds\":null,\"pane_command\":null,\"started_at\":null,\"uptime_seconds\":null,\"restarts\":0,\"declared\":true,\"workdir\":null}}]'"
+        ),
+    );
+    let file = |fleet: &str| {
+        format!(
+            "[agents.home1]\nruntime = \"stub\"\n[agents.x]\nruntime = \"stub\"\nhost = \"h1\"\n\n[hosts.h1]\nssh = \"{}@127.0.0.1\"\nport = {}\nfleet = \"{fleet}\"\ntimeout = \"1s\"\n",
+            h1.user, h1.port
+        )
+    };
+    let mut env = TestEnv::new();
+    for (k, v) in lab.env() {
+        env.set(&k, &v);
+    }
+    // Hello, then nothing: bounded by the timeout and the margin for work.
+    env.write_fleet(&file(&stall));
+    let started = Instant::now();
+    let ps = env.fleet(&["ps", "--json"]).failure(3);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(14), "took {took:?}");
+    let x = row(&rows(&ps.stdout), "x").clone();
+    assert!(
+        x["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("its fleet answered, then did not finish"),
+        "{x:#}"
+    );
+    // Rows it has no business giving are left out; the rest is cut and
+    // made safe.
+    env.write_fleet(&file(&hostile));
+    let ps = env.fleet(&["ps", "--json"]).success();
+    let all = rows(&ps.stdout);
+    let names: Vec<&str> = all.iter().filter_map(|r| r["name"].as_str()).collect();
+    assert_eq!(names, vec!["home1", "x"], "{ps:#?}");
+    let x = row(&all, "x");
+    assert_eq!(x["host"], "h1");
+    assert!(x["model"].as_str().unwrap_or_default().chars().count() <= 201);
+    assert!(
+        ps.stderr
+            .contains("h1: warning: it reported an agent \"home1\" that is not its own"),
+        "{}",
+        ps.stderr
+    );
+    let table = env.fleet(&["ps"]).success();
+    assert!(!table.stdout.contains('\u{202e}') && !table.stdout.contains('\u{1b}'));
+    assert!(!table.stderr.contains('\u{1b}'), "{}", table.stderr);
+}
+
+#[test]
+fn a_login_greeting_before_fleet_is_skipped_and_nothing_lingers_after_watch() {
+    let lab = SshLab::new(&["h1"]);
+    let h1 = lab.host("h1");
+    let path = h1.home.join("greeting");
+    let script = format!(
+        "#!/bin/sh\necho 'Welcome to h1'\nexec {} \"$@\"\n",
+        h1.fleet_path().display()
+    );
+    let out = h1.run(&[
+        "sh",
+        "-c",
+        "printf '%s' \"$2\" > \"$1\" && chmod 755 \"$1\"",
+        "sh",
+        &path.to_string_lossy(),
+        &script,
+    ]);
+    assert!(out.status.success());
+    let mut env = TestEnv::new();
+    for (k, v) in lab.env() {
+        env.set(&k, &v);
+    }
+    env.write_fleet(&format!(
+        "[agents.x]\nruntime = \"stub\"\nworkdir = \"~\"\nhost = \"h1\"\n\n[hosts.h1]\nssh = \"{}@127.0.0.1\"\nport = {}\nfleet = \"{}\"\n",
+        h1.user,
+        h1.port,
+        path.display()
+    ));
+    env.fleet(&["up"]).success();
+    let all = rows(&env.fleet(&["ps", "--json"]).success().stdout);
+    assert_eq!(row(&all, "x")["status"], "running");
+    // A watch killed outright leaves nothing running on the host.
+    let remote_fleets = || {
+        let out = h1.run(&["pgrep", "-u", &h1.user, "-f", "remote$"]);
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    };
+    let watch = env.spawn(&["watch", "--json"], &[]);
+    assert!(
+        watch
+            .until(Duration::from_secs(10), |l| l.contains("\"x\""))
+            .is_some()
+    );
+    assert!(remote_fleets() >= 1, "the watch runs on h1");
+    drop(watch);
+    assert!(
+        wait_until(Duration::from_secs(5), || remote_fleets() == 0),
+        "a remote fleet outlived the watch"
+    );
+    // NAME@HOST cannot move a declared agent.
+    env.fleet(&["explain", "x@localhost"])
+        .failure(2)
+        .one_line_error("agent x lives on h1 (the fleet file places it there)");
 }

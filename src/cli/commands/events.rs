@@ -6,6 +6,7 @@ use crate::cli::hosts;
 use crate::cli::output;
 use crate::core::Core;
 use crate::core::desired::agent::AgentName;
+use crate::core::ops::hosts::Bound;
 use crate::core::store::events::Event;
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -48,7 +49,7 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
         argv
     };
     let (here, answers) = std::thread::scope(|scope| {
-        let remote = scope.spawn(|| core.ask_each(&plan.there, &argv, Some(hosts::CHANGE_BOUND)));
+        let remote = scope.spawn(|| core.ask_each(&plan.there, &argv, Bound::Read));
         let here = plan
             .here
             .as_ref()
@@ -91,6 +92,8 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
     crate::cli::print_warnings(core);
     if args.json {
         output::print(&json(&events)?);
+    } else if events.is_empty() && codes.iter().any(|&c| c != 0) {
+        output::print("no events from the hosts that answered\n");
     } else if events.is_empty() {
         output::print("no events\n");
     } else {

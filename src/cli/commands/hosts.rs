@@ -73,7 +73,14 @@ fn render(reports: &[HostReport], color: bool) -> String {
                 (r.host.clone(), None),
                 (r.ssh.clone(), None),
                 (r.fleet.clone().unwrap_or_else(dash), None),
-                (r.tmux.clone().unwrap_or_else(dash), None),
+                (
+                    match (&r.tmux, r.reachable) {
+                        (Some(v), _) => v.clone(),
+                        (None, true) => "not found".into(),
+                        (None, false) => dash(),
+                    },
+                    None,
+                ),
                 (boot, None),
                 reach,
             ]

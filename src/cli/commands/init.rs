@@ -34,7 +34,13 @@ pub fn cmd_init(core: &Core, args: &InitArgs) -> Result<i32, CliError> {
             if args.uninstall {
                 argv.push("--uninstall".into());
             }
-            return crate::cli::hosts::relay(core, there, argv, false);
+            return crate::cli::hosts::relay(
+                core,
+                there,
+                argv,
+                false,
+                crate::core::ops::hosts::Bound::Change,
+            );
         }
     }
     let mut systemd = Systemd::new();

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::cli::commands::json;
-use crate::cli::error::{CliError, EXIT_UNREACHABLE};
+use crate::cli::error::CliError;
 use crate::cli::hosts;
 use crate::cli::output::{self, Color};
 use crate::core::Core;
@@ -29,7 +29,7 @@ pub fn cmd_ps(core: &Core, args: &PsArgs) -> Result<i32, CliError> {
     for (host, why) in &unreachable {
         core.warn(Warning::HostUnreachable {
             host: host.clone(),
-            why: why.to_string(),
+            why: why.clone(),
         });
     }
     // Warnings first, as the answer may be long.
@@ -39,11 +39,7 @@ pub fn cmd_ps(core: &Core, args: &PsArgs) -> Result<i32, CliError> {
     } else {
         output::print(&render_table(&rows, output::color_enabled()));
     }
-    Ok(if unreachable.is_empty() {
-        0
-    } else {
-        EXIT_UNREACHABLE
-    })
+    Ok(hosts::unanswered_code(&unreachable))
 }
 
 const HEADER: [&str; 9] = [

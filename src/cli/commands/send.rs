@@ -48,6 +48,11 @@ pub fn cmd_send(core: &Core, args: &SendArgs) -> Result<i32, CliError> {
                 ));
             };
             let names = first.split(',').map(agent_name).collect::<Result<_, _>>()?;
+            // `fleet send NAME -- -x`: the `--` only says text follows.
+            let rest = match rest.split_first() {
+                Some((dashes, text)) if dashes == "--" && !text.is_empty() => text,
+                _ => rest,
+            };
             (Targets::Named(names), rest)
         }
     };

@@ -23,6 +23,10 @@ pub fn cmd_status_line(core: &Core, _args: &StatusLineArgs) -> Result<i32, CliEr
         _ => core.ps(),
     };
     let line = match rows {
+        // Other hosts go unasked while the file does not read: say so.
+        Ok(rows) if core.settings.file.is_some() && core.fleet().is_err() => {
+            format!("fleet.toml broken · {}", line(&rows))
+        }
         Ok(rows) => line(&rows),
         Err(e) => format!("fleet: {e}"),
     };

@@ -8,6 +8,7 @@ use crate::cli::output::{self, Color};
 use crate::core::Core;
 use crate::core::checks::{Check, Level};
 use crate::core::desired::agent::AgentName;
+use crate::core::ops::hosts::Bound;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -58,7 +59,7 @@ pub fn cmd_verify(core: &Core, args: &VerifyArgs) -> Result<i32, CliError> {
         argv
     };
     let (here, answers) = std::thread::scope(|scope| {
-        let remote = scope.spawn(|| core.ask_each(&plan.there, &argv, Some(hosts::CHANGE_BOUND)));
+        let remote = scope.spawn(|| core.ask_each(&plan.there, &argv, Bound::Read));
         let here = plan.here.as_ref().map(|names| core.verify(names));
         (here, remote.join().unwrap_or_default())
     });
@@ -71,21 +72,35 @@ pub fn cmd_verify(core: &Core, args: &VerifyArgs) -> Result<i32, CliError> {
         .collect();
     let mut unreachable = false;
     for answer in &answers {
-        for line in &answer.err {
-            output::eprint(&format!("fleet: {}", hosts::from_host(&answer.host, line)));
-        }
         // `verify` exits 1 when a check fails: its answer still reads.
         let parsed = match &answer.result {
-            Ok(0 | 1) => serde_json::from_str::<Vec<Shown>>(&answer.stdout())
-                .map_err(|e| format!("bad answer: its verify --json does not read: {e}")),
-            Ok(code) => Err(format!("its fleet failed (exit {code})")),
-            Err(why) => Err(why.to_string()),
+            Ok(0 | 1) => serde_json::from_str::<Vec<Shown>>(&answer.stdout()).map_err(|e| {
+                crate::core::host::ssh::Unreachable::BadAnswer(format!(
+                    "its verify --json does not read: {e}"
+                ))
+            }),
+            Ok(code) => Err(answer.failure(*code)),
+            Err(why) => Err(why.clone()),
         };
+        if matches!(answer.result, Ok(0 | 1)) {
+            for line in &answer.err {
+                output::eprint(&format!("fleet: {}", hosts::from_host(&answer.host, line)));
+            }
+        }
         match parsed {
             Ok(theirs) => results.extend(theirs.into_iter().map(|mut c| {
                 c.host = answer.host.clone();
                 c
             })),
+            Err(crate::core::host::ssh::Unreachable::Failed(said)) => results.push(Shown {
+                host: answer.host.clone(),
+                agent: None,
+                check: "fleet".into(),
+                ok: false,
+                level: Level::Fail,
+                detail: format!("its fleet failed: {said}"),
+                fix: None,
+            }),
             Err(why) => {
                 unreachable = true;
                 results.push(Shown {

@@ -126,7 +126,7 @@ fn follow(core: &Core, host: &SshHost, json: bool, tx: &mpsc::Sender<Said>) {
     loop {
         let request = core.request(host, vec!["watch".into(), "--json".into()]);
         let mut open = true;
-        let result = host.call(&request, None, &mut |stream, line| {
+        let result = host.call(&request, None, None, &mut |stream, line| {
             let said = match stream {
                 Stream::Hello => {
                     if reachable == Some(false) {
@@ -141,6 +141,8 @@ fn follow(core: &Core, host: &SshHost, json: bool, tx: &mpsc::Sender<Said>) {
                     Ok(mut event) => {
                         // Whatever it calls itself, it is the host asked.
                         event.host = host.name().to_string();
+                        event.agent = event.agent.chars().take(64).collect();
+                        event.detail = event.detail.chars().take(300).collect();
                         Said::Out(render(&event, json, true))
                     }
                     // Not an event: its data, not ours to show.

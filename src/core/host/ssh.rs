@@ -27,10 +27,21 @@ use crate::core::host::remote::{self, Hello, PRODUCT, PROTOCOL, Request};
 /// How long a shared connection outlives its last command.
 const PERSIST: &str = "60";
 
-/// The longest line and the most bytes a host may answer with: beyond,
-/// the answer is refused rather than held in memory.
-const MAX_LINE: usize = 64 * 1024 * 1024;
-const MAX_ANSWER: usize = 256 * 1024 * 1024;
+/// The longest line a host may answer with: beyond, the answer is refused
+/// rather than held in memory.
+const MAX_LINE: usize = 8 * 1024 * 1024;
+
+/// What one line costs to keep besides its text, counted against an
+/// answer's limit so that a flood of empty lines is one too.
+const LINE_COST: usize = 64;
+
+/// Lines read ahead of the caller: the readers wait beyond this, so a
+/// host that floods never runs this process out of memory.
+const READ_AHEAD: usize = 1024;
+
+/// The lines a host may say before fleet's hello (a login script's
+/// greeting): skipped, then the host is not fleet's.
+const MAX_PREAMBLE: usize = 50;
 
 /// The longest unix socket path ssh can bind (`sun_path` less the random
 /// suffix ssh adds while it makes the socket).
@@ -41,6 +52,10 @@ const MAX_CONTROL_PATH: usize = 107 - 17;
 pub enum Unreachable {
     /// Nothing within the bound: down behind a firewall, or hanging.
     Timeout(Duration),
+    /// Its fleet said hello, then did not finish within the bound.
+    Stalled(Duration),
+    /// Its fleet answered, with an error of its own.
+    Failed(String),
     /// The host refused the key, or its host key is not the known one.
     Auth(String),
     /// Nothing listens there, or the name does not resolve.
@@ -59,7 +74,8 @@ impl Unreachable {
     /// One word for the reason, as `ps` and `watch` show it.
     pub fn word(&self) -> &'static str {
         match self {
-            Self::Timeout(_) => "timeout",
+            Self::Timeout(_) | Self::Stalled(_) => "timeout",
+            Self::Failed(_) => "fleet failed",
             Self::Auth(_) => "auth",
             Self::Down(_) => "down",
             Self::NoFleet(_) => "no fleet",
@@ -78,6 +94,12 @@ impl std::fmt::Display for Unreachable {
                 "timeout: no answer within {} (FLEET_HOST_TIMEOUT or [hosts.NAME] timeout sets the bound)",
                 humantime::format_duration(*d)
             ),
+            Self::Stalled(d) => write!(
+                f,
+                "timeout: its fleet answered, then did not finish within {}",
+                humantime::format_duration(*d)
+            ),
+            Self::Failed(why) => write!(f, "its fleet failed: {why}"),
             Self::Auth(why) | Self::Down(why) | Self::NoFleet(why) | Self::Version(why) => {
                 write!(f, "{}: {why}", self.word())
             }
@@ -115,8 +137,7 @@ impl SshHost {
         control_dir: Option<PathBuf>,
         config: Option<PathBuf>,
     ) -> Self {
-        // ssh appends `/` and a 40-character hash to the directory.
-        let control_dir = control_dir.filter(|d| d.as_os_str().len() + 41 <= MAX_CONTROL_PATH);
+        let control_dir = control_dir.filter(|d| control_path(d, host).is_some());
         Self {
             name: name.to_string(),
             timeout: host.timeout.unwrap_or(default_timeout),
@@ -138,6 +159,11 @@ impl SshHost {
         &self.host
     }
 
+    /// Whether its connection is shared between commands.
+    pub fn shares(&self) -> bool {
+        self.control_dir.is_some()
+    }
+
     /// `ssh` with fleet's options, up to the destination.
     fn ssh(&self, tty: bool) -> Command {
         let mut cmd = Command::new("ssh");
@@ -153,9 +179,13 @@ impl SshHost {
         if !tty {
             options.push("BatchMode=yes".into());
         }
-        if let Some(dir) = &self.control_dir {
+        if let Some(path) = self
+            .control_dir
+            .as_deref()
+            .and_then(|d| control_path(d, &self.host))
+        {
             options.push("ControlMaster=auto".into());
-            options.push(format!("ControlPath={}/%C", dir.display()));
+            options.push(format!("ControlPath={path}"));
             options.push(format!("ControlPersist={PERSIST}"));
         }
         for option in options {
@@ -207,10 +237,13 @@ impl SshHost {
     /// `bound` limits how long the answer may take after the hello
     /// (`None` for commands that follow: `watch`, `logs -f`, `wait`).
     /// Answers the remote command's exit status.
+    /// `limit` bounds what the caller keeps (bytes, with a cost per line):
+    /// an answer beyond it is refused.
     pub fn call(
         &self,
         request: &Request,
         bound: Option<Duration>,
+        limit: Option<usize>,
         each: &mut dyn FnMut(Stream, &str) -> bool,
     ) -> Result<i32, Unreachable> {
         let body = serde_json::to_vec(request)
@@ -227,7 +260,7 @@ impl SshHost {
             _ => Unreachable::Ssh(format!("cannot run ssh: {e}")),
         })?;
         let (lines, keep) = pump(&mut child, body);
-        let outcome = self.converse(&lines, bound, each);
+        let outcome = self.converse(&lines, bound, limit, each);
         let killed = outcome.is_err() || matches!(outcome, Ok(Flow::Stopped));
         if killed {
             let _ = child.kill();
@@ -236,6 +269,7 @@ impl SshHost {
         drop(keep);
         match outcome {
             Err(Early::Timeout) => Err(Unreachable::Timeout(self.timeout)),
+            Err(Early::Stalled(after)) => Err(Unreachable::Stalled(after)),
             Err(Early::Refused(why)) => Err(why),
             Err(Early::NoHello(stderr)) => Err(classify(
                 &self.name,
@@ -262,6 +296,7 @@ impl SshHost {
         &self,
         lines: &mpsc::Receiver<Piped>,
         bound: Option<Duration>,
+        limit: Option<usize>,
         each: &mut dyn FnMut(Stream, &str) -> bool,
     ) -> Result<Flow, Early> {
         let started = Instant::now();
@@ -269,6 +304,8 @@ impl SshHost {
         let mut early_stderr: Vec<String> = Vec::new();
         let mut open = 2;
         let mut bytes = 0usize;
+        let mut preamble = 0usize;
+        let mut first_noise: Option<String> = None;
         while open > 0 {
             let deadline = match hello_at {
                 None => Some(started + self.timeout),
@@ -277,7 +314,12 @@ impl SshHost {
             let next = match deadline {
                 Some(d) => match lines.recv_timeout(d.saturating_duration_since(Instant::now())) {
                     Ok(next) => next,
-                    Err(mpsc::RecvTimeoutError::Timeout) => return Err(Early::Timeout),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        return Err(match (hello_at, bound) {
+                            (Some(_), Some(b)) => Early::Stalled(b),
+                            _ => Early::Timeout,
+                        });
+                    }
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 },
                 None => match lines.recv() {
@@ -297,11 +339,12 @@ impl SshHost {
                 }
                 Piped::Line(stream, line) => (stream, line),
             };
-            bytes += line.len();
-            if bytes > MAX_ANSWER {
-                return Err(Early::Refused(Unreachable::BadAnswer(
-                    "it answered more than fleet reads".into(),
-                )));
+            bytes += line.len() + LINE_COST;
+            if limit.is_some_and(|max| bytes > max) {
+                return Err(Early::Refused(Unreachable::BadAnswer(format!(
+                    "it answered more than fleet reads ({} MiB)",
+                    limit.unwrap_or_default() / (1024 * 1024)
+                ))));
             }
             if hello_at.is_some() {
                 if !each(stream, &line) {
@@ -316,8 +359,23 @@ impl SshHost {
                     }
                 }
                 Stream::Hello => {}
+                // A login script's greeting before the hello: skipped.
+                Stream::Out if !looks_like_hello(&line) && preamble < MAX_PREAMBLE => {
+                    preamble += 1;
+                    first_noise.get_or_insert(line);
+                }
                 Stream::Out => {
-                    read_hello(&self.name, &line).map_err(Early::Refused)?;
+                    read_hello(&self.name, &line).map_err(|why| {
+                        Early::Refused(match (&why, first_noise.take()) {
+                            (Unreachable::BadAnswer(_), Some(first)) => {
+                                Unreachable::BadAnswer(format!(
+                                    "its first line is not fleet's: {:?}",
+                                    first.chars().take(80).collect::<String>()
+                                ))
+                            }
+                            _ => why,
+                        })
+                    })?;
                     hello_at = Some(Instant::now());
                     if !each(Stream::Hello, "") {
                         return Ok(Flow::Stopped);
@@ -332,9 +390,13 @@ impl SshHost {
                 }
             }
         }
-        match hello_at {
-            Some(_) => Ok(Flow::Done),
-            None => Err(Early::NoHello(early_stderr)),
+        match (hello_at, first_noise) {
+            (Some(_), _) => Ok(Flow::Done),
+            (None, Some(first)) => Err(Early::Refused(Unreachable::BadAnswer(format!(
+                "its first line is not fleet's: {:?}",
+                plain(&first, 80)
+            )))),
+            (None, None) => Err(Early::NoHello(early_stderr)),
         }
     }
 }
@@ -349,6 +411,8 @@ enum Flow {
 /// How it ended before an answer.
 enum Early {
     Timeout,
+    /// Its hello came; the rest did not within this long.
+    Stalled(Duration),
     Refused(Unreachable),
     /// Both streams ended with no hello: what ssh said is the reason.
     NoHello(Vec<String>),
@@ -367,7 +431,8 @@ enum Piped {
 /// sender is dropped: a remote command that follows (`watch`, `logs -f`)
 /// ends when it sees that end, so none outlives the operator's side.
 fn pump(child: &mut Child, body: Vec<u8>) -> (mpsc::Receiver<Piped>, mpsc::Sender<()>) {
-    let (tx, rx) = mpsc::channel();
+    // Bounded: readers wait for the caller rather than pile up lines.
+    let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
     let (keep, held) = mpsc::channel::<()>();
     if let Some(mut stdin) = child.stdin.take() {
         std::thread::spawn(move || {
@@ -408,7 +473,7 @@ fn pump(child: &mut Child, body: Vec<u8>) -> (mpsc::Receiver<Piped>, mpsc::Sende
     (rx, keep)
 }
 
-fn read_lines(stream: Stream, reader: Box<dyn Read + Send>, tx: &mpsc::Sender<Piped>) {
+fn read_lines(stream: Stream, reader: Box<dyn Read + Send>, tx: &mpsc::SyncSender<Piped>) {
     let mut reader = BufReader::new(reader.take(u64::MAX));
     let mut buf = Vec::new();
     loop {
@@ -434,6 +499,21 @@ fn read_lines(stream: Stream, reader: Box<dyn Read + Send>, tx: &mpsc::Sender<Pi
     let _ = tx.send(Piped::End);
 }
 
+/// Whether a line may be fleet's hello (else, before one, it is a login
+/// script's noise).
+fn looks_like_hello(line: &str) -> bool {
+    let line = line.trim();
+    line.starts_with('{') && line.contains("\"fleet\"")
+}
+
+/// A host's words made one plain line of at most `max` characters.
+fn plain(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// The hello line, checked: fleet's, of our protocol, not refusing.
 fn read_hello(host: &str, line: &str) -> Result<Hello, Unreachable> {
     let hello: Hello = serde_json::from_str(line.trim()).map_err(|_| {
@@ -452,11 +532,11 @@ fn read_hello(host: &str, line: &str) -> Result<Hello, Unreachable> {
         return Err(Unreachable::Version(remote::mismatch(
             host,
             hello.protocol,
-            &hello.version.chars().take(40).collect::<String>(),
+            &plain(&hello.version, 40),
         )));
     }
     if let Some(error) = hello.error {
-        return Err(Unreachable::Version(error.chars().take(300).collect()));
+        return Err(Unreachable::Version(plain(&error, 300)));
     }
     Ok(hello)
 }
@@ -489,10 +569,19 @@ fn classify(
         .iter()
         .rev()
         .find(|l| !l.trim().is_empty() && !l.starts_with("Warning: Permanently added"))
-        .map(|l| l.trim().chars().take(200).collect::<String>())
+        .map(|l| plain(l.trim(), 200))
         .unwrap_or_default();
     let all = stderr.join("\n");
-    let has = |needle: &str| all.contains(needle);
+    // ssh's own words count only when ssh itself failed (255): the remote
+    // shell may say anything.
+    let ssh_failed = status == Some(255);
+    let has = |needle: &str| ssh_failed && all.contains(needle);
+    if matches!(status, Some(126 | 127)) {
+        return Unreachable::NoFleet(format!(
+            "`{}` cannot be run there ({said}): install fleet on {host}, or set fleet = \"PATH\" in [hosts.{host}]",
+            plain(fleet.unwrap_or("fleet"), 200)
+        ));
+    }
     if has("Permission denied") || has("Too many authentication failures") {
         Unreachable::Auth(format!(
             "{host} refused the key ({said}): check ssh {host} works"
@@ -507,12 +596,7 @@ fn classify(
         Unreachable::Timeout(timeout)
     } else if has("Could not resolve hostname") || has("No route to host") {
         Unreachable::Down(said)
-    } else if status == Some(127) || has("not found") || has("No such file") {
-        Unreachable::NoFleet(format!(
-            "`{}` is not there ({said}): install fleet on {host}, or set fleet = \"PATH\" in [hosts.{host}]",
-            fleet.unwrap_or("fleet")
-        ))
-    } else if has("unrecognized subcommand") {
+    } else if all.contains("unrecognized subcommand") {
         Unreachable::Version(format!(
             "the fleet on {host} is too old to speak protocol {PROTOCOL}: upgrade fleet on {host}"
         ))
@@ -533,6 +617,25 @@ fn classify(
             }
         ))
     }
+}
+
+/// The shared connection's socket for `host` in `dir`, as ssh's
+/// `ControlPath` option reads it (quoted, `%` doubled): named by a short
+/// hash of where it leads, so that a longer `FLEET_HOME` still fits ssh's
+/// limit. `None` when it cannot fit or be said.
+fn control_path(dir: &std::path::Path, host: &fleetfile::Host) -> Option<String> {
+    use std::hash::{Hash, Hasher};
+    let dir = dir.to_str()?;
+    if dir.contains('"') || dir.chars().any(char::is_control) {
+        return None;
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&host.ssh, host.port).hash(&mut hasher);
+    let name = format!("{:016x}", hasher.finish());
+    if dir.len() + 1 + name.len() > MAX_CONTROL_PATH {
+        return None;
+    }
+    Some(format!("\"{}/{name}\"", dir.replace('%', "%%")))
 }
 
 /// One word for a POSIX shell, quoted only when it needs to be.

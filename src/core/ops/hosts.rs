@@ -58,12 +58,55 @@ pub struct HostAnswer {
 }
 
 impl HostAnswer {
+    /// Its fleet's own error, when it answered with one (exit `code`).
+    pub fn failure(&self, code: i32) -> Unreachable {
+        let said = self
+            .err
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("fleet: error: "))
+            .or(self.err.last())
+            .map(|l| l.strip_prefix("fleet: error: ").unwrap_or(l))
+            .map(|l| l.chars().take(300).collect::<String>())
+            .unwrap_or_else(|| format!("exit {code}"));
+        Unreachable::Failed(said)
+    }
+
     pub fn stdout(&self) -> String {
         let mut text = self.out.join("\n");
         if !text.is_empty() {
             text.push('\n');
         }
         text
+    }
+}
+
+/// How long a host's fleet has, after its hello, to finish a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// A look (`ps`, `verify`, `peek`…): the host's timeout and a margin
+    /// for the work (its own tmux calls are bounded too).
+    Read,
+    /// A change (`up`, `start`, `send`…): launches wait out their grace.
+    Change,
+    /// A command that follows (`watch`, `logs -f`, `wait`): none.
+    Follow,
+}
+
+/// What a look may take on a host beyond its timeout.
+pub const READ_MARGIN: Duration = Duration::from_secs(10);
+/// What a change may take on a host.
+pub const CHANGE_BOUND: Duration = Duration::from_secs(600);
+/// The most of one host's answer kept in memory to read at once.
+pub const MAX_KEPT: usize = 32 * 1024 * 1024;
+
+impl Bound {
+    pub fn after_hello(self, host: &SshHost) -> Option<Duration> {
+        match self {
+            Bound::Read => Some(host.timeout() + READ_MARGIN),
+            Bound::Change => Some(CHANGE_BOUND),
+            Bound::Follow => None,
+        }
     }
 }
 
@@ -87,7 +130,7 @@ impl Core {
     /// The other hosts of the fleet file, by name.
     pub fn other_hosts(&self, fleet: &Fleet) -> BTreeMap<String, SshHost> {
         let control_dir = self.ssh_control_dir();
-        fleet
+        let hosts: BTreeMap<String, SshHost> = fleet
             .hosts
             .iter()
             .filter(|(name, _)| !fleet.is_local_host(name))
@@ -102,7 +145,11 @@ impl Core {
                 );
                 (name.clone(), ssh)
             })
-            .collect()
+            .collect();
+        if let Some(dir) = control_dir.filter(|_| hosts.values().any(|h| !h.shares())) {
+            self.warn(crate::core::error::Warning::NotShared { dir });
+        }
+        hosts
     }
 
     /// Where shared ssh connections keep their sockets: `$FLEET_HOME/ssh`,
@@ -137,6 +184,20 @@ impl Core {
         for raw in names {
             let (name, host) = split_name(raw);
             let name = AgentName::parse(name).map_err(|e| Error::BadName(e.to_string()))?;
+            // The file's placement wins: NAME@HOST only names it.
+            let placed = fleet.agents.get(&name).map(|a| a.spec.host.clone());
+            if let (Some(h), Some(placed)) = (host, &placed) {
+                let same = match placed {
+                    Some(p) => p == h,
+                    None => is_here(h),
+                };
+                if !same {
+                    return Err(Error::BadValue(format!(
+                        "agent {name} lives on {} (the fleet file places it there), not on {h}: name it {name}",
+                        placed.as_deref().unwrap_or(&here)
+                    )));
+                }
+            }
             let host = match host {
                 Some(h) if is_here(h) => None,
                 Some(h) if others.contains_key(h) => Some(h.to_string()),
@@ -213,7 +274,7 @@ impl Core {
         &self,
         hosts: &[(SshHost, Vec<AgentName>)],
         argv_for: &(dyn Fn(&[AgentName]) -> Vec<String> + Sync),
-        bound: Option<Duration>,
+        bound: Bound,
     ) -> Vec<HostAnswer> {
         let requests: Vec<(&SshHost, Request)> = hosts
             .iter()
@@ -250,7 +311,7 @@ impl Core {
                 self.ask_each(
                     &plan.there,
                     &|_| vec!["ps".into(), "--json".into()],
-                    Some(Duration::from_secs(60)),
+                    Bound::Read,
                 )
             });
             let here = plan.here.as_ref().map(|_| self.ps());
@@ -263,31 +324,23 @@ impl Core {
         let answers = answers.unwrap_or_default();
         let mut unreachable = Vec::new();
         for answer in answers {
-            for line in &answer.err {
-                self.warn(crate::core::error::Warning::FromHost {
-                    host: answer.host.clone(),
-                    line: line.clone(),
-                });
+            if answer.result == Ok(0) {
+                for line in &answer.err {
+                    self.warn(crate::core::error::Warning::FromHost {
+                        host: answer.host.clone(),
+                        line: line.clone(),
+                    });
+                }
             }
             let parsed = match &answer.result {
                 Ok(0) => serde_json::from_str::<Vec<AgentRow>>(&answer.stdout()).map_err(|e| {
                     Unreachable::BadAnswer(format!("its ps --json does not read: {e}"))
                 }),
-                Ok(code) => Err(Unreachable::BadAnswer(format!(
-                    "its fleet failed (exit {code}){}",
-                    answer
-                        .err
-                        .last()
-                        .map(|l| format!(": {l}"))
-                        .unwrap_or_default()
-                ))),
+                Ok(code) => Err(answer.failure(*code)),
                 Err(why) => Err(why.clone()),
             };
             match parsed {
-                Ok(theirs) => rows.extend(theirs.into_iter().map(|mut r| {
-                    r.host = answer.host.clone();
-                    r
-                })),
+                Ok(theirs) => rows.extend(self.checked_rows(fleet.as_ref(), &answer.host, theirs)),
                 Err(why) => {
                     if let Some(fleet) = &fleet {
                         rows.extend(unreachable_rows(fleet, &answer.host, &why));
@@ -393,7 +446,7 @@ impl Core {
                 self.ask_each(
                     &plan.there,
                     &|_| vec!["hosts".into(), "--here".into(), "--json".into()],
-                    Some(Duration::from_secs(60)),
+                    Bound::Read,
                 )
             });
             let here = plan.here.as_ref().map(|_| self.here_report());
@@ -405,9 +458,7 @@ impl Core {
                 Ok(0) => serde_json::from_str::<HostReport>(&answer.stdout()).map_err(|e| {
                     Unreachable::BadAnswer(format!("its hosts --json does not read: {e}"))
                 }),
-                Ok(code) => Err(Unreachable::BadAnswer(format!(
-                    "its fleet failed (exit {code})"
-                ))),
+                Ok(code) => Err(answer.failure(*code)),
                 Err(why) => Err(why.clone()),
             };
             let ssh = match host.spec().port {
@@ -438,18 +489,71 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Another host's rows, as far as they can be believed: each must be
+    /// a valid agent name that the fleet file does not place elsewhere,
+    /// and is named after the host asked; long values are cut.
+    fn checked_rows(
+        &self,
+        fleet: Option<&Fleet>,
+        host: &str,
+        rows: Vec<AgentRow>,
+    ) -> Vec<AgentRow> {
+        let cut = |v: &mut Option<String>| {
+            if let Some(text) = v.as_mut().filter(|t| t.chars().count() > 200) {
+                *text = text.chars().take(200).collect::<String>() + "…";
+            }
+        };
+        rows.into_iter()
+            .filter_map(|mut r| {
+                let name = AgentName::parse(&r.name).ok();
+                let placed = name.as_ref().and_then(|n| fleet?.agents.get(n));
+                let elsewhere = placed.is_some_and(|a| a.spec.host.as_deref() != Some(host));
+                if name.is_none() || elsewhere {
+                    self.warn(crate::core::error::Warning::FromHost {
+                        host: host.to_string(),
+                        line: format!(
+                            "warning: it reported an agent {} that is not its own: left out",
+                            crate::core::error::quoted(&r.name)
+                        ),
+                    });
+                    return None;
+                }
+                r.host = host.to_string();
+                for v in [
+                    &mut r.runtime,
+                    &mut r.model,
+                    &mut r.effort,
+                    &mut r.pane_command,
+                    &mut r.workdir,
+                    &mut r.started_at,
+                    &mut r.reason,
+                ] {
+                    cut(v);
+                }
+                Some(r)
+            })
+            .collect()
+    }
+}
+
 /// Asks one host, keeping its lines.
-fn ask(host: &SshHost, request: &Request, bound: Option<Duration>) -> HostAnswer {
+fn ask(host: &SshHost, request: &Request, bound: Bound) -> HostAnswer {
     let mut out = Vec::new();
     let mut err = Vec::new();
-    let result = host.call(request, bound, &mut |stream, line| {
-        match stream {
-            Stream::Out => out.push(line.to_string()),
-            Stream::Err => err.push(line.to_string()),
-            Stream::Hello => {}
-        }
-        true
-    });
+    let result = host.call(
+        request,
+        bound.after_hello(host),
+        Some(MAX_KEPT),
+        &mut |stream, line| {
+            match stream {
+                Stream::Out => out.push(line.to_string()),
+                Stream::Err => err.push(line.to_string()),
+                Stream::Hello => {}
+            }
+            true
+        },
+    );
     HostAnswer {
         host: host.name().to_string(),
         out,
