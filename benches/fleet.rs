@@ -1,6 +1,20 @@
 //! `cargo bench`: fleet against raw tmux, with 100 agents of a trivial
 //! runtime on a private tmux server. Prints each figure, its goal, and the
-//! ratio to the raw tmux floor where there is one.
+//! ratio to the raw tmux floor where there is one. Then `ps --json` across
+//! three loopback ssh hosts against one ([`hosts`]; it needs root, and is
+//! skipped, loudly, without).
+//!
+//! `FLEET_BENCH_ONLY=hosts cargo bench --bench fleet` runs only the hosts
+//! row. `FLEET_BENCH_WATCH_SECS` sets how long watch and supervise are
+//! measured (60 s), `FLEET_BENCH_BIN` another `fleet` to measure.
+
+// The tests' ssh hosts (and the helpers they use), for the hosts row.
+#[path = "../tests/runner/common.rs"]
+mod common;
+#[path = "fleet/hosts.rs"]
+mod hosts;
+#[path = "../tests/runner/sshlab.rs"]
+mod sshlab;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -19,6 +33,8 @@ const RUNS: usize = 15;
 struct Bench {
     root: tempfile::TempDir,
     socket: String,
+    /// More environment for every command run.
+    extra_env: Vec<(String, String)>,
 }
 
 impl Bench {
@@ -35,6 +51,7 @@ impl Bench {
         Self {
             socket: format!("fleet-bench-{}-{n}", std::process::id()),
             root,
+            extra_env: Vec::new(),
         }
     }
 
@@ -44,6 +61,7 @@ impl Bench {
             .env("PATH", "/usr/bin:/bin")
             .env("FLEET_HOME", self.root.path().join("state"))
             .env("MOSAIC_TMUX_SOCKET", &self.socket)
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .current_dir(self.root.path().join("work"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -51,14 +69,29 @@ impl Bench {
     }
 
     fn fleet(&self, args: &[&str]) -> Duration {
+        self.fleet_env(args, &[])
+    }
+
+    fn fleet_env(&self, args: &[&str], env: &[(&str, &str)]) -> Duration {
         let mut cmd = Command::new(fleet_bin());
         cmd.args(args);
         self.env(&mut cmd);
+        cmd.envs(env.iter().copied());
         let start = Instant::now();
         let status = cmd.status().expect("run fleet");
         let took = start.elapsed();
         assert!(status.success(), "fleet {args:?} failed");
         took
+    }
+
+    /// What `fleet ARGS` prints, when it succeeds.
+    fn fleet_out(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(fleet_bin());
+        cmd.args(args);
+        self.env(&mut cmd);
+        let out = cmd.stdout(Stdio::piped()).output().expect("run fleet");
+        assert!(out.status.success(), "fleet {args:?} failed");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     fn tmux(&self, args: &[&str]) -> Duration {
@@ -80,7 +113,8 @@ impl Drop for Bench {
             .arg(&self.socket)
             .args(["display", "-p", "#{socket_path}"]);
         self.env(&mut cmd);
-        cmd.stdout(Stdio::piped());
+        // No server (a bench that ran none): nothing to say.
+        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
         let socket_path = cmd
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
@@ -91,10 +125,19 @@ impl Drop for Bench {
         let _ = Command::new("pkill")
             .args(["-KILL", "-f", &format!("tmux -u -L {} ", self.socket)])
             .status();
-        // tmux leaves its socket file behind.
-        if !socket_path.is_empty() {
-            let _ = std::fs::remove_file(socket_path);
-        }
+        // tmux leaves its socket file behind. A server ended earlier (as
+        // up_against_raw's) no longer says where: tmux's default place,
+        // with TMUX_TMPDIR cleared.
+        let socket_path = if socket_path.is_empty() {
+            format!(
+                "/tmp/tmux-{}/{}",
+                rustix::process::getuid().as_raw(),
+                self.socket
+            )
+        } else {
+            socket_path
+        };
+        let _ = std::fs::remove_file(socket_path);
     }
 }
 
@@ -161,6 +204,14 @@ fn write_big_fleet(path: &Path) {
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
+    }
+    match std::env::var("FLEET_BENCH_ONLY")
+        .unwrap_or_default()
+        .as_str()
+    {
+        "" => {}
+        "hosts" => return hosts::row(),
+        other => panic!("FLEET_BENCH_ONLY={other}: the one row to pick is `hosts`"),
     }
     let bench = Bench::new();
     write_fleet(&bench.root.path().join("work"));
@@ -299,6 +350,7 @@ fn main() {
     drop(bench);
     up_against_raw(100);
     up_against_raw(1000);
+    hosts::row();
 }
 
 /// `fleet watch` over 100 idle agents: the whole cost of watching (the
@@ -606,7 +658,7 @@ fn server_pid(bench: &Bench) -> Option<u32> {
         .arg(&bench.socket)
         .args(["display", "-p", "#{pid}"]);
     bench.env(&mut cmd);
-    cmd.stdout(Stdio::piped());
+    cmd.stdout(Stdio::piped()).stderr(Stdio::null());
     let out = cmd.output().ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }

@@ -159,16 +159,7 @@ impl SshLab {
 
     /// The fleet-file blocks declaring every host.
     pub fn hosts_toml(&self) -> String {
-        let mut out = String::new();
-        for h in &self.hosts {
-            let ssh = toml::Value::String(format!("{}@127.0.0.1", h.user));
-            let fleet = toml::Value::String(h.fleet_path().to_string_lossy().into_owned());
-            out.push_str(&format!(
-                "[hosts.{}]\nssh = {ssh}\nport = {}\nfleet = {fleet}\n\n",
-                h.name, h.port
-            ));
-        }
-        out
+        self.hosts.iter().map(SshHost::toml).collect()
     }
 
     /// Env a local `fleet` needs to use this lab.
@@ -447,6 +438,21 @@ impl SshHost {
         let log = fs::read_to_string(self.log_path()).unwrap_or_default();
         let stderr = fs::read_to_string(self.dir.join("sshd.stderr")).unwrap_or_default();
         format!("--- sshd.log\n{log}--- stderr\n{stderr}")
+    }
+
+    /// The fleet-file block declaring this host.
+    pub fn toml(&self) -> String {
+        let ssh = toml::Value::String(self.destination());
+        let fleet = toml::Value::String(self.fleet_path().to_string_lossy().into_owned());
+        format!(
+            "[hosts.{}]\nssh = {ssh}\nport = {}\nfleet = {fleet}\n\n",
+            self.name, self.port
+        )
+    }
+
+    /// `USER@127.0.0.1`: the destination for `ssh -p PORT`.
+    pub fn destination(&self) -> String {
+        format!("{}@127.0.0.1", self.user)
     }
 
     /// The remote user's `fleet` binary (in the lab's bin dir, on PATH).
