@@ -60,6 +60,34 @@ fn live(uid: u32) -> Vec<(u32, String)> {
     found
 }
 
+/// When a process started, in clock ticks since boot (`/proc/PID/stat`).
+fn started_at(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name in parentheses: state is field 3, start 22.
+    let rest = stat.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Now, in the same ticks (`/proc/uptime`, at 100 per second).
+fn ticks_now() -> u64 {
+    let uptime = std::fs::read_to_string("/proc/uptime").unwrap_or_default();
+    let secs: f64 = uptime
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    (secs * 100.0) as u64
+}
+
+/// The live processes of `uid` that started before `ticks`: a uid freed by
+/// userdel may already be another test's new user.
+fn live_before(uid: u32, ticks: u64) -> Vec<(u32, String)> {
+    live(uid)
+        .into_iter()
+        .filter(|(pid, _)| started_at(*pid).is_some_and(|t| t < ticks))
+        .collect()
+}
+
 fn sleeping(uid: u32) -> bool {
     live(uid).iter().any(|(_, name)| name == "sleep")
 }
@@ -223,7 +251,9 @@ fn dropping_the_lab_leaves_no_user_process_or_dir_even_after_a_panic() {
     let t = Instant::now();
     let lab = SshLab::new(&["h1", "h2", "h3"]);
     eprintln!("sshlab: 3 hosts ready in {:?}", t.elapsed());
-    let mut left: Vec<(String, u32, PathBuf)> = Vec::new();
+    // Each user, and a moment after its processes started and before it
+    // was deleted.
+    let mut left: Vec<(String, u32, PathBuf, u64)> = Vec::new();
     for name in ["h1", "h2", "h3"] {
         let h = lab.host(name);
         // A daemon (tmux) and a background process of the user's.
@@ -237,9 +267,13 @@ fn dropping_the_lab_leaves_no_user_process_or_dir_even_after_a_panic() {
         for name in ["sshd", "tmux: server", "sleep"] {
             assert!(names.iter().any(|n| n == name), "no {name} in {names:?}");
         }
-        left.push((h.user.clone(), uid, h.home.clone()));
+        left.push((h.user.clone(), uid, h.home.clone(), 0));
     }
     let t = Instant::now();
+    let before = ticks_now() + 1;
+    for entry in &mut left {
+        entry.3 = before;
+    }
     drop(lab);
     eprintln!("sshlab: 3 hosts gone in {:?}", t.elapsed());
 
@@ -249,16 +283,25 @@ fn dropping_the_lab_leaves_no_user_process_or_dir_even_after_a_panic() {
         let lab = SshLab::new(&["h1"]);
         let h = lab.host("h1");
         ok(ssh(&lab, &["h1", "true"]));
-        panicked = Some((h.user.clone(), uid_of(&h.user), h.home.clone()));
+        panicked = Some((
+            h.user.clone(),
+            uid_of(&h.user),
+            h.home.clone(),
+            ticks_now() + 1,
+        ));
         panic!("a test failing with a lab (expected)");
     }));
     assert!(result.is_err());
     left.push(panicked.expect("the lab started"));
 
-    for (user, uid, home) in left {
+    for (user, uid, home, before) in left {
         assert!(!exists(&user), "user {user} left");
         assert!(!group_exists(&user), "group {user} left");
-        assert_eq!(live(uid), Vec::new(), "processes of {user} left");
+        assert_eq!(
+            live_before(uid, before),
+            Vec::new(),
+            "processes of {user} left"
+        );
         let lab_dir = home.ancestors().nth(2).expect("LAB/host-NAME/home");
         assert!(!lab_dir.exists(), "{} left", lab_dir.display());
     }
