@@ -255,7 +255,9 @@ fn request(file: &str, host: &SshHost) -> Vec<u8> {
         home: None,
         argv: vec!["ps".into(), "--json".into()],
     };
-    serde_json::to_vec(&request).expect("write the request")
+    let mut line = serde_json::to_vec(&request).expect("write the request");
+    line.push(b'\n');
+    line
 }
 
 /// The shared ssh connections (ControlMaster processes) `fleet` keeps
@@ -288,11 +290,25 @@ impl Masters {
         }
     }
 
-    /// `ssh` as fleet runs it for a host (its -F, batch mode, sharing).
+    /// `ssh` as fleet runs it for a host (its -F, batch mode, sharing on
+    /// fleet's own socket for that destination).
     fn command(&self, port: u16) -> Command {
+        let destination = self
+            .hosts
+            .iter()
+            .find(|(_, p)| *p == port)
+            .map(|(d, _)| d.clone())
+            .unwrap_or_default();
+        let host = mosaic_fleet::core::desired::fleetfile::Host {
+            ssh: destination,
+            port: Some(port),
+            ..Default::default()
+        };
+        let path = mosaic_fleet::core::host::ssh::control_path(&self.dir, &host)
+            .expect("the bench's FLEET_HOME fits a control socket");
         let mut cmd = self.unshared(port);
         cmd.args(["-o", "ControlMaster=auto", "-o"])
-            .arg(format!("ControlPath={}/%C", self.dir.display()))
+            .arg(format!("ControlPath={path}"))
             .args(["-o", "ControlPersist=60"]);
         cmd
     }

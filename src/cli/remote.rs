@@ -66,19 +66,16 @@ pub fn serve() -> i32 {
         return refuse("that command is not run over a request".into());
     }
     hello(None);
-    // A look (and a command that follows) ends when the operator's side
-    // goes away (its end of stdin closes), rather than lingering unread;
-    // a change runs to its end, as it would here after a Ctrl-C too late.
-    if !matches!(
-        cli.command,
-        Command::Up(_)
-            | Command::Down(_)
-            | Command::Start(_)
-            | Command::Stop(_)
-            | Command::Restart(_)
-            | Command::Send(_)
-            | Command::Init(_)
-    ) {
+    // A command that follows (it may run for ever) ends when the
+    // operator's side goes away (its end of stdin closes), rather than
+    // lingering unread. Others are bounded and run to their end, whoever
+    // still listens: a client may well close stdin after its request.
+    let follows = match &cli.command {
+        Command::Watch(_) | Command::Wait(_) => true,
+        Command::Logs(args) => args.follow,
+        _ => false,
+    };
+    if follows {
         std::thread::spawn(move || {
             let mut rest = Vec::new();
             let _ = stdin.read_to_end(&mut rest);

@@ -623,7 +623,7 @@ fn classify(
 /// `ControlPath` option reads it (quoted, `%` doubled): named by a short
 /// hash of where it leads, so that a longer `FLEET_HOME` still fits ssh's
 /// limit. `None` when it cannot fit or be said.
-fn control_path(dir: &std::path::Path, host: &fleetfile::Host) -> Option<String> {
+pub fn control_path(dir: &std::path::Path, host: &fleetfile::Host) -> Option<String> {
     use std::hash::{Hash, Hasher};
     let dir = dir.to_str()?;
     if dir.contains('"') || dir.chars().any(char::is_control) {

@@ -57,6 +57,23 @@ pub struct Core {
     state_dir: std::sync::OnceLock<PathBuf>,
     /// A start grace other than the settings', in ms (`u64::MAX`: none).
     grace_ms: std::sync::atomic::AtomicU64,
+    /// The fleet file as last read, and what its file was then (read again
+    /// when that changed): a command asks for it several times.
+    fleet_cache: Mutex<Option<(FileStamp, Fleet)>>,
+}
+
+/// What a file was when read: path, size, change time, inode.
+type FileStamp = (PathBuf, u64, Option<std::time::SystemTime>, u64);
+
+fn stamp(path: &std::path::Path) -> Option<FileStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((
+        path.to_path_buf(),
+        meta.len(),
+        meta.modified().ok(),
+        meta.ino(),
+    ))
 }
 
 impl Core {
@@ -72,6 +89,7 @@ impl Core {
             home: std::sync::OnceLock::new(),
             state_dir: std::sync::OnceLock::new(),
             grace_ms: std::sync::atomic::AtomicU64::new(u64::MAX),
+            fleet_cache: Mutex::new(None),
         }
     }
 
@@ -124,7 +142,19 @@ impl Core {
                     .unwrap_or_else(|| PathBuf::from("/"));
                 Ok(Fleet::parse(text, path, base, self.here())?)
             }
-            (Some(path), None) => Ok(Fleet::load(path, self.here())?),
+            (Some(path), None) => {
+                let now = stamp(path);
+                if let Some((was, fleet)) = lock(&self.fleet_cache).as_ref()
+                    && now.as_ref() == Some(was)
+                {
+                    return Ok(fleet.clone());
+                }
+                let fleet = Fleet::load(path, self.here())?;
+                if let Some(now) = now {
+                    *lock(&self.fleet_cache) = Some((now, fleet.clone()));
+                }
+                Ok(fleet)
+            }
             (None, _) => Ok(Fleet::empty(self.settings.cwd.clone(), self.here())),
         }
     }
