@@ -340,7 +340,7 @@ impl Core {
                 Err(why) => Err(why.clone()),
             };
             match parsed {
-                Ok(theirs) => rows.extend(self.checked_rows(fleet.as_ref(), &answer.host, theirs)),
+                Ok(theirs) => rows.extend(self.checked_rows(fleet.as_deref(), &answer.host, theirs)),
                 Err(why) => {
                     if let Some(fleet) = &fleet {
                         rows.extend(unreachable_rows(fleet, &answer.host, &why));

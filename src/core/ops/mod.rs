@@ -59,7 +59,7 @@ pub struct Core {
     grace_ms: std::sync::atomic::AtomicU64,
     /// The fleet file as last read, and what its file was then (read again
     /// when that changed): a command asks for it several times.
-    fleet_cache: Mutex<Option<(FileStamp, Fleet)>>,
+    fleet_cache: Mutex<Option<(FileStamp, Arc<Fleet>)>>,
 }
 
 /// What a file was when read: path, size, change time, inode.
@@ -115,7 +115,7 @@ impl Core {
     }
 
     /// The fleet file's desired state, or built-ins only when there is none.
-    pub fn fleet(&self) -> Result<Fleet, Error> {
+    pub fn fleet(&self) -> Result<Arc<Fleet>, Error> {
         if let Some(path) = &self.settings.sent {
             // Read again each time: the operator's host refreshes it.
             let sent = read_sent(path)?;
@@ -125,12 +125,12 @@ impl Core {
                 .parent()
                 .map(std::path::Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("/"));
-            return Ok(Fleet::parse(
+            return Ok(Arc::new(Fleet::parse(
                 &sent.file.text,
                 &sent.file.path,
                 base,
                 self.here(),
-            )?);
+            )?));
         }
         match (&self.settings.file, &self.settings.file_text) {
             // Sent by the operator's host: read as it would be there, its
@@ -140,7 +140,7 @@ impl Core {
                     .parent()
                     .map(std::path::Path::to_path_buf)
                     .unwrap_or_else(|| PathBuf::from("/"));
-                Ok(Fleet::parse(text, path, base, self.here())?)
+                Ok(Arc::new(Fleet::parse(text, path, base, self.here())?))
             }
             (Some(path), None) => {
                 let now = stamp(path);
@@ -149,13 +149,16 @@ impl Core {
                 {
                     return Ok(fleet.clone());
                 }
-                let fleet = Fleet::load(path, self.here())?;
+                let fleet = Arc::new(Fleet::load(path, self.here())?);
                 if let Some(now) = now {
                     *lock(&self.fleet_cache) = Some((now, fleet.clone()));
                 }
                 Ok(fleet)
             }
-            (None, _) => Ok(Fleet::empty(self.settings.cwd.clone(), self.here())),
+            (None, _) => Ok(Arc::new(Fleet::empty(
+                self.settings.cwd.clone(),
+                self.here(),
+            ))),
         }
     }
 
@@ -173,12 +176,12 @@ impl Core {
     /// The fleet file's desired state for commands that look at, or end,
     /// what runs: a file that does not read is a warning, and they go on
     /// with the built-in runtimes and what the sessions say of themselves.
-    pub fn fleet_or_running(&self) -> Fleet {
+    pub fn fleet_or_running(&self) -> Arc<Fleet> {
         self.fleet().unwrap_or_else(|e| {
             self.warn(Warning::BrokenFleetFile {
                 error: e.to_string(),
             });
-            Fleet::empty(self.settings.cwd.clone(), self.here())
+            Arc::new(Fleet::empty(self.settings.cwd.clone(), self.here()))
         })
     }
 
@@ -203,7 +206,7 @@ impl Core {
     }
 
     /// The fleet file's desired state; an error when there is no file.
-    pub fn require_fleet(&self, command: &'static str) -> Result<Fleet, Error> {
+    pub fn require_fleet(&self, command: &'static str) -> Result<Arc<Fleet>, Error> {
         if self.settings.file.is_none() {
             return Err(Error::NoFleetFile { command });
         }
