@@ -344,6 +344,16 @@ impl Monitor {
 
     /// Sleeps until the next look is worth taking: the host said something
     /// changed, the clock alone may change a state, or [`HEARTBEAT`].
+    /// What each running agent is doing, as the last look decided: the
+    /// same decisions `ps` makes, for a view that shows rows.
+    pub fn activities(&self) -> BTreeMap<String, Decision> {
+        self.view
+            .iter()
+            .flatten()
+            .filter_map(|(name, agent)| Some((name.clone(), agent.activity.clone()?)))
+            .collect()
+    }
+
     pub fn wait(&mut self, core: &Core) {
         self.wait_until(core, None);
     }

@@ -305,15 +305,8 @@ impl Core {
     /// not answer, its declared agents as `unreachable` rows. The hosts
     /// that did not answer come back too, with why.
     pub fn ps_across(&self, plan: &Plan) -> Result<(Vec<AgentRow>, Unanswered), Error> {
-        let fleet = self.fleet().ok();
-        let (here, answers) = std::thread::scope(|scope| {
-            let remote = scope.spawn(|| {
-                self.ask_each(
-                    &plan.there,
-                    &|_| vec!["ps".into(), "--json".into()],
-                    Bound::Read,
-                )
-            });
+        let (here, theirs) = std::thread::scope(|scope| {
+            let remote = scope.spawn(|| self.rows_of(&plan.there));
             let here = plan.here.as_ref().map(|_| self.ps());
             (here, remote.join())
         });
@@ -321,8 +314,27 @@ impl Core {
             Some(rows) => rows?,
             None => Vec::new(),
         };
-        let answers = answers.unwrap_or_default();
         let mut unreachable = Vec::new();
+        for (host, (host_rows, why)) in theirs.unwrap_or_default() {
+            rows.extend(host_rows);
+            if let Some(why) = why {
+                unreachable.push((host, why));
+            }
+        }
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.host.cmp(&b.host)));
+        Ok((rows, unreachable))
+    }
+
+    /// Other hosts' rows, each host's asked at once (`ps --json`): what it
+    /// answered, checked; or its declared agents as `unreachable` rows and
+    /// why it did not answer.
+    pub fn rows_of(
+        &self,
+        hosts: &[(SshHost, Vec<AgentName>)],
+    ) -> BTreeMap<String, (Vec<AgentRow>, Option<Unreachable>)> {
+        let fleet = self.fleet().ok();
+        let answers = self.ask_each(hosts, &|_| vec!["ps".into(), "--json".into()], Bound::Read);
+        let mut out = BTreeMap::new();
         for answer in answers {
             if answer.result == Ok(0) {
                 for line in &answer.err {
@@ -339,18 +351,19 @@ impl Core {
                 Ok(code) => Err(answer.failure(*code)),
                 Err(why) => Err(why.clone()),
             };
-            match parsed {
-                Ok(theirs) => rows.extend(self.checked_rows(fleet.as_deref(), &answer.host, theirs)),
-                Err(why) => {
-                    if let Some(fleet) = &fleet {
-                        rows.extend(unreachable_rows(fleet, &answer.host, &why));
-                    }
-                    unreachable.push((answer.host.clone(), why));
-                }
-            }
+            let entry = match parsed {
+                Ok(theirs) => (self.checked_rows(fleet.as_deref(), &answer.host, theirs), None),
+                Err(why) => (
+                    fleet
+                        .as_deref()
+                        .map(|f| unreachable_rows(f, &answer.host, &why))
+                        .unwrap_or_default(),
+                    Some(why),
+                ),
+            };
+            out.insert(answer.host.clone(), entry);
         }
-        rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.host.cmp(&b.host)));
-        Ok((rows, unreachable))
+        out
     }
 }
 
