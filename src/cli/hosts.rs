@@ -188,7 +188,7 @@ pub fn relay(
     let result = host.call(
         &request,
         bound.after_hello(host),
-        None,
+        bound.shown(),
         &mut |stream, line| {
             match stream {
                 Stream::Out if raw => {
@@ -359,7 +359,14 @@ pub fn route(core: &Core, command: Command) -> Result<Routed, CliError> {
                 argv.extend(opt("--timeout", &args.timeout));
                 argv
             };
-            follow_each(core, &plan, Bound::Follow, &argv, |names| {
+            // `--timeout` holds here too: a host that hangs after its
+            // hello does not hold the wait past it.
+            let bound = args
+                .timeout
+                .as_deref()
+                .and_then(|t| humantime::parse_duration(t).ok())
+                .map_or(Bound::Follow, Bound::Within);
+            follow_each(core, &plan, bound, &argv, |names| {
                 let mut here = WaitArgs {
                     names: names.iter().map(ToString::to_string).collect(),
                     until: args.until,

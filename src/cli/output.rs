@@ -52,7 +52,10 @@ fn unsafe_char(c: char) -> bool {
 /// The marks that reorder text on screen (`U+202E` shows what follows
 /// backwards): a name or screen must read as it is.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Marks where a colour begins or ends (a private-use character).

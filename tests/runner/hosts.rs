@@ -354,7 +354,7 @@ fn another_protocol_a_missing_fleet_and_hostile_answers_are_unreachable_with_the
         (
             "forged",
             "printf '%s\\n' '{\"fleet\":\"mosaic-fleet\",\"protocol\":1,\"version\":\"0.1.0\",\"error\":\"x\\nfleet: FAKE LINE\"}'",
-            "version mismatch",
+            "bad answer",
             "x fleet: FAKE LINE",
         ),
     ];
@@ -389,6 +389,23 @@ fn another_protocol_a_missing_fleet_and_hostile_answers_are_unreachable_with_the
         assert_eq!(x["status"], "unreachable", "{name}");
         let why = x["reason"].as_str().unwrap_or_default();
         assert!(why.contains(reason) && why.contains(fix), "{name}: {why}");
+        if name == "failing" {
+            // verify says the host's own error as a failed check (exit 1).
+            let verify = env.fleet(&["verify", "--json"]).failure(1);
+            let checks: Vec<Value> = serde_json::from_str(&verify.stdout).unwrap_or_default();
+            let failed = checks
+                .iter()
+                .find(|c| c["host"] == "h1" && c["check"] == "fleet")
+                .cloned()
+                .unwrap_or_default();
+            assert!(
+                failed["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("tmux was not found"),
+                "{verify:#?}"
+            );
+        }
         for out in [&ps.stdout, &ps.stderr] {
             assert!(
                 !out.contains('\u{1b}') && !out.contains('\u{7}'),
@@ -674,6 +691,14 @@ fn a_host_that_stalls_after_hello_or_floods_rows_is_bounded_and_its_rows_checked
             .unwrap_or_default()
             .contains("its fleet answered, then did not finish"),
         "{x:#}"
+    );
+    // `wait --timeout` holds on this side too.
+    let started = Instant::now();
+    env.fleet(&["wait", "x", "--until", "idle", "--timeout", "1s"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(14),
+        "wait took {:?}",
+        started.elapsed()
     );
     // Rows it has no business giving are left out; the rest is cut and
     // made safe.

@@ -6,7 +6,7 @@ use crate::cli::hosts;
 use crate::cli::output;
 use crate::core::Core;
 use crate::core::desired::agent::AgentName;
-use crate::core::ops::hosts::Bound;
+use crate::core::ops::hosts::{Bound, cut};
 use crate::core::store::events::Event;
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -64,10 +64,17 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
         }
         match &answer.result {
             Ok(0) => match serde_json::from_str::<Vec<Event>>(&answer.stdout()) {
-                Ok(theirs) => events.extend(theirs.into_iter().map(|mut e| {
-                    e.host = answer.host.clone();
-                    e
-                })),
+                Ok(theirs) => {
+                    let fleet = core.fleet().ok();
+                    events.extend(theirs.into_iter().filter_map(|mut e| {
+                        // Its own agents, at times that read as times.
+                        let believed = humantime::parse_rfc3339(&e.time).is_ok()
+                            && core.may_speak_of(fleet.as_deref(), &answer.host, &e.agent);
+                        e.host = answer.host.clone();
+                        cut(&mut e.detail, 300);
+                        believed.then_some(e)
+                    }));
+                }
                 Err(e) => {
                     output::eprint(&format!(
                         "fleet: host {} is unreachable (bad answer: its events --json does not read: {e})",
@@ -93,7 +100,7 @@ pub fn cmd_events(core: &Core, args: &EventsArgs) -> Result<i32, CliError> {
     if args.json {
         output::print(&json(&events)?);
     } else if events.is_empty() && codes.iter().any(|&c| c != 0) {
-        output::print("no events from the hosts that answered\n");
+        output::print("no events from the hosts that answered (see above)\n");
     } else if events.is_empty() {
         output::print("no events\n");
     } else {

@@ -8,7 +8,7 @@ use crate::cli::output::{self, Color};
 use crate::core::Core;
 use crate::core::checks::{Check, Level};
 use crate::core::desired::agent::AgentName;
-use crate::core::ops::hosts::Bound;
+use crate::core::ops::hosts::{Bound, cut};
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -74,24 +74,42 @@ pub fn cmd_verify(core: &Core, args: &VerifyArgs) -> Result<i32, CliError> {
     for answer in &answers {
         // `verify` exits 1 when a check fails: its answer still reads.
         let parsed = match &answer.result {
-            Ok(0 | 1) => serde_json::from_str::<Vec<Shown>>(&answer.stdout()).map_err(|e| {
-                crate::core::host::ssh::Unreachable::BadAnswer(format!(
-                    "its verify --json does not read: {e}"
-                ))
-            }),
+            Ok(code @ (0 | 1)) => {
+                serde_json::from_str::<Vec<Shown>>(&answer.stdout()).map_err(|e| {
+                    // 1 with no checks: its fleet failed before checking.
+                    match (code, answer.stdout().trim().is_empty()) {
+                        (1, true) => answer.failure(1),
+                        _ => crate::core::host::ssh::Unreachable::BadAnswer(format!(
+                            "its verify --json does not read: {e}"
+                        )),
+                    }
+                })
+            }
             Ok(code) => Err(answer.failure(*code)),
             Err(why) => Err(why.clone()),
         };
-        if matches!(answer.result, Ok(0 | 1)) {
+        if parsed.is_ok() {
             for line in &answer.err {
                 output::eprint(&format!("fleet: {}", hosts::from_host(&answer.host, line)));
             }
         }
         match parsed {
-            Ok(theirs) => results.extend(theirs.into_iter().map(|mut c| {
-                c.host = answer.host.clone();
-                c
-            })),
+            Ok(theirs) => {
+                let fleet = core.fleet().ok();
+                results.extend(theirs.into_iter().filter_map(|mut c| {
+                    let believed = c
+                        .agent
+                        .as_deref()
+                        .is_none_or(|a| core.may_speak_of(fleet.as_deref(), &answer.host, a));
+                    c.host = answer.host.clone();
+                    cut(&mut c.check, 40);
+                    cut(&mut c.detail, 300);
+                    if let Some(fix) = &mut c.fix {
+                        cut(fix, 300);
+                    }
+                    believed.then_some(c)
+                }));
+            }
             Err(crate::core::host::ssh::Unreachable::Failed(said)) => results.push(Shown {
                 host: answer.host.clone(),
                 agent: None,

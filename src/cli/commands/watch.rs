@@ -48,7 +48,8 @@ pub fn cmd_watch(core: &Core, args: &WatchArgs) -> Result<i32, CliError> {
     if plan.is_local() {
         return watch_here(core, args.json, false, &mut |text| output::print(&text));
     }
-    let (tx, rx) = mpsc::channel::<Said>();
+    // Bounded: a host that floods waits for the printer.
+    let (tx, rx) = mpsc::sync_channel::<Said>(256);
     std::thread::scope(|scope| {
         for (host, _) in &plan.there {
             let tx = tx.clone();
@@ -119,7 +120,7 @@ fn watch_here(
 
 /// Another host's transitions, for as long as the watch runs: its own
 /// `watch --json` over ssh, asked again with backoff when it ends.
-fn follow(core: &Core, host: &SshHost, json: bool, tx: &mpsc::Sender<Said>) {
+fn follow(core: &Core, host: &SshHost, json: bool, tx: &mpsc::SyncSender<Said>) {
     let mut backoff = Duration::from_secs(1);
     // Unknown at first: the first answer, or its absence, is said.
     let mut reachable: Option<bool> = None;
@@ -142,6 +143,7 @@ fn follow(core: &Core, host: &SshHost, json: bool, tx: &mpsc::Sender<Said>) {
                         // Whatever it calls itself, it is the host asked.
                         event.host = host.name().to_string();
                         event.agent = event.agent.chars().take(64).collect();
+                        event.time = event.time.chars().take(40).collect();
                         event.detail = event.detail.chars().take(300).collect();
                         Said::Out(render(&event, json, true))
                     }

@@ -493,9 +493,25 @@ fn parse_hosts(
     src: &Source,
     raw: &BTreeMap<Spanned<String>, RawHost>,
 ) -> Result<BTreeMap<String, Host>, FileError> {
-    raw.iter()
-        .map(|(name, host)| Ok((name.get_ref().clone(), parse_host(src, name, host)?)))
-        .collect()
+    let mut hosts: BTreeMap<String, Host> = BTreeMap::new();
+    for (name, raw_host) in raw {
+        let host = parse_host(src, name, raw_host)?;
+        // Two names for one fleet would each act on the other's agents.
+        let same = |other: &Host| {
+            other.ssh == host.ssh && other.port == host.port && other.socket == host.socket
+        };
+        if let Some((first, _)) = hosts.iter().find(|(_, other)| same(other)) {
+            return Err(src.error(
+                Some(name.span().start),
+                format!(
+                    "[hosts.{}] reaches the same fleet as [hosts.{first}] (same ssh, port and socket): use one name, or another socket",
+                    name.get_ref()
+                ),
+            ));
+        }
+        hosts.insert(name.get_ref().clone(), host);
+    }
+    Ok(hosts)
 }
 
 fn parse_host(src: &Source, name: &Spanned<String>, raw: &RawHost) -> Result<Host, FileError> {
@@ -1221,6 +1237,10 @@ runtimes = ["claude"]
                 "fleet = \"-oProxyCommand=x\" is not usable",
             ),
             ("home = \"\"", "home = \"\" is not usable"),
+            (
+                "[hosts.h2]\nssh = \"op@h1\"",
+                "[hosts.h2] reaches the same fleet as [hosts.h1]",
+            ),
         ] {
             let e = error(&format!("[hosts.h1]\nssh = \"op@h1\"\n{text}\n"));
             assert!(e.contains(message), "{text}: {e}");

@@ -29,7 +29,7 @@ const PERSIST: &str = "60";
 
 /// The longest line a host may answer with: beyond, the answer is refused
 /// rather than held in memory.
-const MAX_LINE: usize = 8 * 1024 * 1024;
+const MAX_LINE: usize = 1024 * 1024;
 
 /// What one line costs to keep besides its text, counted against an
 /// answer's limit so that a flood of empty lines is one too.
@@ -37,7 +37,7 @@ const LINE_COST: usize = 64;
 
 /// Lines read ahead of the caller: the readers wait beyond this, so a
 /// host that floods never runs this process out of memory.
-const READ_AHEAD: usize = 1024;
+const READ_AHEAD: usize = 64;
 
 /// The lines a host may say before fleet's hello (a login script's
 /// greeting): skipped, then the host is not fleet's.
@@ -355,7 +355,7 @@ impl SshHost {
             match stream {
                 Stream::Err => {
                     if early_stderr.len() < 64 {
-                        early_stderr.push(line);
+                        early_stderr.push(plain(&line, 4096));
                     }
                 }
                 Stream::Hello => {}
@@ -536,7 +536,12 @@ fn read_hello(host: &str, line: &str) -> Result<Hello, Unreachable> {
         )));
     }
     if let Some(error) = hello.error {
-        return Err(Unreachable::Version(plain(&error, 300)));
+        let error = plain(&error, 300);
+        return Err(if error.contains("speaks protocol") {
+            Unreachable::Version(error)
+        } else {
+            Unreachable::BadAnswer(format!("it refused the request: {error}"))
+        });
     }
     Ok(hello)
 }

@@ -91,6 +91,8 @@ pub enum Bound {
     Change,
     /// A command that follows (`watch`, `logs -f`, `wait`): none.
     Follow,
+    /// A command that ends by itself within this long (`wait --timeout`).
+    Within(Duration),
 }
 
 /// What a look may take on a host beyond its timeout.
@@ -99,6 +101,20 @@ pub const READ_MARGIN: Duration = Duration::from_secs(10);
 pub const CHANGE_BOUND: Duration = Duration::from_secs(600);
 /// The most of one host's answer kept in memory to read at once.
 pub const MAX_KEPT: usize = 32 * 1024 * 1024;
+/// The most one host may print for a look shown as it comes (`peek`,
+/// `logs`, `explain`: a transcript is at most 16 MiB).
+pub const MAX_SHOWN: usize = 64 * 1024 * 1024;
+
+impl Bound {
+    /// How much of the answer may be shown (a look ends; what follows does
+    /// not, and holds nothing).
+    pub fn shown(self) -> Option<usize> {
+        match self {
+            Bound::Read => Some(MAX_SHOWN),
+            _ => None,
+        }
+    }
+}
 
 impl Bound {
     pub fn after_hello(self, host: &SshHost) -> Option<Duration> {
@@ -106,6 +122,7 @@ impl Bound {
             Bound::Read => Some(host.timeout() + READ_MARGIN),
             Bound::Change => Some(CHANGE_BOUND),
             Bound::Follow => None,
+            Bound::Within(d) => Some(d + host.timeout() + READ_MARGIN),
         }
     }
 }
@@ -352,7 +369,10 @@ impl Core {
                 Err(why) => Err(why.clone()),
             };
             let entry = match parsed {
-                Ok(theirs) => (self.checked_rows(fleet.as_deref(), &answer.host, theirs), None),
+                Ok(theirs) => (
+                    self.checked_rows(fleet.as_deref(), &answer.host, theirs),
+                    None,
+                ),
                 Err(why) => (
                     fleet
                         .as_deref()
@@ -479,11 +499,19 @@ impl Core {
                 None => host.spec().ssh.clone(),
             };
             reports.push(match parsed {
-                Ok(theirs) => HostReport {
-                    host: answer.host.clone(),
-                    ssh,
-                    ..theirs
-                },
+                Ok(mut theirs) => {
+                    for text in [&mut theirs.fleet, &mut theirs.tmux, &mut theirs.reason]
+                        .into_iter()
+                        .flatten()
+                    {
+                        cut(text, 60);
+                    }
+                    HostReport {
+                        host: answer.host.clone(),
+                        ssh,
+                        ..theirs
+                    }
+                }
                 Err(why) => HostReport {
                     host: answer.host.clone(),
                     ssh,
@@ -502,7 +530,32 @@ impl Core {
     }
 }
 
+/// A host's words cut to `max` characters (an ellipsis says so).
+pub fn cut(text: &mut String, max: usize) {
+    if text.chars().count() > max {
+        *text = text.chars().take(max).collect::<String>() + "…";
+    }
+}
+
 impl Core {
+    /// Whether another host may speak of `agent`: a valid name the fleet
+    /// file does not place elsewhere (said once, as a warning, if not).
+    pub fn may_speak_of(&self, fleet: Option<&Fleet>, host: &str, agent: &str) -> bool {
+        let name = AgentName::parse(agent).ok();
+        let placed = name.as_ref().and_then(|n| fleet?.agents.get(n));
+        let ok = name.is_some() && placed.is_none_or(|a| a.spec.host.as_deref() == Some(host));
+        if !ok {
+            self.warn(crate::core::error::Warning::FromHost {
+                host: host.to_string(),
+                line: format!(
+                    "warning: it spoke of an agent {} that is not its own: left out",
+                    crate::core::error::quoted(agent)
+                ),
+            });
+        }
+        ok
+    }
+
     /// Another host's rows, as far as they can be believed: each must be
     /// a valid agent name that the fleet file does not place elsewhere,
     /// and is named after the host asked; long values are cut.

@@ -130,7 +130,11 @@ impl Supervisor {
                 .map(|f| f.agents.keys().cloned().collect())
                 .unwrap_or_default(),
             relaunched: BTreeSet::new(),
-            notifier: core.fleet().ok().and_then(|f| f.notify.clone()).map(Notifier::new),
+            notifier: core
+                .fleet()
+                .ok()
+                .and_then(|f| f.notify.clone())
+                .map(Notifier::new),
             _lock: lock,
         })
     }
