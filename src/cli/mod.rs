@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod output;
 pub mod remote;
 pub mod report;
+pub mod words;
 
 use std::ffi::OsString;
 use std::sync::Arc;
