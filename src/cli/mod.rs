@@ -7,6 +7,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod dash;
 pub mod error;
 pub mod hosts;
 pub mod output;
