@@ -80,18 +80,24 @@ pub(super) struct Areas {
 
 pub(super) fn layout(app: &App, area: Rect) -> Areas {
     let (header, body, footer) = frame_parts(area);
-    let natural = total_width(&fit(&natural_widths(app), usize::MAX));
-    let natural = u16::try_from(natural).unwrap_or(u16::MAX);
     let visible = u16::try_from(app.visible().len().max(1)).unwrap_or(u16::MAX);
     let lone = u16::try_from(app.lone_unreachable().len()).unwrap_or(u16::MAX);
-    let (table, preview) = if body.width >= natural.saturating_add(1 + PREVIEW_MIN_WIDTH) {
-        let table = Rect {
-            width: natural,
-            ..body
-        };
+    // Beside the preview, the table may cut long models, not lose columns.
+    let beside = fit(
+        &natural_widths(app),
+        usize::from(body.width.saturating_sub(1 + PREVIEW_MIN_WIDTH)),
+    );
+    let beside = match beside.iter().all(Option::is_some) {
+        true => u16::try_from(total_width(&beside)).ok(),
+        false => None,
+    };
+    let (table, preview) = if let Some(width) =
+        beside.filter(|&w| body.width >= w.saturating_add(1 + PREVIEW_MIN_WIDTH))
+    {
+        let table = Rect { width, ..body };
         let preview = Rect {
-            x: body.x + natural + 1,
-            width: body.width - natural - 1,
+            x: body.x + width + 1,
+            width: body.width - width - 1,
             ..body
         };
         (table, preview)
@@ -1031,6 +1037,21 @@ w waiting  ⏎ attach  T takeover  s send  r restart  x stop  ? help  q quit"
         app.on_key(key(KeyCode::PageUp));
         let lines = screen(&app, 80, 24);
         assert!(lines[2].starts_with("  a83 "), "{}", lines[2]);
+    }
+
+    #[test]
+    fn beside_the_preview_a_long_model_is_cut() {
+        let mut app = with_preview(sample());
+        let mut rows = crate::cli::dash::app::tests::sample_rows();
+        rows[0].model = Some(format!("a-very-{}-long-model", "long-".repeat(20)));
+        app.set_rows(rows, crate::cli::dash::app::tests::sample_unreachable());
+        let lines = screen(&app, 200, 60);
+        assert!(lines[1].contains("UPTIME ┌ reviewer@h2 ─"), "{}", lines[1]);
+        assert!(lines[2].contains("  a-very-long-long-long-long-long-long-long-long-long-"));
+        assert!(lines[2].contains("…  running "));
+        // Where it would lose columns, the preview goes below.
+        let lines = screen(&app, 120, 40);
+        assert!(lines[1].ends_with("UPTIME"), "{}", lines[1]);
     }
 
     #[test]
