@@ -660,7 +660,7 @@ const HELP: [(&str, &str); 15] = [
     ("Home End", "first, last"),
     (
         "/",
-        "filter by name, host, runtime or status (⏎ keeps it, Esc clears it)",
+        "filter by name, host, runtime or status (⏎ keeps, Esc clears)",
     ),
     ("w", "the next agent that waits"),
     ("⏎", "attach read-only (detach: tmux prefix, then d)"),
