@@ -7,11 +7,13 @@
 
 pub mod args;
 pub mod commands;
+pub mod dash;
 pub mod error;
 pub mod hosts;
 pub mod output;
 pub mod remote;
 pub mod report;
+pub mod words;
 
 use std::ffi::OsString;
 use std::sync::Arc;

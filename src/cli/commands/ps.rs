@@ -4,10 +4,10 @@ use crate::cli::commands::json;
 use crate::cli::error::CliError;
 use crate::cli::hosts;
 use crate::cli::output::{self, Color};
+use crate::cli::words::RowWords;
 use crate::core::Core;
 use crate::core::Warning;
-use crate::core::rows::{self, AgentRow};
-use crate::core::vocab::{ActivityKind, Status};
+use crate::core::rows::AgentRow;
 
 #[derive(Debug, Args)]
 pub struct PsArgs {
@@ -51,57 +51,20 @@ pub fn render_table(rows: &[AgentRow], color: bool) -> String {
         return "no agents: declare some in fleet.toml and run fleet up, or fleet start NAME\n"
             .to_string();
     }
-    let dash = || "-".to_string();
     let cells: Vec<Vec<(String, Option<Color>)>> = rows
         .iter()
         .map(|r| {
-            let status = match (r.status, r.exit_code) {
-                (Status::Exited, Some(code)) => format!("exited {code}"),
-                (s, _) => s.word().to_string(),
-            };
-            let activity_color = match r.activity {
-                Some(ActivityKind::Waiting) => Some(Color::Yellow),
-                Some(ActivityKind::Working) => Some(Color::Green),
-                _ => None,
-            };
-            let status_color = match r.status {
-                Status::Running => Color::Green,
-                Status::Drift => Color::Yellow,
-                Status::Exited | Status::Unreachable | Status::Crashloop => Color::Red,
-                Status::Missing => Color::Dim,
-                Status::Unmanaged => Color::Magenta,
-            };
+            let w = RowWords::of(r);
             vec![
-                (r.name.clone(), None),
-                (r.host.clone(), None),
-                (r.runtime.clone().unwrap_or_else(dash), None),
-                (r.model.clone().unwrap_or_else(dash), None),
-                (r.effort.clone().unwrap_or_else(dash), None),
-                (status, Some(status_color)),
-                (
-                    match (r.activity, r.idle_seconds) {
-                        // Why its host did not answer, in a word.
-                        _ if r.status == Status::Unreachable => r
-                            .reason
-                            .as_deref()
-                            .and_then(|why| why.split(':').next())
-                            .unwrap_or("-")
-                            .to_string(),
-                        (Some(ActivityKind::Idle), Some(secs)) => {
-                            format!("idle {}", rows::short_duration(secs))
-                        }
-                        (Some(word), _) => word.to_string(),
-                        (None, _) => dash(),
-                    },
-                    activity_color,
-                ),
-                (
-                    r.uptime_seconds
-                        .map(rows::short_duration)
-                        .unwrap_or_else(dash),
-                    None,
-                ),
-                (r.restarts.to_string(), None),
+                (w.name, None),
+                (w.host, None),
+                (w.runtime, None),
+                (w.model, None),
+                (w.effort, None),
+                (w.status, Some(w.status_color)),
+                (w.activity, w.activity_color),
+                (w.uptime, None),
+                (w.restarts, None),
             ]
         })
         .collect();

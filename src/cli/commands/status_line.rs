@@ -5,10 +5,10 @@
 use clap::Args;
 
 use crate::cli::error::CliError;
-use crate::cli::output;
+use crate::cli::{output, words};
 use crate::core::Core;
 use crate::core::rows::AgentRow;
-use crate::core::vocab::{ActivityKind, Status};
+use crate::core::vocab::Status;
 
 #[derive(Debug, Args)]
 pub struct StatusLineArgs {}
@@ -63,9 +63,7 @@ pub fn line(rows: &[AgentRow]) -> String {
     let running = rows.iter().filter(|r| r.status == Status::Running).count();
     let parts: Vec<String> = [
         Some(format!("fleet {running} running")),
-        named("waiting", &|r| {
-            r.status == Status::Running && r.activity == Some(ActivityKind::Waiting)
-        }),
+        named("waiting", &words::waits),
         named("exited", &|r| r.status == Status::Exited),
         named("crashloop", &|r| r.status == Status::Crashloop),
         named("drift", &|r| r.status == Status::Drift),
