@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
-    attach, down, events, explain, hook, hosts, init, log_writer, logs, peek, ps, report, restart,
-    send, start, status_line, stop, supervise, up, verify, wait, watch,
+    attach, dash, down, events, explain, hook, hosts, init, log_writer, logs, peek, ps, report,
+    restart, send, start, status_line, stop, supervise, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -59,6 +59,8 @@ pub enum Command {
     Restart(restart::RestartArgs),
     /// One row per agent: name, host, runtime, model, effort, status, activity
     Ps(ps::PsArgs),
+    /// The whole fleet on one screen, live: every host, the selected agent's screen
+    Dash(dash::DashArgs),
     /// Every host of the fleet: reachable, fleet and tmux versions, boot unit
     Hosts(hosts::HostsArgs),
     /// Why an agent has its state: which signal decided, when, the evidence

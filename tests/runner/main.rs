@@ -6,6 +6,7 @@ mod lab;
 mod sshlab;
 
 mod bad_input;
+mod dash;
 mod fleetfiles;
 mod history;
 mod hosts;

@@ -2,6 +2,7 @@
 //! renders the answer. Nothing here decides anything about the fleet.
 
 pub mod attach;
+pub mod dash;
 pub mod down;
 pub mod events;
 pub mod explain;
@@ -44,6 +45,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Restart(args) => restart::cmd_restart(core, &args),
         Command::Ps(args) => ps::cmd_ps(core, &args),
         Command::Hosts(args) => hosts::cmd_hosts(core, &args),
+        Command::Dash(args) => dash::cmd_dash(core, &args),
         Command::Verify(args) => verify::cmd_verify(core, &args),
         Command::Watch(args) => watch::cmd_watch(core, &args),
         Command::Supervise(args) => supervise::cmd_supervise(core, &args),
