@@ -209,3 +209,11 @@ fn an_unreachable_host_shows_as_such_and_the_rest_stays_live_even_at_80x24() {
     dash.tmux(&["run-shell", &own]);
     dash.wait_for("the shell again", |s| s.contains("DASH-EXIT="));
 }
+
+#[test]
+fn the_dashboard_needs_a_terminal_and_says_so() {
+    let env = TestEnv::new();
+    env.fleet(&["dash"])
+        .failure(2)
+        .one_line_error("fleet dash needs a terminal");
+}

@@ -288,7 +288,12 @@ fn claude_without_onboarding_cannot_reach_anthropic_and_exits() {
     lab.env
         .write_fleet("[agents.claude]\nruntime = \"claude\"\nmodel = \"claude-sonnet-4-6\"\n");
     // Not `started`: `up` waits out its grace, sees it die, says why, exits 1.
-    let up = lab.fleet(&["up", "claude"]).failure(1);
+    // Claude takes a moment to find it cannot connect: a loaded machine
+    // must not make that outlast the grace.
+    let up = lab
+        .env
+        .fleet_env(&["up", "claude"], &[("FLEET_START_GRACE", "8s")])
+        .failure(1);
     assert!(
         up.stdout.contains("claude  failed: exited 1 within"),
         "{up:?}"
