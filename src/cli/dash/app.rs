@@ -329,6 +329,38 @@ impl App {
         offset
     }
 
+    /// Pasted text: typed into the filter or the line being written, and
+    /// nowhere else (a paste must never answer a question or press a key).
+    /// Control characters are dropped; a line break ends at a space.
+    pub fn on_paste(&mut self, text: &str) {
+        let clean: String = text
+            .chars()
+            .map(|c| {
+                if c == '\n' || c == '\r' || c == '\t' {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .filter(|c| !c.is_control())
+            .collect();
+        match &mut self.mode {
+            Mode::Send { input, .. } => input.push_str(&clean),
+            Mode::Filter => {
+                for c in clean.chars() {
+                    self.filter_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+                    self.mode = Mode::Filter;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a question is open: input typed before it must not answer it.
+    pub fn asking(&self) -> bool {
+        matches!(self.mode, Mode::Confirm(_))
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Command> {
         if key.kind == KeyEventKind::Release {
             return None;

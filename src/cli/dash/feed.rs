@@ -206,6 +206,9 @@ fn ask_there(
 ) {
     let mut last = Instant::now() - Duration::from_secs(60);
     let mut first = true;
+    // When each host was last asked: none goes unasked for long because
+    // another keeps saying things.
+    let mut asked_at: BTreeMap<String, Instant> = BTreeMap::new();
     loop {
         let mut hosts: Vec<String> = Vec::new();
         if first {
@@ -220,13 +223,23 @@ fn ask_there(
         let gap = Duration::from_millis(500).saturating_sub(last.elapsed());
         std::thread::sleep(gap);
         hosts.extend(dirty.try_iter());
+        let stale = |name: &str| {
+            asked_at
+                .get(name)
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(5))
+        };
         let asked: Vec<(SshHost, Vec<_>)> = plan
             .there
             .iter()
-            .filter(|(h, _)| hosts.is_empty() || hosts.iter().any(|n| n == h.name()))
+            .filter(|(h, _)| {
+                hosts.is_empty() || hosts.iter().any(|n| n == h.name()) || stale(h.name())
+            })
             .cloned()
             .collect();
         last = Instant::now();
+        for (host, _) in &asked {
+            asked_at.insert(host.name().to_string(), last);
+        }
         let answers = core.rows_of(&asked);
         let _ = core.take_warnings();
         let update = {

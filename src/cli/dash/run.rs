@@ -38,13 +38,22 @@ pub fn run(core: &Core, only: &[String]) -> Result<i32, CliError> {
     }
     let plan = hosts::plan(core, &[], only)?;
     let color = output::color_enabled();
+    // A signal (the terminal closed, a kill) gives the terminal back and
+    // ends at once: the loop may be inside the terminal library, which
+    // spins on a closed input, and never look at a flag.
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGHUP,
         signal_hook::consts::SIGINT,
-    ] {
-        let _ = signal_hook::flag::register(signal, stop.clone());
+        signal_hook::consts::SIGQUIT,
+    ]) {
+        std::thread::spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                leave();
+                std::process::exit(128 + signal);
+            }
+        });
     }
     let (tx, rx) = mpsc::channel::<Update>();
     let wanted = Wanted::default();
@@ -85,12 +94,23 @@ fn event_loop(
     if let Ok(size) = term.size() {
         app.set_size(size.width, size.height);
     }
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
     let mut dirty = true;
     while !stop.load(Ordering::Relaxed) {
         for update in rx.try_iter() {
             match update {
                 Update::Rows { rows, unreachable } => app.set_rows(rows, unreachable),
                 Update::Preview(p) => app.preview = Some(p),
+            }
+            dirty = true;
+        }
+        for done in done_rx.try_iter() {
+            match done {
+                Done::Said(line) => app.message = Some(line),
+                Done::Text { title, lines, tail } => match tail {
+                    true => app.show_tail(&title, lines),
+                    false => app.show_text(&title, lines),
+                },
             }
             dirty = true;
         }
@@ -109,8 +129,16 @@ fn event_loop(
                 match app.on_key(key) {
                     None => {}
                     Some(Command::Quit) => return Ok(()),
-                    Some(command) => act(core, term, &mut app, command)?,
+                    Some(command) => act(core, term, &mut app, command, &done_tx)?,
                 }
+                // Keys typed ahead of a question do not answer it.
+                if app.asking() {
+                    discard_pending();
+                }
+            }
+            Ok(Event::Paste(text)) => {
+                app.on_paste(&text);
+                dirty = true;
             }
             Ok(Event::Resize(cols, rows)) => {
                 app.set_size(cols, rows);
@@ -123,8 +151,47 @@ fn event_loop(
     Ok(())
 }
 
+/// What an act running apart said when it ended.
+enum Done {
+    Said(String),
+    Text {
+        title: String,
+        lines: Vec<String>,
+        tail: bool,
+    },
+}
+
+/// Throws away input already waiting (typed ahead, or sent while an act
+/// ran): it was not meant for what comes next.
+fn discard_pending() {
+    while event::poll(Duration::ZERO).unwrap_or(false) {
+        if event::read().is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs a `fleet` command apart, the dashboard live meanwhile; what it
+/// said comes back on `done`.
+fn apart(
+    cmd: Process,
+    done: &mpsc::Sender<Done>,
+    finish: impl FnOnce(Process) -> Done + Send + 'static,
+) {
+    let done = done.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(finish(cmd));
+    });
+}
+
 /// Carries out an act by running the `fleet` command for it.
-fn act(core: &Core, term: &mut Term, app: &mut App, command: Command) -> Result<(), CliError> {
+fn act(
+    core: &Core,
+    term: &mut Term,
+    app: &mut App,
+    command: Command,
+    done: &mpsc::Sender<Done>,
+) -> Result<(), CliError> {
     let target = |name: &str, host: &str| format!("{name}@{host}");
     match command {
         Command::Quit => {}
@@ -140,6 +207,7 @@ fn act(core: &Core, term: &mut Term, app: &mut App, command: Command) -> Result<
             leave();
             let status = fleet(core, &args).status();
             *term = enter()?;
+            discard_pending();
             term.clear()
                 .map_err(|e| CliError::failed(format!("cannot draw: {e}")))?;
             app.message = Some(match status {
@@ -151,24 +219,41 @@ fn act(core: &Core, term: &mut Term, app: &mut App, command: Command) -> Result<
             });
         }
         Command::Restart { name, host } => {
-            app.message = Some(said(fleet(core, &["restart".into(), target(&name, &host)])));
+            app.message = Some(format!("restarting {name}@{host}…"));
+            let cmd = fleet(core, &["restart".into(), target(&name, &host)]);
+            apart(cmd, done, |cmd| Done::Said(said(cmd)));
         }
         Command::Stop { name, host } => {
-            app.message = Some(said(fleet(core, &["stop".into(), target(&name, &host)])));
+            app.message = Some(format!("stopping {name}@{host}…"));
+            let cmd = fleet(core, &["stop".into(), target(&name, &host)]);
+            apart(cmd, done, |cmd| Done::Said(said(cmd)));
         }
         Command::Send { name, host, text } => {
-            app.message = Some(said(fleet(
+            app.message = Some(format!("sending to {name}@{host}…"));
+            let cmd = fleet(
                 core,
                 &["send".into(), target(&name, &host), "--".into(), text],
-            )));
+            );
+            apart(cmd, done, |cmd| Done::Said(said(cmd)));
         }
         Command::Logs { name, host } => {
-            let lines = text_of(fleet(core, &["logs".into(), target(&name, &host)]));
-            app.show_tail(&format!("transcript of {name}@{host}"), lines);
+            app.message = Some(format!("reading {name}@{host}'s transcript…"));
+            let cmd = fleet(core, &["logs".into(), target(&name, &host)]);
+            let title = format!("transcript of {name}@{host}");
+            apart(cmd, done, move |cmd| Done::Text {
+                title,
+                lines: text_of(cmd),
+                tail: true,
+            });
         }
         Command::Explain { name, host } => {
-            let lines = text_of(fleet(core, &["explain".into(), target(&name, &host)]));
-            app.show_text(&format!("explain {name}@{host}"), lines);
+            let cmd = fleet(core, &["explain".into(), target(&name, &host)]);
+            let title = format!("explain {name}@{host}");
+            apart(cmd, done, move |cmd| Done::Text {
+                title,
+                lines: text_of(cmd),
+                tail: false,
+            });
         }
     }
     Ok(())
@@ -186,29 +271,25 @@ fn fleet(core: &Core, args: &[String]) -> Process {
         cmd.arg("--file").arg(file);
     }
     cmd.arg("--socket").arg(&core.settings.socket);
+    cmd.arg("--wait")
+        .arg(format!("{}ms", core.settings.lock_wait.as_millis()));
     cmd.args(args);
     cmd
 }
 
-/// What a short act said, in one line: its last line, stdout or stderr.
+/// What a short act said, in one line: the line that says how it went
+/// (the first of its answer; else its error).
 fn said(mut cmd: Process) -> String {
     match cmd.stdin(Stdio::null()).output() {
         Ok(out) => {
-            let text = format!(
-                "{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let last = text
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("done")
-                .trim()
-                .to_string();
-            last.strip_prefix("fleet: ")
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let first = stdout.lines().find(|l| !l.trim().is_empty());
+            let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+            let line = first.or(last).unwrap_or("done").trim().to_string();
+            line.strip_prefix("fleet: ")
                 .map(String::from)
-                .unwrap_or(last)
+                .unwrap_or(line)
         }
         Err(e) => format!("cannot run fleet: {e}"),
     }
@@ -242,7 +323,8 @@ fn enter() -> Result<Term, CliError> {
     execute!(
         std::io::stdout(),
         terminal::EnterAlternateScreen,
-        cursor::Hide
+        cursor::Hide,
+        event::EnableBracketedPaste
     )
     .map_err(fail)?;
     ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout())).map_err(fail)
@@ -252,6 +334,11 @@ fn enter() -> Result<Term, CliError> {
 fn leave() {
     let mut out = std::io::stdout();
     let _ = terminal::disable_raw_mode();
-    let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        out,
+        event::DisableBracketedPaste,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = out.flush();
 }
