@@ -123,6 +123,28 @@ fn the_dashboard_shows_the_fleet_marks_who_waits_and_acts_only_when_confirmed() 
         "{alpha}"
     );
 
+    // Neither a paste nor keys typed ahead of the question answer it.
+    dash.tmux(&["set-buffer", "Ty"]);
+    dash.tmux(&["paste-buffer", "-p", "-t", "v"]);
+    dash.tmux(&["send-keys", "-t", "v", "T", "y"]);
+    dash.wait_for("the takeover question, unanswered", |s| {
+        s.contains("Take over bravo@")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        dash.screen().contains("Take over bravo@"),
+        "{}",
+        dash.screen()
+    );
+    assert!(
+        env.events(&["bravo"])
+            .iter()
+            .all(|e| e["event"] != "takeover"),
+        "nothing was taken over"
+    );
+    dash.keys(&["n"]);
+    dash.wait_for("the question gone", |s| !s.contains("Take over bravo@"));
+
     // A takeover is confirmed first; anything but y cancels it.
     dash.keys(&["T"]);
     dash.wait_for("the takeover question", |s| s.contains("Take over bravo@"));
