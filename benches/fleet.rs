@@ -2,15 +2,19 @@
 //! runtime on a private tmux server. Prints each figure, its goal, and the
 //! ratio to the raw tmux floor where there is one. Then `ps --json` across
 //! three loopback ssh hosts against one ([`hosts`]; it needs root, and is
-//! skipped, loudly, without).
+//! skipped, loudly, without), and `fleet dash` on a terminal ([`dash`]).
 //!
 //! `FLEET_BENCH_ONLY=hosts cargo bench --bench fleet` runs only the hosts
-//! row. `FLEET_BENCH_WATCH_SECS` sets how long watch and supervise are
-//! measured (60 s), `FLEET_BENCH_BIN` another `fleet` to measure.
+//! row, `FLEET_BENCH_ONLY=dash` only the dashboard's.
+//! `FLEET_BENCH_WATCH_SECS` sets how long watch and supervise are measured
+//! (60 s) and the dashboard's CPU (30 s idle, 30 s busy), `FLEET_BENCH_BIN`
+//! another `fleet` to measure.
 
 // The tests' ssh hosts (and the helpers they use), for the hosts row.
 #[path = "../tests/runner/common.rs"]
 mod common;
+#[path = "fleet/dash.rs"]
+mod dash;
 #[path = "fleet/hosts.rs"]
 mod hosts;
 #[path = "../tests/runner/sshlab.rs"]
@@ -211,7 +215,8 @@ fn main() {
     {
         "" => {}
         "hosts" => return hosts::row(),
-        other => panic!("FLEET_BENCH_ONLY={other}: the one row to pick is `hosts`"),
+        "dash" => return dash::row(),
+        other => panic!("FLEET_BENCH_ONLY={other}: the rows to pick are `hosts` and `dash`"),
     }
     let bench = Bench::new();
     write_fleet(&bench.root.path().join("work"));
@@ -350,6 +355,7 @@ fn main() {
     drop(bench);
     up_against_raw(100);
     up_against_raw(1000);
+    dash::row();
     hosts::row();
 }
 
