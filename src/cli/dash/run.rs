@@ -27,7 +27,7 @@ use crate::core::Core;
 type Term = ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>;
 
 /// How long the loop waits for a key before it looks at the feed again.
-const TICK: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_millis(25);
 
 /// Runs the dashboard until the operator quits; the exit code.
 pub fn run(core: &Core, only: &[String]) -> Result<i32, CliError> {

@@ -398,5 +398,12 @@ fn due_ms(
         .values()
         .any(|s| s.pane.awaits_status() || s.is_exiting())
         .then(|| now_ms + i64::try_from(REAP_SOON.as_millis()).unwrap_or(0));
-    idle.chain(settled).chain(reaped).min()
+    // tmux counts output in whole seconds: a pane that wrote in this very
+    // second may write more in it (a prompt after its output) with no sign
+    // in the digest. Look again once the second is over.
+    let this_second = sessions
+        .values()
+        .any(|s| !s.pane.dead && s.pane.last_output == Some(now))
+        .then(|| secs_ms(now + 1) + slack);
+    idle.chain(settled).chain(reaped).chain(this_second).min()
 }
