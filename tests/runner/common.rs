@@ -431,3 +431,74 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A real terminal for a command that needs one (`attach`, `dash`): a
+/// pane of a tmux server of the test's own, apart from the fleet's,
+/// running `script`. Killed on drop.
+pub struct Terminal {
+    socket: String,
+    tmpdir: PathBuf,
+}
+
+impl Terminal {
+    /// `which` tells terminals of one test apart.
+    pub fn start(env: &TestEnv, which: &str, cols: u16, rows: u16, script: &str) -> Self {
+        let terminal = Terminal {
+            socket: format!("{}-{which}", env.socket),
+            tmpdir: env.root().join("tmux"),
+        };
+        terminal.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "v",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+            script,
+        ]);
+        terminal
+    }
+
+    /// tmux on the terminal's own server.
+    pub fn tmux(&self, args: &[&str]) -> String {
+        Command::new("tmux")
+            .args(["-u", "-L", &self.socket])
+            .args(args)
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .env_remove("TMUX")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// What the terminal shows.
+    pub fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "v"])
+    }
+
+    /// Presses keys, by tmux's names.
+    pub fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.tmux(&["send-keys", "-t", "v", key]);
+        }
+    }
+
+    /// Types characters, each as itself.
+    pub fn text(&self, text: &str) {
+        self.tmux(&["send-keys", "-t", "v", "-l", text]);
+    }
+
+    /// Types a line, then Enter, as an operator at the terminal would.
+    pub fn type_line(&self, text: &str) {
+        self.text(text);
+        self.keys(&["Enter"]);
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}

@@ -4,12 +4,11 @@
 
 use std::time::Duration;
 
-use crate::common::{FLEET, TestEnv, wait_until};
+use crate::common::{FLEET, Terminal, TestEnv, wait_until};
 
-/// The dashboard running in a viewer's pane; the viewer is killed on drop.
+/// The dashboard running on a real terminal.
 struct Dash {
-    socket: String,
-    tmpdir: std::path::PathBuf,
+    terminal: Terminal,
 }
 
 impl Dash {
@@ -22,64 +21,28 @@ impl Dash {
             sock = env.socket,
             file = env.work().join("fleet.toml").display(),
         );
-        let dash = Dash {
-            socket: format!("{}-dash", env.socket),
-            tmpdir: env.root().join("tmux"),
-        };
-        dash.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "v",
-            "-x",
-            &cols.to_string(),
-            "-y",
-            &rows.to_string(),
-            &script,
-        ]);
-        dash
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        std::process::Command::new("tmux")
-            .args(["-u", "-L", &self.socket])
-            .args(args)
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "v"])
+        Dash {
+            terminal: Terminal::start(env, "dash", cols, rows, &script),
+        }
     }
 
     #[track_caller]
     fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let ok = wait_until(Duration::from_secs(10), || {
-            last = self.screen();
+            last = self.terminal.screen();
             check(&last)
         });
         assert!(ok, "the dashboard never showed {what}:\n{last}");
         last
     }
-
-    fn keys(&self, keys: &[&str]) {
-        for key in keys {
-            self.tmux(&["send-keys", "-t", "v", key]);
-        }
-    }
-
-    fn text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "v", "-l", text]);
-    }
 }
 
-impl Drop for Dash {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
+impl std::ops::Deref for Dash {
+    type Target = Terminal;
+
+    fn deref(&self) -> &Terminal {
+        &self.terminal
     }
 }
 

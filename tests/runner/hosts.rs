@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, wait_until};
+use crate::common::{Terminal, TestEnv, wait_until};
 use crate::sshlab::{SshHost, SshLab};
 
 /// A test fleet: the lab's hosts, a local agent, and `per_host` stub agents
@@ -540,67 +540,17 @@ fn init_on_another_host_installs_a_supervisor_of_what_the_operator_sent() {
     assert_eq!(remote_sessions(lab.host("h1")), vec!["h1a1".to_string()]);
 }
 
-/// `fleet attach` of an agent on h1, run on a real terminal (a pane of a
-/// viewer tmux server of the test's own); the viewer is killed on drop.
-struct Viewer {
-    socket: String,
-    tmpdir: std::path::PathBuf,
-}
-
-impl Viewer {
-    fn attach(env: &TestEnv, lab: &SshLab, args: &str, which: &str) -> Self {
-        let fleet_file = env.work().join("fleet.toml");
-        let script = format!(
-            "env -i TERM=xterm HOME={home} PATH=/usr/bin:/bin FLEET_HOME={state} FLEET_SSH_CONFIG={cfg} {fleet} --file {file} attach {args}; sleep 300",
-            home = env.home().display(),
-            state = env.root().join("state").display(),
-            cfg = lab.ssh_config().display(),
-            fleet = crate::common::FLEET,
-            file = fleet_file.display(),
-        );
-        let viewer = Viewer {
-            socket: format!("{}-{which}", env.socket),
-            tmpdir: env.root().join("tmux"),
-        };
-        viewer.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "v",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            &script,
-        ]);
-        viewer
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        std::process::Command::new("tmux")
-            .args(["-u", "-L", &self.socket])
-            .args(args)
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .env_remove("TMUX")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "v"])
-    }
-
-    fn type_line(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "v", "-l", text]);
-        self.tmux(&["send-keys", "-t", "v", "Enter"]);
-    }
-}
-
-impl Drop for Viewer {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
+/// `fleet attach ARGS` of an agent on another host, on a real terminal.
+fn attach_there(env: &TestEnv, lab: &SshLab, args: &str, which: &str) -> Terminal {
+    let script = format!(
+        "env -i TERM=xterm HOME={home} PATH=/usr/bin:/bin FLEET_HOME={state} FLEET_SSH_CONFIG={cfg} {fleet} --file {file} attach {args}; sleep 300",
+        home = env.home().display(),
+        state = env.root().join("state").display(),
+        cfg = lab.ssh_config().display(),
+        fleet = crate::common::FLEET,
+        file = env.work().join("fleet.toml").display(),
+    );
+    Terminal::start(env, which, 120, 30, &script)
 }
 
 #[test]
@@ -624,7 +574,7 @@ fn attach_across_ssh_is_read_only_unless_takeover() {
     };
     assert!(wait_until(Duration::from_secs(5), || remote_screen()
         .contains("anything else is echoed")));
-    let viewer = Viewer::attach(&env, &lab, "h1a1", "viewer");
+    let viewer = attach_there(&env, &lab, "h1a1", "viewer");
     let shown = wait_until(Duration::from_secs(10), || {
         viewer.screen().contains("anything else is echoed")
     });
@@ -637,7 +587,7 @@ fn attach_across_ssh_is_read_only_unless_takeover() {
         remote_screen()
     );
     drop(viewer);
-    let driver = Viewer::attach(&env, &lab, "--takeover h1a1", "driver");
+    let driver = attach_there(&env, &lab, "--takeover h1a1", "driver");
     let shown = wait_until(Duration::from_secs(10), || {
         driver.screen().contains("anything else is echoed")
     });

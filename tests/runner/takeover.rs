@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::common::{FLEET, STUB, TestEnv, wait_until};
+use crate::common::{FLEET, STUB, Terminal, TestEnv, wait_until};
 
 #[test]
 fn send_types_exactly_the_characters_given() {
@@ -64,69 +64,19 @@ fn send_refuses_what_it_cannot_type_into() {
         .one_line_error("is invalid");
 }
 
-/// `fleet attach ARGS` on a real terminal: a pane of a viewer tmux server
-/// that belongs to the test, apart from the fleet's own. Killed on drop.
-struct Viewer<'a> {
-    env: &'a TestEnv,
-    socket: String,
-}
-
-impl<'a> Viewer<'a> {
-    /// Attaches and waits until the viewer's screen shows `needle`.
-    fn attach(env: &'a TestEnv, attach_args: &str, needle: &str) -> Self {
-        let script = format!(
-            "env -i TERM=\"$TERM\" HOME={home} PATH=/usr/bin:/bin TMUX_TMPDIR={tmp} FLEET_HOME={state} MOSAIC_TMUX_SOCKET={sock} {FLEET} attach {attach_args}; sleep 300",
-            home = env.home().display(),
-            tmp = env.root().join("tmux").display(),
-            state = env.root().join("state").display(),
-            sock = env.socket,
-        );
-        let viewer = Viewer {
-            env,
-            socket: format!("{}-viewer", env.socket),
-        };
-        viewer.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "v",
-            "-x",
-            "120",
-            "-y",
-            "30",
-            &script,
-        ]);
-        let shown = wait_until(Duration::from_secs(10), || {
-            viewer
-                .tmux(&["capture-pane", "-p", "-t", "v"])
-                .contains(needle)
-        });
-        assert!(shown, "the viewer never showed {needle:?}");
-        viewer
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        std::process::Command::new("tmux")
-            .args(["-u", "-L", &self.socket])
-            .args(args)
-            .env("TMUX_TMPDIR", self.env.root().join("tmux"))
-            .env_remove("TMUX")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    }
-
-    /// Types into the viewer's terminal, as an operator at it would.
-    fn type_line(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "v", "-l", text]);
-        self.tmux(&["send-keys", "-t", "v", "Enter"]);
-    }
-}
-
-impl Drop for Viewer<'_> {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
+/// `fleet attach ARGS` on a real terminal, once its screen shows `needle`.
+fn attach(env: &TestEnv, attach_args: &str, needle: &str) -> Terminal {
+    let script = format!(
+        "env -i TERM=\"$TERM\" HOME={home} PATH=/usr/bin:/bin TMUX_TMPDIR={tmp} FLEET_HOME={state} MOSAIC_TMUX_SOCKET={sock} {FLEET} attach {attach_args}; sleep 300",
+        home = env.home().display(),
+        tmp = env.root().join("tmux").display(),
+        state = env.root().join("state").display(),
+        sock = env.socket,
+    );
+    let viewer = Terminal::start(env, "viewer", 120, 30, &script);
+    let shown = wait_until(Duration::from_secs(10), || viewer.screen().contains(needle));
+    assert!(shown, "the viewer never showed {needle:?}");
+    viewer
 }
 
 #[test]
@@ -142,7 +92,7 @@ fn read_only_attach_sees_everything_and_types_nothing() {
     ])
     .success();
     env.wait_screen("watched", "anything else is echoed");
-    let viewer = Viewer::attach(&env, "watched", "seen/model");
+    let viewer = attach(&env, "watched", "seen/model");
     viewer.type_line("typed-by-viewer");
     std::thread::sleep(Duration::from_millis(700));
     let screen = env.screen("watched");
@@ -161,7 +111,7 @@ fn takeover_attach_types_and_is_recorded() {
     env.fleet(&["start", "driven", "--runtime", "stub"])
         .success();
     env.wait_screen("driven", "anything else is echoed");
-    let viewer = Viewer::attach(&env, "--takeover driven", "anything else");
+    let viewer = attach(&env, "--takeover driven", "anything else");
     viewer.type_line("typed-by-operator");
     env.wait_screen("driven", "echo: typed-by-operator");
     assert!(
