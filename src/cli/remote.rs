@@ -93,9 +93,12 @@ pub fn serve() -> i32 {
 }
 
 fn run(cli: Cli, request: &Request) -> Result<i32, CliError> {
-    let env = Env::from_process()
-        .with("FLEET_FILE", None)
-        .with("MOSAIC_TMUX_SOCKET", request.socket.as_deref());
+    // The file's `socket` for this host, else this host's own setting.
+    let env = Env::from_process().with("FLEET_FILE", None);
+    let env = match &request.socket {
+        Some(socket) => env.with("MOSAIC_TMUX_SOCKET", Some(socket)),
+        None => env,
+    };
     let home = request.home.as_deref().map(|h| match h.strip_prefix("~/") {
         Some(rest) => std::env::var("HOME")
             .map(|home| format!("{home}/{rest}"))
