@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cli::commands::{
     attach, dash, down, events, explain, hook, hosts, init, log_writer, logs, peek, ps, report,
-    restart, send, start, status_line, stop, supervise, up, verify, wait, watch,
+    restart, send, serve, start, status_line, stop, supervise, up, verify, wait, watch,
 };
 
 /// Run a fleet of long-lived AI coding agents in detached tmux sessions,
@@ -61,6 +61,8 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// The whole fleet on one screen, live: every host, the selected agent's screen
     Dash(dash::DashArgs),
+    /// The fleet in a browser, read-only, behind a token
+    Serve(serve::ServeArgs),
     /// Every host of the fleet: reachable, fleet and tmux versions, boot unit
     Hosts(hosts::HostsArgs),
     /// Why an agent has its state: which signal decided, when, the evidence

@@ -13,6 +13,7 @@ pub mod hosts;
 pub mod output;
 pub mod remote;
 pub mod report;
+pub mod serve;
 pub mod words;
 
 use std::ffi::OsString;

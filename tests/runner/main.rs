@@ -15,6 +15,7 @@ mod launch;
 mod observe;
 mod privacy;
 mod runtimes;
+mod serve;
 mod sshlab_smoke;
 mod status_words;
 mod stub;

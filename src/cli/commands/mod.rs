@@ -16,6 +16,7 @@ pub mod ps;
 pub mod report;
 pub mod restart;
 pub mod send;
+pub mod serve;
 pub mod start;
 pub mod status_line;
 pub mod stop;
@@ -46,6 +47,7 @@ pub fn dispatch(core: &Core, command: Command) -> Result<i32, CliError> {
         Command::Ps(args) => ps::cmd_ps(core, &args),
         Command::Hosts(args) => hosts::cmd_hosts(core, &args),
         Command::Dash(args) => dash::cmd_dash(core, &args),
+        Command::Serve(args) => serve::cmd_serve(core, &args),
         Command::Verify(args) => verify::cmd_verify(core, &args),
         Command::Watch(args) => watch::cmd_watch(core, &args),
         Command::Supervise(args) => supervise::cmd_supervise(core, &args),

@@ -1,0 +1,279 @@
+//! `fleet serve`: the fleet in a browser, read-only.
+//!
+//! Theory of operation. One process: the dashboard's feed (this host
+//! through the monitor, other hosts through their own watch over ssh)
+//! keeps the latest rows, and an HTTP server on a single-threaded tokio
+//! runtime answers with them. Every request needs the token: once as
+//! `?token=` in the URL `fleet serve` prints (exchanged for an HttpOnly,
+//! SameSite=Strict cookie), or as `Authorization: Bearer TOKEN` (scripts).
+//! The token is made on first start and kept 0600 under `$FLEET_HOME`.
+//! Live updates go out over server-sent events whenever the rows change.
+
+mod auth;
+mod page;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::cli::dash::feed::{self, Update, Wanted};
+use crate::cli::error::CliError;
+use crate::cli::{hosts, output};
+use crate::core::Core;
+use crate::core::rows::AgentRow;
+
+/// Where `fleet serve` listens unless told otherwise: this machine only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7077";
+
+/// What every request reads: the latest rows, and a version that moves
+/// when they change (the event stream waits on it).
+struct Shared {
+    token: String,
+    /// `fleet` with this server's fleet file and socket, for what the
+    /// CLI answers best (`events`).
+    fleet: Vec<String>,
+    board: Mutex<Board>,
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Default, Clone, serde::Serialize)]
+struct Board {
+    agents: Vec<AgentRow>,
+    unreachable: Vec<Unanswered>,
+}
+
+#[derive(Clone, serde::Serialize)]
+struct Unanswered {
+    host: String,
+    reason: String,
+}
+
+/// Runs the server until SIGTERM or SIGINT; the exit code.
+pub fn run(core: &Core, listen: Option<&str>) -> Result<i32, CliError> {
+    let addr: SocketAddr = listen.unwrap_or(DEFAULT_LISTEN).parse().map_err(|_| {
+        CliError::user(format!(
+            "--listen {:?} is not an address: use IP:PORT, e.g. 127.0.0.1:7077",
+            listen.unwrap_or_default()
+        ))
+    })?;
+    if !addr.ip().is_loopback() {
+        output::eprint(&format!(
+            "fleet: warning: listening on {addr}, beyond this machine: anyone who can reach it and has the token sees every agent's state"
+        ));
+    }
+    let token = auth::token(core)?;
+    let plan = hosts::plan(core, &[], &[])?;
+    let (changed, _) = tokio::sync::watch::channel(0u64);
+    let mut fleet: Vec<String> = Vec::new();
+    if let Some(file) = &core.settings.file {
+        fleet.extend(["--file".to_string(), file.to_string_lossy().into_owned()]);
+    }
+    fleet.extend(["--socket".to_string(), core.settings.socket.clone()]);
+    let shared = Arc::new(Shared {
+        token,
+        fleet,
+        board: Mutex::new(Board::default()),
+        changed,
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(format!("cannot start the server: {e}")))?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(addr))
+        .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    output::print(&format!(
+        "fleet serve: open http://{bound}/?token={}\n",
+        shared.token
+    ));
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel::<Update>();
+        feed::start(scope, core, &plan, tx, Wanted::default());
+        let keep = |keeper: &Shared, update: Update| {
+            if let Update::Rows { rows, unreachable } = update {
+                let board = Board {
+                    agents: rows,
+                    unreachable: unreachable
+                        .into_iter()
+                        .map(|(host, reason)| Unanswered { host, reason })
+                        .collect(),
+                };
+                *lock(&keeper.board) = board;
+                keeper.changed.send_modify(|v| *v += 1);
+                true
+            } else {
+                false
+            }
+        };
+        // Nothing is answered before the first look: an empty list would
+        // say there are no agents.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(update) =
+            rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            if keep(&shared, update) {
+                break;
+            }
+        }
+        let keeper = shared.clone();
+        scope.spawn(move || {
+            for update in rx {
+                keep(&keeper, update);
+            }
+        });
+        let app = router(shared.clone());
+        let result = runtime.block_on(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+        });
+        let code = match result {
+            Ok(()) => 0,
+            Err(e) => {
+                output::eprint(&format!("fleet: error: the server stopped: {e}"));
+                1
+            }
+        };
+        // The feed watches for as long as the process lives.
+        std::process::exit(code)
+    })
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/agents", get(agents))
+        .route("/api/events", get(events))
+        .route("/api/stream", get(stream))
+        .with_state(shared)
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// The page; `?token=` is exchanged for the cookie, then dropped from the
+/// address bar.
+async fn index(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(given) = &query.token {
+        if !auth::same(given, &shared.token) {
+            return unauthorized();
+        }
+        let mut response = Redirect::to("/").into_response();
+        if let Ok(cookie) = auth::cookie(&shared.token).parse() {
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        return response;
+    }
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    page::index()
+}
+
+async fn agents(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    let board = lock(&shared.board).clone();
+    axum::Json(board).into_response()
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    since: Option<String>,
+}
+
+/// The history, as `fleet events --json` gives it (this host's).
+async fn events(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    let mut args = shared.fleet.clone();
+    args.extend(["events".to_string(), "--json".to_string()]);
+    if let Some(since) = query.since {
+        args.extend(["--since".to_string(), since]);
+    }
+    let out = tokio::task::spawn_blocking(move || {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
+        std::process::Command::new(exe)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await;
+    match out {
+        Ok(Ok(out)) if out.status.success() || out.status.code() == Some(3) => {
+            ([(header::CONTENT_TYPE, "application/json")], out.stdout).into_response()
+        }
+        _ => (StatusCode::BAD_GATEWAY, "fleet events failed\n").into_response(),
+    }
+}
+
+/// Server-sent events: the rows now, then again each time they change.
+async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    let changes = shared.changed.subscribe();
+    let events = futures_util::stream::unfold(
+        (shared, changes, true),
+        |(shared, mut changes, first)| async move {
+            if !first {
+                // A comment now and then keeps proxies from closing it.
+                match tokio::time::timeout(Duration::from_secs(15), changes.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return None,
+                    Err(_) => {
+                        let beat =
+                            Ok::<_, std::convert::Infallible>(": still here\n\n".to_string());
+                        return Some((beat, (shared, changes, false)));
+                    }
+                }
+            }
+            let board = lock(&shared.board).clone();
+            let json = serde_json::to_string(&board).unwrap_or_default();
+            let event = Ok(format!("event: agents\ndata: {json}\n\n"));
+            Some((event, (shared, changes, false)))
+        },
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(events),
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        "the token is missing or wrong: open the URL fleet serve printed\n",
+    )
+        .into_response()
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
