@@ -183,3 +183,47 @@ fn a_bad_listen_address_is_refused_in_one_line() {
         .failure(2)
         .one_line_error("--listen \"everywhere\" is not an address");
 }
+
+#[test]
+fn an_agents_screen_comes_as_escaped_html_and_never_as_markup() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("s1", "anything else is echoed");
+    env.type_line(
+        "s1",
+        "<script>alert(1)</script><img src=x onerror=alert(2)>",
+    );
+    env.wait_screen("s1", "echo: <script>");
+    let (_server, port, token) = serve(&env);
+    let bearer = format!("Bearer {token}");
+    let host = {
+        let (_, _, body) = http(port, "/api/agents", &[("Authorization", &bearer)]);
+        let board: Value = serde_json::from_str(&body).unwrap_or_default();
+        board["agents"][0]["host"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let path = format!("/api/screen?name=s1&host={host}");
+    let (code, _, body) = http(port, &path, &[("Authorization", &bearer)]);
+    assert_eq!(code, 200, "{body}");
+    let screen: Value = serde_json::from_str(&body).unwrap_or_default();
+    let html = screen["html"].as_str().unwrap_or_default();
+    assert!(
+        html.contains("echo: &lt;script&gt;alert(1)&lt;/script&gt;&lt;img"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("<img"),
+        "{html}"
+    );
+    // Only agents it knows; and nothing without the token.
+    let (code, _, _) = http(
+        port,
+        "/api/screen?name=nope&host=x",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(code, 404);
+    assert_eq!(http(port, &path, &[]).0, 401);
+}

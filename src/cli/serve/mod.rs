@@ -11,6 +11,7 @@
 
 mod auth;
 mod page;
+pub mod screen;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -155,6 +156,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/agents", get(agents))
         .route("/api/events", get(events))
         .route("/api/stream", get(stream))
+        .route("/api/screen", get(agent_screen))
         .with_state(shared)
 }
 
@@ -226,6 +228,72 @@ async fn events(
             ([(header::CONTENT_TYPE, "application/json")], out.stdout).into_response()
         }
         _ => (StatusCode::BAD_GATEWAY, "fleet events failed\n").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct AgentQuery {
+    name: String,
+    host: String,
+}
+
+/// An agent's screen, as HTML (escaped, colours as styles) and as text:
+/// its host's own `peek --raw`.
+async fn agent_screen(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<AgentQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    let known = lock(&shared.board)
+        .agents
+        .iter()
+        .any(|a| a.name == query.name && a.host == query.host);
+    if !known {
+        return (StatusCode::NOT_FOUND, "no such agent\n").into_response();
+    }
+    let mut args = shared.fleet.clone();
+    args.extend([
+        "peek".to_string(),
+        format!("{}@{}", query.name, query.host),
+        "--raw".to_string(),
+    ]);
+    let out = tokio::task::spawn_blocking(move || {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
+        std::process::Command::new(exe)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await;
+    match out {
+        Ok(Ok(out)) if out.status.success() => {
+            let raw = String::from_utf8_lossy(&out.stdout);
+            let html = screen::html(
+                &raw,
+                crate::core::host::PANE_ROWS,
+                crate::core::host::PANE_COLS,
+            );
+            axum::Json(serde_json::json!({
+                "name": query.name,
+                "host": query.host,
+                "html": html,
+            }))
+            .into_response()
+        }
+        Ok(Ok(out)) => (
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "{}\n",
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .replace(|c: char| c.is_control(), "?")
+            ),
+        )
+            .into_response(),
+        _ => (StatusCode::BAD_GATEWAY, "fleet peek failed\n").into_response(),
     }
 }
 

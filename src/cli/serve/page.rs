@@ -36,6 +36,9 @@ tr.waiting { background: #3a3000; font-weight: bold; }
 .missing { color: #888; } .unmanaged { color: #d6d; }
 .waiting-word { color: #ee6; } .working-word { color: #6c6; }
 #gone { color: #e66; padding: 4px 12px; }
+tr { cursor: pointer; } tr.selected { outline: 1px solid #888; }
+#screen-title { padding: 8px 12px 0; color: #aaa; }
+#screen { margin: 8px 12px; padding: 8px; background: #000; overflow-x: auto; min-height: 4em; }
 @media (max-width: 700px) { .wide { display: none; } }
 </style>
 </head>
@@ -46,6 +49,8 @@ tr.waiting { background: #3a3000; font-weight: bold; }
 <tbody id="rows"></tbody>
 </table>
 <div id="gone"></div>
+<div id="screen-title">select an agent to see its screen</div>
+<pre id="screen"></pre>
 <script>
 "use strict";
 function age(s) {
@@ -61,7 +66,22 @@ function cell(tr, text, cls) {
   if (cls) td.className = cls;
   tr.appendChild(td);
 }
+let selected = null;
+let last = { agents: [], unreachable: [] };
+// The selected agent's screen: HTML the server escaped (colours as
+// styles); nothing in it is markup an agent wrote.
+function look() {
+  if (!selected) return;
+  const q = new URLSearchParams(selected);
+  fetch("/api/screen?" + q).then(r => r.ok ? r.json() : r.text().then(t => ({ error: t })))
+    .then(s => {
+      document.getElementById("screen-title").textContent =
+        selected.name + "@" + selected.host + (s.error ? ": " + s.error : "");
+      if (s.html != null) document.getElementById("screen").innerHTML = s.html;
+    });
+}
 function draw(board) {
+  last = board;
   const rows = document.getElementById("rows");
   rows.replaceChildren();
   const agents = board.agents.slice().sort((a, b) =>
@@ -74,6 +94,8 @@ function draw(board) {
     tr.dataset.name = a.name;
     tr.dataset.host = a.host;
     if (a.activity === "waiting") tr.className = "waiting";
+    if (selected && selected.name === a.name && selected.host === a.host) tr.classList.add("selected");
+    tr.onclick = () => { selected = { name: a.name, host: a.host }; draw(last); look(); };
     cell(tr, (a.activity === "waiting" ? "! " : "") + a.name);
     cell(tr, a.host);
     cell(tr, a.runtime || "-", "wide");
@@ -95,7 +117,7 @@ function draw(board) {
 }
 function listen() {
   const source = new EventSource("/api/stream");
-  source.addEventListener("agents", e => draw(JSON.parse(e.data)));
+  source.addEventListener("agents", e => { draw(JSON.parse(e.data)); look(); });
   source.onerror = () => {
     document.getElementById("counts").textContent = "fleet: reconnecting…";
   };
