@@ -47,7 +47,7 @@ pub fn html(raw: &str, rows: u16, cols: u16) -> String {
                 line.push(' ');
             } else {
                 text |= !contents.trim().is_empty();
-                escape_into(&mut line, &contents);
+                escape_into(&mut line, contents);
             }
         }
         if open.is_some() {
