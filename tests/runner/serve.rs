@@ -218,6 +218,19 @@ fn an_agents_screen_comes_as_escaped_html_and_never_as_markup() {
         !html.contains("<script") && !html.contains("<img"),
         "{html}"
     );
+    // Its transcript, as text never sniffed for markup; its explain, JSON.
+    let path_of = |what: &str| format!("/api/{what}?name=s1&host={host}");
+    let (code, head, text) = http(port, &path_of("transcript"), &[("Authorization", &bearer)]);
+    assert_eq!(code, 200, "{text}");
+    assert!(
+        head.contains("text/plain") && head.contains("nosniff"),
+        "{head}"
+    );
+    assert!(text.contains("echo: <script>alert(1)</script>"), "{text}");
+    let (code, _, json) = http(port, &path_of("explain"), &[("Authorization", &bearer)]);
+    assert_eq!(code, 200, "{json}");
+    let why: Value = serde_json::from_str(&json).unwrap_or_default();
+    assert_eq!(why["name"], "s1", "{json}");
     // Only agents it knows; and nothing without the token.
     let (code, _, _) = http(
         port,

@@ -157,6 +157,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/api/events", get(events))
         .route("/api/stream", get(stream))
         .route("/api/screen", get(agent_screen))
+        .route("/api/transcript", get(transcript))
+        .route("/api/explain", get(explain))
         .with_state(shared)
 }
 
@@ -235,6 +237,86 @@ async fn events(
 struct AgentQuery {
     name: String,
     host: String,
+}
+
+/// Runs `fleet ARGS` for an agent the server shows; its stdout, or the
+/// response that says why not.
+async fn fleet_for(
+    shared: &Shared,
+    query: &AgentQuery,
+    args: &[&str],
+) -> Result<Vec<u8>, Response> {
+    let known = lock(&shared.board)
+        .agents
+        .iter()
+        .any(|a| a.name == query.name && a.host == query.host);
+    if !known {
+        return Err((StatusCode::NOT_FOUND, "no such agent\n").into_response());
+    }
+    let mut full = shared.fleet.clone();
+    full.push(args[0].to_string());
+    full.push(format!("{}@{}", query.name, query.host));
+    full.extend(args[1..].iter().map(|a| a.to_string()));
+    let out = tokio::task::spawn_blocking(move || {
+        let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
+        std::process::Command::new(exe)
+            .args(&full)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await;
+    match out {
+        Ok(Ok(out)) if out.status.success() => Ok(out.stdout),
+        Ok(Ok(out)) => Err((
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "{}\n",
+                String::from_utf8_lossy(&out.stderr)
+                    .trim()
+                    .replace(|c: char| c.is_control(), "?")
+            ),
+        )
+            .into_response()),
+        _ => Err((StatusCode::BAD_GATEWAY, "fleet failed\n").into_response()),
+    }
+}
+
+/// An agent's transcript as a person saw it (`fleet logs`), as text.
+async fn transcript(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<AgentQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    match fleet_for(&shared, &query, &["logs"]).await {
+        // Text, and never sniffed for anything else: an agent's words.
+        Ok(text) => (
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// Why an agent has its state, as `fleet explain --json` says it.
+async fn explain(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<AgentQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    match fleet_for(&shared, &query, &["explain", "--json"]).await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(response) => response,
+    }
 }
 
 /// An agent's screen, as HTML (escaped, colours as styles) and as text:
