@@ -212,24 +212,14 @@ async fn events(
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    let mut args = shared.fleet.clone();
-    args.extend(["events".to_string(), "--json".to_string()]);
+    let mut args = vec!["events".to_string(), "--json".to_string()];
     if let Some(since) = query.since {
         args.extend(["--since".to_string(), since]);
     }
-    let out = tokio::task::spawn_blocking(move || {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
-        std::process::Command::new(exe)
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .output()
-    })
-    .await;
-    match out {
-        Ok(Ok(out)) if out.status.success() || out.status.code() == Some(3) => {
-            ([(header::CONTENT_TYPE, "application/json")], out.stdout).into_response()
-        }
-        _ => (StatusCode::BAD_GATEWAY, "fleet events failed\n").into_response(),
+    // 3: a host did not answer; the others' events are there.
+    match run_fleet(&shared, args, &[0, 3]).await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(response) => response,
     }
 }
 
@@ -253,10 +243,20 @@ async fn fleet_for(
     if !known {
         return Err((StatusCode::NOT_FOUND, "no such agent\n").into_response());
     }
-    let mut full = shared.fleet.clone();
-    full.push(args[0].to_string());
-    full.push(format!("{}@{}", query.name, query.host));
+    let mut full = vec![
+        args[0].to_string(),
+        format!("{}@{}", query.name, query.host),
+    ];
     full.extend(args[1..].iter().map(|a| a.to_string()));
+    run_fleet(shared, full, &[0]).await
+}
+
+/// Runs `fleet ARGS` (with this server's file and socket) off the runtime's
+/// thread: its stdout when it exits with one of `ok`, else the response
+/// that says why, in its own words made plain.
+async fn run_fleet(shared: &Shared, args: Vec<String>, ok: &[i32]) -> Result<Vec<u8>, Response> {
+    let mut full = shared.fleet.clone();
+    full.extend(args);
     let out = tokio::task::spawn_blocking(move || {
         let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
         std::process::Command::new(exe)
@@ -266,7 +266,7 @@ async fn fleet_for(
     })
     .await;
     match out {
-        Ok(Ok(out)) if out.status.success() => Ok(out.stdout),
+        Ok(Ok(out)) if out.status.code().is_some_and(|c| ok.contains(&c)) => Ok(out.stdout),
         Ok(Ok(out)) => Err((
             StatusCode::BAD_GATEWAY,
             format!(
@@ -329,30 +329,9 @@ async fn agent_screen(
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    let known = lock(&shared.board)
-        .agents
-        .iter()
-        .any(|a| a.name == query.name && a.host == query.host);
-    if !known {
-        return (StatusCode::NOT_FOUND, "no such agent\n").into_response();
-    }
-    let mut args = shared.fleet.clone();
-    args.extend([
-        "peek".to_string(),
-        format!("{}@{}", query.name, query.host),
-        "--raw".to_string(),
-    ]);
-    let out = tokio::task::spawn_blocking(move || {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
-        std::process::Command::new(exe)
-            .args(&args)
-            .stdin(std::process::Stdio::null())
-            .output()
-    })
-    .await;
-    match out {
-        Ok(Ok(out)) if out.status.success() => {
-            let raw = String::from_utf8_lossy(&out.stdout);
+    match fleet_for(&shared, &query, &["peek", "--raw"]).await {
+        Ok(raw) => {
+            let raw = String::from_utf8_lossy(&raw);
             let html = screen::html(
                 &raw,
                 crate::core::host::PANE_ROWS,
@@ -365,17 +344,7 @@ async fn agent_screen(
             }))
             .into_response()
         }
-        Ok(Ok(out)) => (
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "{}\n",
-                String::from_utf8_lossy(&out.stderr)
-                    .trim()
-                    .replace(|c: char| c.is_control(), "?")
-            ),
-        )
-            .into_response(),
-        _ => (StatusCode::BAD_GATEWAY, "fleet peek failed\n").into_response(),
+        Err(response) => response,
     }
 }
 
