@@ -9,13 +9,19 @@ use serde_json::Value;
 use crate::common::{Terminal, TestEnv, wait_until};
 use crate::sshlab::{SshHost, SshLab};
 
-/// A test fleet: the lab's hosts, a local agent, and `per_host` stub agents
-/// on each host (workdir `~`: each host's own home).
-fn fleet_over(lab: &SshLab, per_host: usize) -> (TestEnv, String) {
+/// A test environment whose `fleet` reaches the lab's hosts.
+fn env_for(lab: &SshLab) -> TestEnv {
     let mut env = TestEnv::new();
     for (k, v) in lab.env() {
         env.set(&k, &v);
     }
+    env
+}
+
+/// A test fleet: the lab's hosts, a local agent, and `per_host` stub agents
+/// on each host (workdir `~`: each host's own home).
+fn fleet_over(lab: &SshLab, per_host: usize) -> (TestEnv, String) {
+    let env = env_for(lab);
     let mut text =
         String::from("[defaults]\nruntime = \"stub\"\nworkdir = \"~\"\n\n[agents.home1]\n\n");
     for h in lab.hosts() {
@@ -360,10 +366,7 @@ fn another_protocol_a_missing_fleet_and_hostile_answers_are_unreachable_with_the
     ];
     for (name, body, reason, fix) in cases {
         let fake = fake_fleet(h1, name, body);
-        let mut env = TestEnv::new();
-        for (k, v) in lab.env() {
-            env.set(&k, &v);
-        }
+        let env = env_for(&lab);
         env.write_fleet(&format!(
             "[agents.x]\nruntime = \"stub\"\nhost = \"h1\"\n\n[hosts.h1]\nssh = \"{}@127.0.0.1\"\nport = {}\nfleet = \"{fake}\"\n",
             h1.user, h1.port
@@ -414,10 +417,7 @@ fn another_protocol_a_missing_fleet_and_hostile_answers_are_unreachable_with_the
         }
     }
     // No fleet at that path, and a user the host refuses.
-    let mut env = TestEnv::new();
-    for (k, v) in lab.env() {
-        env.set(&k, &v);
-    }
+    let env = env_for(&lab);
     env.write_fleet(&format!(
         "[agents.x]\nruntime = \"stub\"\nhost = \"h1\"\n[agents.y]\nruntime = \"stub\"\nhost = \"h2\"\n\n[hosts.h1]\nssh = \"{}@127.0.0.1\"\nport = {}\nfleet = \"/nonexistent/fleet\"\n\n[hosts.h2]\nssh = \"nobody@127.0.0.1\"\nport = {}\n",
         h1.user, h1.port, h1.port
@@ -624,10 +624,7 @@ fn a_host_that_stalls_after_hello_or_floods_rows_is_bounded_and_its_rows_checked
             h1.user, h1.port
         )
     };
-    let mut env = TestEnv::new();
-    for (k, v) in lab.env() {
-        env.set(&k, &v);
-    }
+    let env = env_for(&lab);
     // Hello, then nothing: bounded by the timeout and the margin for work.
     env.write_fleet(&file(&stall));
     let started = Instant::now();
@@ -689,10 +686,7 @@ fn a_login_greeting_before_fleet_is_skipped_and_nothing_lingers_after_watch() {
         &script,
     ]);
     assert!(out.status.success());
-    let mut env = TestEnv::new();
-    for (k, v) in lab.env() {
-        env.set(&k, &v);
-    }
+    let env = env_for(&lab);
     env.write_fleet(&format!(
         "[agents.x]\nruntime = \"stub\"\nworkdir = \"~\"\nhost = \"h1\"\n\n[hosts.h1]\nssh = \"{}@127.0.0.1\"\nport = {}\nfleet = \"{}\"\n",
         h1.user,
