@@ -41,6 +41,11 @@ pub struct GlobalArgs {
     /// holding the lock, e.g. 30s, 5m [default: $FLEET_LOCK_WAIT, else 1m]
     #[arg(long = "wait", global = true, value_name = "DUR")]
     pub lock_wait: Option<String>,
+
+    /// Who acts, recorded with the launches, stops and sends it makes
+    /// (`fleet serve` names its client)
+    #[arg(long, global = true, value_name = "WHO", hide = true)]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -86,6 +86,7 @@ pub(crate) fn settings_for(global: &GlobalArgs, env: Env) -> Result<Settings, Cl
         file: global.file.clone(),
         socket: global.socket.clone(),
         lock_wait: global.lock_wait.clone(),
+        by: global.by.clone(),
     };
     Ok(Settings::resolve(
         &flags,

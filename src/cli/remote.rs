@@ -139,6 +139,7 @@ fn cli_global(cli: &Cli) -> crate::cli::args::GlobalArgs {
         file: None,
         socket: None,
         lock_wait: cli.global.lock_wait.clone(),
+        by: cli.global.by.clone(),
     }
 }
 

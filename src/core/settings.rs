@@ -163,6 +163,9 @@ impl Env {
     }
 }
 
+/// The longest `--by` name.
+const MAX_BY: usize = 100;
+
 /// What the global flags say, before the environment fills the gaps.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
@@ -170,6 +173,8 @@ pub struct Flags {
     pub socket: Option<String>,
     /// `--wait DUR`: how long a changing command waits for the lock.
     pub lock_wait: Option<String>,
+    /// `--by WHO`: who acts, recorded with what this command does.
+    pub by: Option<String>,
 }
 
 /// Everything the core needs to know about how it was called.
@@ -225,6 +230,8 @@ pub struct Settings {
     /// `FLEET_SENT`: the desired state the operator's host last sent this
     /// one (a supervisor `fleet init --host` installed reads it).
     pub sent: Option<PathBuf>,
+    /// `--by WHO`: who acts (recorded with launches, stops and sends).
+    pub by: Option<String>,
 }
 
 /// Where the fleet file comes from, first that has one wins.
@@ -307,6 +314,18 @@ impl Settings {
             }
             None => DEFAULT_LOCK_WAIT,
         };
+        let by = match flags.by.as_deref() {
+            Some(who)
+                if who.is_empty()
+                    || who.len() > MAX_BY
+                    || !who.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) =>
+            {
+                return Err(Error::setup(format!(
+                    "--by must name who acts in at most {MAX_BY} printable ASCII characters, e.g. --by alice"
+                )));
+            }
+            by => by.map(String::from),
+        };
         let tmux_timeout = match env.get("FLEET_TMUX_TIMEOUT") {
             Some(text) => duration(text)
                 .filter(|d| !d.is_zero())
@@ -349,6 +368,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_IDLE_AFTER),
             start_grace,
             lock_wait,
+            by,
             tmux_timeout,
             store_wait,
             log_max_bytes: log_max_bytes.unwrap_or(DEFAULT_LOG_MAX_BYTES),

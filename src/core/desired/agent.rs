@@ -113,6 +113,9 @@ pub struct SessionMeta {
     pub restarts: u32,
     #[serde(default)]
     pub restart: RestartPolicy,
+    /// Who launched it, when someone was named (`--by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl SessionMeta {
@@ -129,6 +132,7 @@ impl SessionMeta {
             launched_ms,
             restarts,
             restart: spec.restart,
+            by: None,
         }
     }
 

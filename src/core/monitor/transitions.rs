@@ -22,6 +22,9 @@ pub struct Lifecycle {
     pub launched_ms: u64,
     pub restarts: u32,
     pub in_front: String,
+    /// Who launched it, when someone was named (`--by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// One change, before it is stamped with a time and an agent.
@@ -80,6 +83,7 @@ pub fn lifecycles(
                     launched_ms: meta.map(|m| m.launched_ms).unwrap_or(0),
                     restarts: meta.map(|m| m.restarts).unwrap_or(0),
                     in_front: s.pane.current_command.clone(),
+                    by: meta.and_then(|m| m.by.clone()),
                 },
             )
         })
@@ -123,7 +127,8 @@ pub fn diff(prev: Option<&Lifecycle>, cur: Option<&Lifecycle>) -> Vec<Change> {
                 } else {
                     EventKind::Started
                 };
-                let mut launch = Change::new(k, "");
+                let who = c.by.as_ref().map(|w| format!("by {w}"));
+                let mut launch = Change::new(k, who.unwrap_or_default());
                 let at = if c.launched_ms > 0 {
                     c.launched_ms
                 } else {
@@ -172,6 +177,7 @@ mod tests {
             launched_ms: started_at * 1000,
             restarts,
             in_front: "bash".into(),
+            by: None,
         }
     }
 

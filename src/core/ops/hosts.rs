@@ -279,6 +279,13 @@ impl Core {
                 format!("{}ms", self.settings.lock_wait.as_millis()),
             ]
             .into_iter()
+            // Who acts is named there too.
+            .chain(
+                self.settings
+                    .by
+                    .iter()
+                    .flat_map(|who| ["--by".to_string(), who.clone()]),
+            )
             .chain(argv)
             .collect(),
         }

@@ -264,6 +264,9 @@ impl Core {
                     &hook_args,
                     now_ms,
                 );
+                if let Some(launch) = &mut launch {
+                    launch.meta.by = self.settings.by.clone();
+                }
                 if let (Some(launch), Some(exe)) = (&mut launch, &self.settings.fleet_exe) {
                     // What the runtime's hooks run to report.
                     let exe = exe.to_string_lossy().into_owned();

@@ -60,6 +60,7 @@ impl Core {
     /// Records one act, such as a takeover. An act the store cannot take
     /// is kept aside for the next command.
     pub fn record_act(&self, name: &AgentName, kind: EventKind, detail: &str) {
+        let detail = &self.naming_who(detail);
         let now_ms = self.clock().now_ms();
         let act = self.act(now_ms, name, &kind, detail);
         let what = kind.to_string();
@@ -82,13 +83,23 @@ impl Core {
             return;
         }
         let now_ms = self.clock().now_ms();
+        let detail = self.naming_who("");
         let acts: Vec<Act> = names
             .iter()
-            .map(|name| self.act(now_ms, name, &EventKind::Stopped, ""))
+            .map(|name| self.act(now_ms, name, &EventKind::Stopped, &detail))
             .collect();
         let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
-        if let Err(e) = self.with_store(|store| store.record_stops(now_ms, &names)) {
+        if let Err(e) = self.with_store(|store| store.record_stops(now_ms, &names, &detail)) {
             self.keep("stop".into(), e, &acts);
+        }
+    }
+
+    /// An act's detail, with who did it when someone was named (`--by`).
+    fn naming_who(&self, detail: &str) -> String {
+        match (&self.settings.by, detail) {
+            (None, _) => detail.to_string(),
+            (Some(who), "") => format!("by {who}"),
+            (Some(who), _) => format!("{detail} (by {who})"),
         }
     }
 

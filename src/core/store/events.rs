@@ -330,7 +330,12 @@ impl EventStore {
     /// observation so that their sessions' end is not read as a vanishing.
     /// Observations taken before the stop become stale: written late, they
     /// would bring the agents back to life in the history.
-    pub fn record_stops(&mut self, now_ms: i64, agents: &[&str]) -> Result<(), StoreError> {
+    pub fn record_stops(
+        &mut self,
+        now_ms: i64,
+        agents: &[&str],
+        detail: &str,
+    ) -> Result<(), StoreError> {
         self.write(|tx, socket, host| {
             tx.execute(
                 "INSERT INTO observed (socket, at_ms) VALUES (?1, ?2)
@@ -342,7 +347,7 @@ impl EventStore {
                     at_ms: None,
                     kind: EventKind::Stopped,
                     exit_code: None,
-                    detail: String::new(),
+                    detail: detail.to_string(),
                 };
                 insert(tx, now_ms, socket, host, agent, &stop)?;
                 tx.execute(
@@ -638,6 +643,7 @@ mod tests {
             launched_ms: started_at * 1000,
             restarts: 0,
             in_front: "x".into(),
+            by: None,
         }
     }
 
@@ -819,7 +825,8 @@ mod tests {
         let none = BTreeSet::new();
         let running = BTreeMap::from([("w".to_string(), state(Status::Running, 5))]);
         a.observe(1, 1, &running, &none).unwrap_or_default();
-        a.record_stops(2, &["w"]).unwrap_or_else(|e| panic!("{e}"));
+        a.record_stops(2, &["w"], "")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             a.observe(3, 3, &BTreeMap::new(), &none)
                 .map(|o| o.events.len())
