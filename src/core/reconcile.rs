@@ -153,6 +153,7 @@ mod tests {
                 launched_ms: 1000,
                 restarts: 2,
                 restart: Default::default(),
+                by: None,
             }),
         }
     }

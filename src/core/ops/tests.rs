@@ -48,6 +48,7 @@ fn world(fleet_toml: &str, host: impl FnOnce(FakeHost) -> FakeHost) -> World {
         file: Some(file),
         socket: None,
         lock_wait: None,
+        by: None,
     };
     let settings = Settings::resolve(&flags, &env, root.clone(), Some("/bin/fleet".into()))
         .unwrap_or_else(|e| panic!("{e}"));
