@@ -16,6 +16,8 @@ ensure_deps() {
         # sshd is in /usr/sbin, which a user's PATH may lack.
         [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
         command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+        # fleet serve's HTTPS test makes its certificate with openssl.
+        command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"

@@ -16,6 +16,7 @@ mod observe;
 mod privacy;
 mod runtimes;
 mod serve;
+mod serve_acts;
 mod sshlab_smoke;
 mod status_words;
 mod stub;

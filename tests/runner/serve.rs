@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{Spawned, TestEnv, wait_until};
 
 /// A free loopback port (bound, read, released).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -46,19 +46,26 @@ fn http(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String
 
 /// `fleet serve` on a free port, once it answers; and its token.
 fn serve(env: &TestEnv) -> (Spawned, u16, String) {
+    serve_with(env, &[])
+}
+
+/// `fleet serve ARGS` on a free port, once it answers; and its token.
+pub(crate) fn serve_with(env: &TestEnv, args: &[&str]) -> (Spawned, u16, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let server = env.spawn(&["serve", "--listen", &listen], &[]);
+    let mut argv = vec!["serve", "--listen", &listen];
+    argv.extend_from_slice(args);
+    let server = env.spawn(&argv, &[]);
     let line = server
         .line(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("fleet serve said nothing"));
     let token = line
         .split("?token=")
         .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no URL with a token: {line}"))
-        .trim()
         .to_string();
-    assert!(line.contains(&format!("http://{listen}/")), "{line}");
+    assert!(line.contains(&format!("://{listen}/")), "{line}");
     (server, port, token)
 }
 

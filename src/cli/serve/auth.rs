@@ -9,6 +9,9 @@ use crate::cli::error::CliError;
 use crate::core::Core;
 use crate::core::store::private::{self, Access};
 
+/// What a request without the token is told.
+pub const MISSING: &str = "the token is missing or wrong: open the URL fleet serve printed";
+
 /// The cookie's name.
 const COOKIE: &str = "fleet_token";
 
@@ -48,12 +51,22 @@ pub fn cookie(token: &str) -> String {
 
 /// Whether a request carries the token (cookie, or a bearer header).
 pub fn allowed(headers: &HeaderMap, token: &str) -> bool {
-    let bearer = headers
+    bearer(headers, token) || in_cookie(headers, token)
+}
+
+/// Whether the token came as `Authorization: Bearer` (a script's, which
+/// a browser never adds on another site's behalf).
+fn bearer(headers: &HeaderMap, token: &str) -> bool {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| same(given.trim(), token));
-    let cookie = headers
+        .is_some_and(|given| same(given.trim(), token))
+}
+
+/// Whether the token came in the page's cookie.
+fn in_cookie(headers: &HeaderMap, token: &str) -> bool {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -63,8 +76,25 @@ pub fn allowed(headers: &HeaderMap, token: &str) -> bool {
                 .strip_prefix(&format!("{COOKIE}="))
                 .map(String::from)
         })
-        .any(|given| same(&given, token));
-    bearer || cookie
+        .any(|given| same(&given, token))
+}
+
+/// Whether a changing request comes from the page itself (against
+/// cross-site request forgery): its `Origin` must be this server's own
+/// (`scheme://Host`), and a browser's fetch metadata must say same-origin.
+/// A request with no `Origin` (a script, not a browser) must carry the
+/// token as a bearer header, which no other site can make a browser send.
+pub fn same_origin(headers: &HeaderMap, scheme: &str, token: &str) -> Result<(), &'static str> {
+    let value = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if value("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        return Err("refused: the request comes from another site");
+    }
+    match (value("origin"), value("host")) {
+        (Some(origin), Some(host)) if origin == format!("{scheme}://{host}") => Ok(()),
+        (Some(_), _) => Err("refused: the request comes from another origin than this page's"),
+        (None, _) if bearer(headers, token) => Ok(()),
+        (None, _) => Err("refused: a browser's request must say its Origin"),
+    }
 }
 
 /// Compares in time that does not depend on where they differ.

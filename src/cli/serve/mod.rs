@@ -1,4 +1,5 @@
-//! `fleet serve`: the fleet in a browser, read-only.
+//! `fleet serve`: the fleet in a browser, read-only unless
+//! `--allow-takeover`.
 //!
 //! Theory of operation. One process: the dashboard's feed (this host
 //! through the monitor, other hosts through their own watch over ssh)
@@ -8,20 +9,25 @@
 //! SameSite=Strict cookie), or as `Authorization: Bearer TOKEN` (scripts).
 //! The token is made on first start and kept 0600 under `$FLEET_HOME`.
 //! Live updates go out over server-sent events whenever the rows change.
+//! Everything else an agent has (screen, transcript, history, explain) and
+//! every act ([`takeover`]) is the CLI's own command, run apart.
 
 mod auth;
 mod page;
 pub mod screen;
+mod takeover;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::connect_info::Connected;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::cli::dash::feed::{self, Update, Wanted};
@@ -37,6 +43,10 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7077";
 /// when they change (the event stream waits on it).
 struct Shared {
     token: String,
+    /// `http` or `https`: what the page's own origin starts with.
+    scheme: &'static str,
+    /// Whether the page may send and restart (`--allow-takeover`).
+    takeover: bool,
     /// `fleet` with this server's fleet file and socket, for what the
     /// CLI answers best (`events`).
     fleet: Vec<String>,
@@ -56,17 +66,57 @@ struct Unanswered {
     reason: String,
 }
 
+/// How `fleet serve` was asked to serve.
+#[derive(Debug, Default)]
+pub struct Options<'a> {
+    pub listen: Option<&'a str>,
+    pub allow_takeover: bool,
+    /// A PEM certificate chain and its key: serve HTTPS.
+    pub tls: Option<(&'a std::path::Path, &'a std::path::Path)>,
+}
+
+/// The client a request came from (its address is who acted).
+#[derive(Clone, Copy)]
+struct Client(SocketAddr);
+
+impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Client {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Client(*stream.remote_addr())
+    }
+}
+
+impl Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for Client {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+        Client(*stream.remote_addr())
+    }
+}
+
 /// Runs the server until SIGTERM or SIGINT; the exit code.
-pub fn run(core: &Core, listen: Option<&str>) -> Result<i32, CliError> {
+pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
+    let listen = options.listen;
     let addr: SocketAddr = listen.unwrap_or(DEFAULT_LISTEN).parse().map_err(|_| {
         CliError::user(format!(
             "--listen {:?} is not an address: use IP:PORT, e.g. 127.0.0.1:7077",
             listen.unwrap_or_default()
         ))
     })?;
+    let tls = options
+        .tls
+        .map(|(cert, key)| tls::config(cert, key))
+        .transpose()?;
     if !addr.ip().is_loopback() {
+        let may = if options.allow_takeover {
+            "sees every agent's state and can type into them"
+        } else {
+            "sees every agent's state"
+        };
+        let plain = if tls.is_none() {
+            " (and without --tls-cert, the token crosses the network in the clear)"
+        } else {
+            ""
+        };
         output::eprint(&format!(
-            "fleet: warning: listening on {addr}, beyond this machine: anyone who can reach it and has the token sees every agent's state"
+            "fleet: warning: listening on {addr}, beyond this machine: anyone who can reach it and has the token {may}{plain}"
         ));
     }
     let token = auth::token(core)?;
@@ -77,8 +127,11 @@ pub fn run(core: &Core, listen: Option<&str>) -> Result<i32, CliError> {
         fleet.extend(["--file".to_string(), file.to_string_lossy().into_owned()]);
     }
     fleet.extend(["--socket".to_string(), core.settings.socket.clone()]);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let shared = Arc::new(Shared {
         token,
+        scheme,
+        takeover: options.allow_takeover,
         fleet,
         board: Mutex::new(Board::default()),
         changed,
@@ -91,10 +144,6 @@ pub fn run(core: &Core, listen: Option<&str>) -> Result<i32, CliError> {
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    output::print(&format!(
-        "fleet serve: open http://{bound}/?token={}\n",
-        shared.token
-    ));
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<Update>();
         feed::start(scope, core, &plan, tx, Wanted::default());
@@ -130,13 +179,33 @@ pub fn run(core: &Core, listen: Option<&str>) -> Result<i32, CliError> {
                 keep(&keeper, update);
             }
         });
-        let app = router(shared.clone());
+        let app = router(shared.clone()).into_make_service_with_connect_info::<Client>();
+        let until = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let takeover = if shared.takeover {
+            " (takeover allowed: the page can send and restart)"
+        } else {
+            ""
+        };
+        output::print(&format!(
+            "fleet serve: open {scheme}://{bound}/?token={}{takeover}\n",
+            shared.token
+        ));
         let result = runtime.block_on(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
+            match tls {
+                Some(config) => {
+                    let listener = tls::TlsListener::new(listener, config)?;
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(until)
+                        .await
+                }
+                None => {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(until)
+                        .await
+                }
+            }
         });
         let code = match result {
             Ok(()) => 0,
@@ -151,15 +220,22 @@ pub fn run(core: &Core, listen: Option<&str>) -> Result<i32, CliError> {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(index))
+        .route("/app.js", get(app_js))
         .route("/api/agents", get(agents))
         .route("/api/events", get(events))
         .route("/api/stream", get(stream))
         .route("/api/screen", get(agent_screen))
         .route("/api/transcript", get(transcript))
-        .route("/api/explain", get(explain))
-        .with_state(shared)
+        .route("/api/explain", get(explain));
+    // Without the flag, there is nothing to change anything with.
+    if shared.takeover {
+        router = router
+            .route("/api/send", post(takeover::send))
+            .route("/api/restart", post(takeover::restart));
+    }
+    router.with_state(shared)
 }
 
 #[derive(Deserialize)]
@@ -187,7 +263,14 @@ async fn index(
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    page::index()
+    page::index(shared.takeover)
+}
+
+async fn app_js(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !auth::allowed(&headers, &shared.token) {
+        return unauthorized();
+    }
+    page::script()
 }
 
 async fn agents(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -201,9 +284,13 @@ async fn agents(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 #[derive(Deserialize)]
 struct EventsQuery {
     since: Option<String>,
+    /// One agent's only (both or neither).
+    name: Option<String>,
+    host: Option<String>,
 }
 
-/// The history, as `fleet events --json` gives it (this host's).
+/// The history, as `fleet events --json` gives it: every host's, or one
+/// agent's.
 async fn events(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<EventsQuery>,
@@ -212,12 +299,31 @@ async fn events(
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    let mut args = vec!["events".to_string(), "--json".to_string()];
+    let mut rest = vec!["--json".to_string()];
     if let Some(since) = query.since {
-        args.extend(["--since".to_string(), since]);
+        // Never read as a flag of its own.
+        rest.push(format!("--since={since}"));
     }
-    // 3: a host did not answer; the others' events are there.
-    match run_fleet(&shared, args, &[0, 3]).await {
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let said = match (&query.name, &query.host) {
+        (Some(name), Some(host)) => {
+            run_fleet_for(&shared, name, host, &["events"], &rest, None).await
+        }
+        (None, None) => {
+            let mut args = vec!["events".to_string()];
+            args.extend(rest.iter().map(|a| a.to_string()));
+            // 3: a host did not answer; the others' events are there.
+            run_fleet(&shared, args, &[0, 3], None).await
+        }
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "give both name and host, or neither\n",
+            )
+                .into_response();
+        }
+    };
+    match said {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(response) => response,
     }
@@ -229,33 +335,43 @@ struct AgentQuery {
     host: String,
 }
 
-/// Runs `fleet ARGS` for an agent the server shows; its stdout, or the
-/// response that says why not.
-async fn fleet_for(
+/// Runs `fleet COMMAND NAME@HOST REST…` for an agent the server shows
+/// (`--by` naming who acts); its stdout, or the response that says why
+/// not.
+async fn run_fleet_for(
     shared: &Shared,
-    query: &AgentQuery,
-    args: &[&str],
+    name: &str,
+    host: &str,
+    command: &[&str],
+    rest: &[&str],
+    by: Option<&str>,
 ) -> Result<Vec<u8>, Response> {
     let known = lock(&shared.board)
         .agents
         .iter()
-        .any(|a| a.name == query.name && a.host == query.host);
+        .any(|a| a.name == name && a.host == host);
     if !known {
         return Err((StatusCode::NOT_FOUND, "no such agent\n").into_response());
     }
-    let mut full = vec![
-        args[0].to_string(),
-        format!("{}@{}", query.name, query.host),
-    ];
-    full.extend(args[1..].iter().map(|a| a.to_string()));
-    run_fleet(shared, full, &[0]).await
+    let mut full: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+    full.push(format!("{name}@{host}"));
+    full.extend(rest.iter().map(|a| a.to_string()));
+    run_fleet(shared, full, &[0], by).await
 }
 
 /// Runs `fleet ARGS` (with this server's file and socket) off the runtime's
 /// thread: its stdout when it exits with one of `ok`, else the response
 /// that says why, in its own words made plain.
-async fn run_fleet(shared: &Shared, args: Vec<String>, ok: &[i32]) -> Result<Vec<u8>, Response> {
+async fn run_fleet(
+    shared: &Shared,
+    args: Vec<String>,
+    ok: &[i32],
+    by: Option<&str>,
+) -> Result<Vec<u8>, Response> {
     let mut full = shared.fleet.clone();
+    if let Some(by) = by {
+        full.extend(["--by".to_string(), by.to_string()]);
+    }
     full.extend(args);
     let out = tokio::task::spawn_blocking(move || {
         let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
@@ -281,26 +397,54 @@ async fn run_fleet(shared: &Shared, args: Vec<String>, ok: &[i32]) -> Result<Vec
     }
 }
 
+#[derive(Deserialize)]
+struct TranscriptQuery {
+    name: String,
+    host: String,
+    /// Only the last this many lines.
+    tail: Option<usize>,
+}
+
 /// An agent's transcript as a person saw it (`fleet logs`), as text.
 async fn transcript(
     State(shared): State<Arc<Shared>>,
-    Query(query): Query<AgentQuery>,
+    Query(query): Query<TranscriptQuery>,
     headers: HeaderMap,
 ) -> Response {
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    match fleet_for(&shared, &query, &["logs"]).await {
+    match run_fleet_for(&shared, &query.name, &query.host, &["logs"], &[], None).await {
         // Text, and never sniffed for anything else: an agent's words.
         Ok(text) => (
             [
                 (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             ],
-            text,
+            last_lines(text, query.tail),
         )
             .into_response(),
         Err(response) => response,
+    }
+}
+
+/// The last `tail` lines of `text` (all of it without a tail).
+fn last_lines(mut text: Vec<u8>, tail: Option<usize>) -> Vec<u8> {
+    let Some(tail) = tail else {
+        return text;
+    };
+    let body = text.strip_suffix(b"\n").unwrap_or(&text);
+    let start = body
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(tail.saturating_sub(1))
+        .map(|(i, _)| i + 1);
+    match (tail, start) {
+        (0, _) => Vec::new(),
+        (_, Some(start)) => text.split_off(start),
+        (_, None) => text,
     }
 }
 
@@ -313,7 +457,16 @@ async fn explain(
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    match fleet_for(&shared, &query, &["explain", "--json"]).await {
+    match run_fleet_for(
+        &shared,
+        &query.name,
+        &query.host,
+        &["explain"],
+        &["--json"],
+        None,
+    )
+    .await
+    {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(response) => response,
     }
@@ -329,7 +482,16 @@ async fn agent_screen(
     if !auth::allowed(&headers, &shared.token) {
         return unauthorized();
     }
-    match fleet_for(&shared, &query, &["peek", "--raw"]).await {
+    match run_fleet_for(
+        &shared,
+        &query.name,
+        &query.host,
+        &["peek"],
+        &["--raw"],
+        None,
+    )
+    .await
+    {
         Ok(raw) => {
             let raw = String::from_utf8_lossy(&raw);
             let html = screen::html(
@@ -386,11 +548,7 @@ async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respon
 }
 
 fn unauthorized() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        "the token is missing or wrong: open the URL fleet serve printed\n",
-    )
-        .into_response()
+    (StatusCode::UNAUTHORIZED, format!("{}\n", auth::MISSING)).into_response()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

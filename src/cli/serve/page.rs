@@ -1,24 +1,48 @@
 //! The page: one HTML file built into the binary (no CDN, works offline).
 //! It draws every agent from `/api/stream`, with `textContent` only, so
-//! nothing an agent says is ever read as markup.
+//! nothing an agent says is ever read as markup; the one exception is an
+//! agent's screen, which the server has already escaped
+//! ([`super::screen`]). Takeover controls are in the page only when the
+//! server allows takeover.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-pub fn index() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
-            ),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        PAGE,
-    )
-        .into_response()
+pub fn index(takeover: bool) -> Response {
+    // Without takeover the controls are not in the page at all.
+    let page = PAGE.replace("<!--takeover-->", if takeover { TAKEOVER } else { "" });
+    (guarded("text/html; charset=utf-8"), page).into_response()
 }
+
+/// The page's script.
+pub fn script() -> Response {
+    (guarded("text/javascript; charset=utf-8"), SCRIPT).into_response()
+}
+
+/// The headers of the page and its script: no script but the server's
+/// own file (an agent's text that became markup could run nothing), no
+/// framing, no address sent elsewhere, nothing sniffed or kept.
+fn guarded(content_type: &'static str) -> [(header::HeaderName, &'static str); 6] {
+    [
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ]
+}
+
+/// Send and restart, for a server run with `--allow-takeover`.
+const TAKEOVER: &str = r#"<form id="takeover" class="takeover" autocomplete="off">
+<input id="send-text" type="text" maxlength="4000" placeholder="type to the agent, Enter sends" aria-label="text to send">
+<button id="send" type="submit">Send</button>
+<button id="restart" type="button">Restart</button>
+<span id="act-said" role="status"></span>
+</form>"#;
 
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
@@ -27,32 +51,75 @@ const PAGE: &str = r#"<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>fleet</title>
 <style>
-body { font: 14px ui-monospace, monospace; margin: 0; background: #111; color: #ddd; }
-header { padding: 8px 12px; background: #222; position: sticky; top: 0; }
+body { font: 14px ui-monospace, Menlo, Consolas, monospace; margin: 0; background: #111; color: #ddd; }
+header { padding: 8px 12px; background: #222; position: sticky; top: 0; display: flex; gap: 12px; align-items: center; flex-wrap: wrap; z-index: 1; }
+header #counts { flex: 1; }
+button, input { font: inherit; background: #333; color: #eee; border: 1px solid #555; border-radius: 3px; padding: 3px 8px; }
+button:hover { background: #444; } button[aria-selected="true"] { background: #555; border-color: #999; }
+.scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 4px 12px; white-space: nowrap; }
-tr.waiting { background: #3a3000; font-weight: bold; }
+th { color: #999; font-weight: normal; }
+tbody tr { cursor: pointer; } tbody tr:hover { background: #1c1c1c; }
+tr.waiting { background: #3a3000; font-weight: bold; } tr.waiting:hover { background: #4a3d00; }
+tr.selected { outline: 1px solid #888; outline-offset: -1px; }
 .running { color: #6c6; } .drift { color: #dd6; } .exited, .unreachable, .crashloop { color: #e66; }
 .missing { color: #888; } .unmanaged { color: #d6d; }
-.waiting-word { color: #ee6; } .working-word { color: #6c6; }
-#gone { color: #e66; padding: 4px 12px; }
-tr { cursor: pointer; } tr.selected { outline: 1px solid #888; }
-#screen-title { padding: 8px 12px 0; color: #aaa; }
-#screen { margin: 8px 12px; padding: 8px; background: #000; overflow-x: auto; min-height: 4em; }
-@media (max-width: 700px) { .wide { display: none; } }
+.waiting-word { color: #ee6; } .working-word { color: #6c6; } .idle-word { color: #aaa; }
+#gone { color: #e66; padding: 4px 12px; white-space: pre-wrap; }
+#detail { border-top: 1px solid #333; margin-top: 8px; }
+#detail[hidden] { display: none; }
+#detail-head { padding: 8px 12px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
+#screen-title { color: #aaa; margin-right: auto; }
+#takeover { padding: 0 12px 8px; display: flex; gap: 8px; flex-wrap: wrap; }
+#send-text { flex: 1; min-width: 12em; }
+#act-said { color: #aaa; align-self: center; }
+pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; min-height: 4em; max-height: 70vh; }
+#events-list td { white-space: normal; }
+#hint { color: #888; padding: 8px 12px; }
+@media (max-width: 700px) {
+  .wide { display: none; }
+  body { font-size: 13px; }
+  th, td { padding: 4px 6px; }
+  pre.view { margin: 0 4px 8px; font-size: 11px; }
+}
 </style>
 </head>
 <body>
-<header id="counts">fleet: connecting…</header>
+<header><span id="counts">fleet: connecting…</span><button id="notify" type="button" hidden>Notify when waiting</button></header>
+<div class="scroll">
 <table>
 <thead><tr><th>NAME</th><th>HOST</th><th class="wide">RUNTIME</th><th class="wide">MODEL</th><th>STATUS</th><th>ACTIVITY</th><th class="wide">UPTIME</th><th class="wide">RESTARTS</th></tr></thead>
 <tbody id="rows"></tbody>
 </table>
+</div>
 <div id="gone"></div>
-<div id="screen-title">select an agent to see its screen</div>
-<pre id="screen"></pre>
-<script>
-"use strict";
+<div id="hint">select an agent to see its screen, transcript, history and why it has its state</div>
+<section id="detail" hidden>
+<div id="detail-head">
+<span id="screen-title"></span>
+<span role="tablist">
+<button id="tab-screen" type="button" role="tab" data-view="screen">Screen</button>
+<button id="tab-transcript" type="button" role="tab" data-view="transcript">Transcript</button>
+<button id="tab-events" type="button" role="tab" data-view="events">Events</button>
+<button id="tab-explain" type="button" role="tab" data-view="explain">Explain</button>
+</span>
+</div>
+<!--takeover-->
+<pre id="screen" class="view"></pre>
+<pre id="transcript" class="view" hidden></pre>
+<div id="events" class="view scroll" hidden><table id="events-list"><tbody></tbody></table></div>
+<pre id="explain" class="view" hidden></pre>
+</section>
+<script src="/app.js"></script>
+</body>
+</html>
+"#;
+
+/// The page's script, served apart so that the policy allows no inline
+/// script at all.
+const SCRIPT: &str = r#""use strict";
+const $ = id => document.getElementById(id);
 function age(s) {
   if (s == null) return "-";
   if (s < 60) return s + "s";
@@ -65,28 +132,94 @@ function cell(tr, text, cls) {
   td.textContent = text;
   if (cls) td.className = cls;
   tr.appendChild(td);
+  return td;
 }
-let selected = null;
+let selected = null;    // {name, host}
+let view = "screen";
 let last = { agents: [], unreachable: [] };
-// The selected agent's screen: HTML the server escaped (colours as
-// styles); nothing in it is markup an agent wrote.
+let waitingBefore = null; // names waiting at the previous update
+const key = a => a.name + "@" + a.host;
+const query = () => new URLSearchParams(selected).toString();
+// What an endpoint answered: JSON or text, or the server's reason.
+async function ask(path, json) {
+  const r = await fetch(path);
+  if (!r.ok) throw new Error((await r.text()).trim() || r.status);
+  return json ? r.json() : r.text();
+}
+function failed(e) {
+  $("screen-title").textContent = key(selected) + ": " + e.message;
+}
+// The selected agent's current view.
 function look() {
   if (!selected) return;
-  const q = new URLSearchParams(selected);
-  fetch("/api/screen?" + q).then(r => r.ok ? r.json() : r.text().then(t => ({ error: t })))
-    .then(s => {
-      document.getElementById("screen-title").textContent =
-        selected.name + "@" + selected.host + (s.error ? ": " + s.error : "");
-      if (s.html != null) document.getElementById("screen").innerHTML = s.html;
-    });
+  const was = key(selected);
+  const still = () => selected && key(selected) === was;
+  if (view === "screen") {
+    // HTML the server escaped (colours as styles): no markup an agent wrote.
+    ask("/api/screen?" + query(), true).then(s => { if (still()) $("screen").innerHTML = s.html; }, failed);
+  } else if (view === "transcript") {
+    ask("/api/transcript?tail=500&" + query(), false).then(t => {
+      if (!still()) return;
+      const pre = $("transcript");
+      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      pre.textContent = t || "(nothing recorded yet)";
+      if (atEnd) pre.scrollTop = pre.scrollHeight;
+    }, failed);
+  } else if (view === "events") {
+    ask("/api/events?" + query(), true).then(list => {
+      if (!still()) return;
+      const body = $("events-list").tBodies[0];
+      body.replaceChildren();
+      for (const e of list.slice(-200).reverse()) {
+        const tr = document.createElement("tr");
+        cell(tr, e.time.replace("T", " ").replace(/\.\d+Z$/, "Z"));
+        cell(tr, e.event + (e.exit_code != null ? " " + e.exit_code : ""), e.event);
+        cell(tr, e.detail);
+        body.appendChild(tr);
+      }
+      if (!list.length) cell(body.insertRow(), "no events yet");
+    }, failed);
+  } else if (view === "explain") {
+    ask("/api/explain?" + query(), true).then(x => {
+      if (!still()) return;
+      const lines = [x.name + "  " + x.status + (x.exit_code != null ? " " + x.exit_code : "") +
+        (x.activity ? ", " + x.activity : ""), "  status      " + (x.status_evidence || "-")];
+      if (x.decided_by) {
+        const d = x.decided_by;
+        lines.push("  decided by  " + d.source + " at " + d.at + ": " + d.says + " (" + d.evidence + ")");
+      }
+      for (const s of x.signals || []) lines.push("  signal      " + s.source + " at " + s.at + ": " + s.says + " (" + s.evidence + ")");
+      $("explain").textContent = lines.join("\n");
+    }, failed);
+  }
+}
+function show(name) {
+  view = name;
+  for (const v of ["screen", "transcript", "events", "explain"]) {
+    $(v).hidden = v !== name;
+    $("tab-" + v).setAttribute("aria-selected", v === name ? "true" : "false");
+  }
+  look();
+}
+function select(a) {
+  selected = { name: a.name, host: a.host };
+  $("detail").hidden = false;
+  $("hint").hidden = true;
+  $("screen-title").textContent = key(selected);
+  for (const v of ["screen", "transcript", "explain"]) $(v).textContent = "";
+  $("events-list").tBodies[0].replaceChildren();
+  if ($("act-said")) $("act-said").textContent = "";
+  draw(last);
+  look();
 }
 function draw(board) {
+  const before = last.agents.find(a => selected && key(a) === key(selected));
   last = board;
-  const rows = document.getElementById("rows");
+  const rows = $("rows");
   rows.replaceChildren();
   const agents = board.agents.slice().sort((a, b) =>
-    (b.activity === "waiting") - (a.activity === "waiting") || a.name.localeCompare(b.name));
-  let n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0 };
+    (b.activity === "waiting") - (a.activity === "waiting") || a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+  const n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0 };
   for (const a of agents) {
     if (a.status in n) n[a.status]++;
     if (a.status === "running" && (a.activity === "working" || a.activity === "waiting")) n[a.activity]++;
@@ -94,8 +227,8 @@ function draw(board) {
     tr.dataset.name = a.name;
     tr.dataset.host = a.host;
     if (a.activity === "waiting") tr.className = "waiting";
-    if (selected && selected.name === a.name && selected.host === a.host) tr.classList.add("selected");
-    tr.onclick = () => { selected = { name: a.name, host: a.host }; draw(last); look(); };
+    if (selected && key(selected) === key(a)) tr.classList.add("selected");
+    tr.onclick = () => select(a);
     cell(tr, (a.activity === "waiting" ? "! " : "") + a.name);
     cell(tr, a.host);
     cell(tr, a.runtime || "-", "wide");
@@ -110,20 +243,63 @@ function draw(board) {
   }
   const parts = [n.running + " running", n.working + " working", n.waiting + " waiting",
     n.exited + " exited", n.unreachable + " unreachable"];
-  document.getElementById("counts").textContent = "fleet  " + parts.join(" · ");
+  $("counts").textContent = "fleet  " + parts.join(" · ");
   document.title = (n.waiting ? n.waiting + " waiting · " : "") + "fleet";
-  document.getElementById("gone").textContent =
-    board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n");
+  $("gone").textContent = board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n");
+  notify(agents);
+  // The selected agent changed: what is shown of it may have too.
+  const now = board.agents.find(a => selected && key(a) === key(selected));
+  if (selected && JSON.stringify(now) !== JSON.stringify(before)) look();
 }
+// A notification for each agent that starts waiting, once allowed.
+function notify(agents) {
+  const waiting = new Set(agents.filter(a => a.activity === "waiting").map(key));
+  if (waitingBefore && "Notification" in window && Notification.permission === "granted") {
+    for (const k of waiting) if (!waitingBefore.has(k)) new Notification(k + " is waiting", { tag: k });
+  }
+  waitingBefore = waiting;
+}
+if ("Notification" in window && Notification.permission === "default") {
+  $("notify").hidden = false;
+  $("notify").onclick = () => Notification.requestPermission().then(() => { $("notify").hidden = true; });
+}
+for (const v of ["screen", "transcript", "events", "explain"]) $("tab-" + v).onclick = () => show(v);
+show("screen");
+// The screen moves on its own; look again while it is shown.
+setInterval(() => { if (view === "screen" && !document.hidden) look(); }, 2000);
+const form = $("takeover");
+if (form) {
+  const act = (path, body, what) => {
+    if (!selected || !confirm(what)) return;
+    $("act-said").textContent = "…";
+    fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(Object.assign({}, selected, body)) })
+      .then(async r => {
+        const t = await r.text();
+        let said = t.trim();
+        try { said = JSON.parse(t).said; } catch (_) {}
+        $("act-said").textContent = (r.ok ? "" : "refused: ") + said;
+        if (r.ok && body.text != null) $("send-text").value = "";
+        look();
+      }, e => { $("act-said").textContent = "failed: " + e.message; });
+  };
+  form.onsubmit = e => {
+    e.preventDefault();
+    const text = $("send-text").value;
+    if (text.trim()) act("/api/send", { text }, "Type into " + key(selected) + " and press Enter?\n\n" + text);
+  };
+  $("restart").onclick = () => act("/api/restart", {}, "Restart " + key(selected) + "? Its session is relaunched.");
+}
+let source = null;
 function listen() {
-  const source = new EventSource("/api/stream");
-  source.addEventListener("agents", e => { draw(JSON.parse(e.data)); look(); });
+  source = new EventSource("/api/stream");
+  source.addEventListener("agents", e => draw(JSON.parse(e.data)));
   source.onerror = () => {
-    document.getElementById("counts").textContent = "fleet: reconnecting…";
+    $("counts").textContent = "fleet: reconnecting…";
+    document.title = "reconnecting · fleet";
+    // Closed for good (the server said no): try again a little later.
+    if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
   };
 }
 listen();
-</script>
-</body>
-</html>
 "#;

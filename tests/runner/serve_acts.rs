@@ -1,0 +1,282 @@
+//! What `fleet serve` lets a page change, and how it is reached: send and
+//! restart exist only under `--allow-takeover`, only from the page's own
+//! origin, each recorded with the client's address; and HTTPS when given a
+//! certificate.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::TestEnv;
+use crate::serve::serve_with;
+
+/// One HTTP/1.1 exchange on `stream`: the status code and the body.
+fn exchange<S: Read + Write>(stream: &mut S, request: &str) -> (u16, String) {
+    stream
+        .write_all(request.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, body.to_string())
+}
+
+/// A request's text: METHOD PATH with these headers and body.
+fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        text.push_str(&format!("{k}: {v}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    text
+}
+
+/// POSTs `body` over plain HTTP.
+fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    exchange(&mut stream, &request(port, "POST", path, headers, body))
+}
+
+fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    exchange(&mut stream, &request(port, "GET", path, headers, ""))
+}
+
+/// The host name the server shows its agents on.
+fn host_of(port: u16, bearer: &str) -> String {
+    let (_, body) = get(port, "/api/agents", &[("Authorization", bearer)]);
+    let board: Value = serde_json::from_str(&body).unwrap_or_default();
+    board["agents"][0]["host"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no agents: {body}"))
+        .to_string()
+}
+
+#[test]
+fn without_the_flag_nothing_can_change_an_agent() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("s1", "anything else is echoed");
+    let (_server, port, token) = serve_with(&env, &[]);
+    let bearer = format!("Bearer {token}");
+    let host = host_of(port, &bearer);
+    let json = ("Content-Type", "application/json");
+    let body = format!(r#"{{"name":"s1","host":"{host}","text":"typed by nobody"}}"#);
+    for path in ["/api/send", "/api/restart"] {
+        let (code, said) = post(port, path, &[("Authorization", &bearer), json], &body);
+        assert_eq!(code, 404, "{path}: {said}");
+    }
+    let (_, page) = get(port, "/", &[("Authorization", &bearer)]);
+    assert!(page.contains("id=\"rows\""), "{page}");
+    assert!(
+        !page.contains("id=\"takeover\"") && !page.contains("id=\"send\""),
+        "{page}"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!env.screen("s1").contains("typed by nobody"));
+    let events = env.events(&["s1"]);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["event"] != "send" && e["event"] != "restarted"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn takeover_acts_come_only_from_the_page_and_name_the_client() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n[agents.s2]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("s1", "anything else is echoed");
+    let (server, port, token) = serve_with(&env, &["--allow-takeover"]);
+    let _ = server;
+    let bearer = format!("Bearer {token}");
+    let cookie = format!("fleet_token={token}");
+    let host = host_of(port, &bearer);
+    let json = ("Content-Type", "application/json");
+    let own = format!("http://127.0.0.1:{port}");
+    let send = |text: &str| format!(r#"{{"name":"s1","host":"{host}","text":"{text}"}}"#);
+    // The page has the controls.
+    let (_, page) = get(port, "/", &[("Cookie", &cookie)]);
+    assert!(page.contains("id=\"takeover\""), "{page}");
+    // Another site's form or script is refused, whatever it carries.
+    let refused: [(&str, Vec<(&str, &str)>); 5] = [
+        ("no token", vec![("Origin", &own), json]),
+        (
+            "another origin",
+            vec![("Cookie", &cookie), ("Origin", "http://evil.example"), json],
+        ),
+        ("a cookie and no origin", vec![("Cookie", &cookie), json]),
+        (
+            "a cross-site fetch",
+            vec![
+                ("Cookie", &cookie),
+                ("Origin", &own),
+                ("Sec-Fetch-Site", "cross-site"),
+                json,
+            ],
+        ),
+        (
+            "a form's body",
+            vec![
+                ("Cookie", &cookie),
+                ("Origin", &own),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+        ),
+    ];
+    for (what, headers) in &refused {
+        let (code, said) = post(port, "/api/send", headers, &send("forged"));
+        assert!([401, 403, 415].contains(&code), "{what}: {code} {said}");
+    }
+    // Text must be one line: no keys smuggled in as control characters.
+    let (code, said) = post(
+        port,
+        "/api/send",
+        &[("Cookie", &cookie), ("Origin", &own), json],
+        &send("a\\u001b[2Jb"),
+    );
+    assert_eq!(code, 422, "{said}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!env.screen("s1").contains("forged"));
+    // The page's own request types, and says so.
+    let (code, said) = post(
+        port,
+        "/api/send",
+        &[("Cookie", &cookie), ("Origin", &own), json],
+        &send("hello from the page"),
+    );
+    assert_eq!(code, 200, "{said}");
+    let said: Value = serde_json::from_str(&said).unwrap_or_default();
+    assert_eq!(said["ok"], true, "{said}");
+    env.wait_screen("s1", "echo: hello from the page");
+    // A script with the bearer token needs no origin; restart relaunches.
+    let restart = format!(r#"{{"name":"s2","host":"{host}"}}"#);
+    let (code, said) = post(
+        port,
+        "/api/restart",
+        &[("Authorization", &bearer), json],
+        &restart,
+    );
+    assert_eq!(code, 200, "{said}");
+    // An agent the server does not show is not there to act on.
+    let (code, _) = post(
+        port,
+        "/api/restart",
+        &[("Authorization", &bearer), json],
+        &format!(r#"{{"name":"ghost","host":"{host}"}}"#),
+    );
+    assert_eq!(code, 404);
+    // Both acts are in the history, naming the client's address.
+    let events = env.events(&[]);
+    let by = |agent: &str, kind: &str| {
+        events.iter().any(|e| {
+            e["agent"] == agent
+                && e["event"] == kind
+                && e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("by web 127.0.0.1"))
+        })
+    };
+    assert!(by("s1", "send"), "{events:?}");
+    assert!(by("s2", "restarted"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "send")
+            .all(|e| !e["detail"].as_str().unwrap_or_default().contains("forged")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn with_a_certificate_it_serves_https_only() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    let dir = env.root().join("tls");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap_or_else(|e| panic!("openssl is needed (apt-get install openssl): {e}"));
+    assert!(made.status.success(), "{made:?}");
+    let (cert_s, key_s) = (cert.to_string_lossy(), key.to_string_lossy());
+    let (_server, port, token) = serve_with(&env, &["--tls-cert", &cert_s, "--tls-key", &key_s]);
+    // A client that trusts that certificate gets the agents.
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in
+        rustls_pki_types::CertificateDer::pem_file_iter(&cert).unwrap_or_else(|e| panic!("{e}"))
+    {
+        roots
+            .add(c.unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name =
+        rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), name).unwrap_or_else(|e| panic!("{e}"));
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let bearer = format!("Bearer {token}");
+    let (code, body) = exchange(
+        &mut tls,
+        &request(
+            port,
+            "GET",
+            "/api/agents",
+            &[("Authorization", &bearer)],
+            "",
+        ),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"s1\""), "{body}");
+    // Plain HTTP gets no answer from it.
+    let (code, _) = get(port, "/api/agents", &[("Authorization", &bearer)]);
+    assert_eq!(code, 0);
+    // A key that is not the certificate's is refused before anything runs.
+    env.fleet(&["serve", "--tls-cert", &cert_s, "--tls-key", &cert_s])
+        .failure(2)
+        .one_line_error("--tls-key");
+}
