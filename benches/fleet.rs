@@ -2,13 +2,15 @@
 //! runtime on a private tmux server. Prints each figure, its goal, and the
 //! ratio to the raw tmux floor where there is one. Then `ps --json` across
 //! three loopback ssh hosts against one ([`hosts`]; it needs root, and is
-//! skipped, loudly, without), and `fleet dash` on a terminal ([`dash`]).
+//! skipped, loudly, without), `fleet dash` on a terminal ([`dash`]), and
+//! `fleet serve` with 20 browsers' event streams open ([`serve`]).
 //!
 //! `FLEET_BENCH_ONLY=hosts cargo bench --bench fleet` runs only the hosts
-//! row, `FLEET_BENCH_ONLY=dash` only the dashboard's.
+//! row, `FLEET_BENCH_ONLY=dash` only the dashboard's,
+//! `FLEET_BENCH_ONLY=serve` only the web server's.
 //! `FLEET_BENCH_WATCH_SECS` sets how long watch and supervise are measured
-//! (60 s) and the dashboard's CPU (30 s idle, 30 s busy), `FLEET_BENCH_BIN`
-//! another `fleet` to measure.
+//! (60 s), the dashboard's CPU (30 s idle, 30 s busy) and the web server's
+//! (30 s idle), `FLEET_BENCH_BIN` another `fleet` to measure.
 
 // The tests' ssh hosts (and the helpers they use), for the hosts row.
 #[path = "../tests/runner/common.rs"]
@@ -17,6 +19,8 @@ mod common;
 mod dash;
 #[path = "fleet/hosts.rs"]
 mod hosts;
+#[path = "fleet/serve.rs"]
+mod serve;
 #[path = "../tests/runner/sshlab.rs"]
 mod sshlab;
 
@@ -216,7 +220,10 @@ fn main() {
         "" => {}
         "hosts" => return hosts::row(),
         "dash" => return dash::row(),
-        other => panic!("FLEET_BENCH_ONLY={other}: the rows to pick are `hosts` and `dash`"),
+        "serve" => return serve::row(),
+        other => {
+            panic!("FLEET_BENCH_ONLY={other}: the rows to pick are `hosts`, `dash` and `serve`")
+        }
     }
     let bench = Bench::new();
     write_fleet(&bench.root.path().join("work"));
@@ -356,6 +363,7 @@ fn main() {
     up_against_raw(100);
     up_against_raw(1000);
     dash::row();
+    serve::row();
     hosts::row();
 }
 

@@ -252,13 +252,13 @@ pub fn row() {
 /// the dashboard showed the last one, that is right after a look, so
 /// these spread them over the monitor's 900 ms between looks (the first
 /// at the worst moment, just after one) and over the dashboard's tick.
-fn phase(k: usize) -> Duration {
+pub fn phase(k: usize) -> Duration {
     // Not a multiple of the dashboard's 100 ms tick either.
     Duration::from_millis(180 * (k as u64 % 5))
 }
 
 /// A goal missed, said so.
-fn missed(missed: bool) -> &'static str {
+pub fn missed(missed: bool) -> &'static str {
     if missed { " !!! MISSED" } else { "" }
 }
 
@@ -482,11 +482,11 @@ impl Cpu {
 }
 
 /// A process's own CPU ticks and those of every process under it.
-fn tree_ticks(pid: u32) -> u64 {
+pub fn tree_ticks(pid: u32) -> u64 {
     cpu_ticks(pid) + children(pid).into_iter().map(tree_ticks).sum::<u64>()
 }
 
-fn descendants(pid: u32) -> Vec<u32> {
+pub fn descendants(pid: u32) -> Vec<u32> {
     children(pid)
         .into_iter()
         .flat_map(|c| std::iter::once(c).chain(descendants(c)))
@@ -653,7 +653,7 @@ impl Viewer {
     }
 }
 
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
