@@ -171,7 +171,48 @@ pub enum TemplateError {
 
 /// Splits a command template into words and fills `{model}` / `{effort}`.
 /// `{{` and `}}` stand for literal braces.
+///
+/// A fleet of thousands of agents fills a handful of distinct templates:
+/// each thread keeps the last few it filled.
 pub fn fill(
+    template: &str,
+    model: Option<&str>,
+    effort: Option<&str>,
+) -> Result<Vec<String>, TemplateError> {
+    type Key = (String, Option<String>, Option<String>);
+    type Filled = Result<Vec<String>, TemplateError>;
+    const KEPT: usize = 64;
+    thread_local! {
+        static FILLED: std::cell::RefCell<Vec<(Key, Filled)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let kept = FILLED.with(|filled| {
+        filled
+            .borrow()
+            .iter()
+            .find(|((t, m, e), _)| t == template && m.as_deref() == model && e.as_deref() == effort)
+            .map(|(_, result)| result.clone())
+    });
+    if let Some(result) = kept {
+        return result;
+    }
+    let result = fill_uncached(template, model, effort);
+    FILLED.with(|filled| {
+        let mut filled = filled.borrow_mut();
+        if filled.len() >= KEPT {
+            filled.clear();
+        }
+        let key = (
+            template.to_string(),
+            model.map(String::from),
+            effort.map(String::from),
+        );
+        filled.push((key, result.clone()));
+    });
+    result
+}
+
+fn fill_uncached(
     template: &str,
     model: Option<&str>,
     effort: Option<&str>,
