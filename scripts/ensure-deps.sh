@@ -5,7 +5,9 @@
 # `ensure_deps tests` also installs systemd, for systemd-analyze: the tests
 # check the unit `fleet init` writes with `systemd-analyze verify` (systemd
 # need not be running); and OpenSSH, server and client: the multi-host
-# tests run real sshd hosts on loopback (tests/runner/sshlab.rs).
+# tests run real sshd hosts on loopback (tests/runner/sshlab.rs); and
+# Chromium with its chromedriver: the web page's tests drive real headless
+# Chromium over WebDriver (tests/runner/browser.rs).
 ensure_deps() {
     local missing=()
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
@@ -16,6 +18,8 @@ ensure_deps() {
         # sshd is in /usr/sbin, which a user's PATH may lack.
         [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
         command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+        command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+        command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"
