@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{Spawned, TestEnv, wait_until};
 
 /// A free loopback port (bound, read, released).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -45,7 +45,7 @@ fn http(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String
 }
 
 /// `fleet serve` on a free port, once it answers; and its token.
-fn serve(env: &TestEnv) -> (Spawned, u16, String) {
+pub fn serve(env: &TestEnv) -> (Spawned, u16, String) {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let server = env.spawn(&["serve", "--listen", &listen], &[]);
