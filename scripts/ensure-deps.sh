@@ -5,7 +5,9 @@
 # `ensure_deps tests` also installs systemd, for systemd-analyze: the tests
 # check the unit `fleet init` writes with `systemd-analyze verify` (systemd
 # need not be running); and OpenSSH, server and client: the multi-host
-# tests run real sshd hosts on loopback (tests/runner/sshlab.rs).
+# tests run real sshd hosts on loopback (tests/runner/sshlab.rs); and
+# Chromium with its chromedriver: the web page's tests drive real headless
+# Chromium over WebDriver (tests/runner/browser.rs).
 ensure_deps() {
     local missing=()
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
@@ -18,6 +20,9 @@ ensure_deps() {
         command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
         # fleet serve's HTTPS test makes its certificate with openssl.
         command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+        # fleet serve's page is tested in real headless Chromium.
+        command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+        command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"

@@ -1,6 +1,7 @@
 //! The integration tests: the real `fleet` binary against a real tmux server
 //! on a private socket, one binary with a module per feature.
 
+mod browser;
 mod common;
 mod lab;
 mod sshlab;
@@ -13,6 +14,7 @@ mod hosts;
 mod init;
 mod launch;
 mod observe;
+mod page;
 mod privacy;
 mod runtimes;
 mod serve;

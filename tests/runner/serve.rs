@@ -45,7 +45,7 @@ fn http(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String
 }
 
 /// `fleet serve` on a free port, once it answers; and its token.
-fn serve(env: &TestEnv) -> (Spawned, u16, String) {
+pub(crate) fn serve(env: &TestEnv) -> (Spawned, u16, String) {
     serve_with(env, &[])
 }
 
