@@ -255,18 +255,10 @@ impl Browser {
         }
     }
 
-    #[allow(
-        dead_code,
-        reason = "for confirmations the page will ask for (takeover)"
-    )]
     pub fn accept_alert(&self) {
         self.command("POST", "alert/accept", json!({}));
     }
 
-    #[allow(
-        dead_code,
-        reason = "for confirmations the page will ask for (takeover)"
-    )]
     pub fn dismiss_alert(&self) {
         self.command("POST", "alert/dismiss", json!({}));
     }

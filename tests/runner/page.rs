@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::browser::Browser;
 use crate::common::TestEnv;
-use crate::serve::serve;
+use crate::serve::{serve, serve_with};
 
 /// What takeover would add to the page: never there without
 /// `--allow-takeover`.
@@ -308,4 +308,82 @@ fn readme_picture() {
     std::fs::create_dir_all(&docs).unwrap_or_else(|e| panic!("{}: {e}", docs.display()));
     std::fs::write(docs.join("serve.png"), &shot.png)
         .unwrap_or_else(|e| panic!("docs/serve.png: {e}"));
+}
+
+#[test]
+fn with_takeover_allowed_the_page_sends_and_restarts_after_asking() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n[agents.bravo]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("alpha", "anything else is echoed");
+    let (_server, port, token) = serve_with(&env, &["--allow-takeover"]);
+    let browser = Browser::start(&env.root().join("browser"));
+    browser.go(&format!("http://127.0.0.1:{port}/?token={token}"));
+    browser.wait_for("two rows", Duration::from_secs(10), |b| rows(b).len() == 2);
+    let alpha = browser
+        .find("#rows tr[data-name=\"alpha\"]")
+        .unwrap_or_else(|| panic!("no row for alpha"));
+    browser.click(&alpha);
+    browser.wait_for("alpha's screen", Duration::from_secs(10), |b| {
+        b.find("#screen")
+            .is_some_and(|s| b.text(&s).contains("anything else is echoed"))
+    });
+    // Send asks first; saying no sends nothing.
+    let type_in = |text: &str| {
+        browser.script(
+            "document.getElementById('send-text').value = arguments[0];",
+            &[Value::from(text)],
+        );
+        let send = browser
+            .find("#send")
+            .unwrap_or_else(|| panic!("no Send button"));
+        browser.click(&send);
+    };
+    type_in("not this one");
+    browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
+        b.alert_text().is_some()
+    });
+    let asked = browser.alert_text().unwrap_or_default();
+    assert!(
+        asked.contains("alpha@") && asked.contains("not this one"),
+        "{asked}"
+    );
+    browser.dismiss_alert();
+    // Saying yes types it, and the screen shows the agent's answer.
+    type_in("hello from the browser");
+    browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
+        b.alert_text().is_some()
+    });
+    browser.accept_alert();
+    browser.wait_for("alpha's answer", Duration::from_secs(10), |b| {
+        b.find("#act-said")
+            .is_some_and(|s| b.text(&s).contains("sent"))
+    });
+    env.wait_screen("alpha", "echo: hello from the browser");
+    assert!(!env.screen("alpha").contains("not this one"));
+    browser.set_viewport(1280, 900);
+    browser.screenshot("takeover").check(1280, 900);
+    // Restart, after asking; recorded with the browser's address.
+    let restart = browser
+        .find("#restart")
+        .unwrap_or_else(|| panic!("no Restart button"));
+    browser.click(&restart);
+    browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
+        b.alert_text().is_some()
+    });
+    browser.accept_alert();
+    browser.wait_for("restarted", Duration::from_secs(15), |b| {
+        b.find("#act-said")
+            .is_some_and(|s| b.text(&s).contains("restarted"))
+    });
+    let events = env.events(&["alpha"]);
+    for kind in ["send", "restarted"] {
+        assert!(
+            events.iter().any(|e| e["event"] == kind
+                && e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("by web 127.0.0.1"))),
+            "{kind}: {events:#?}"
+        );
+    }
 }

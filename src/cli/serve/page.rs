@@ -63,6 +63,8 @@ th { color: #999; font-weight: normal; }
 tbody tr { cursor: pointer; } tbody tr:hover { background: #1c1c1c; }
 tr.waiting { background: #3a3000; font-weight: bold; } tr.waiting:hover { background: #4a3d00; }
 tr.selected { outline: 1px solid #888; outline-offset: -1px; }
+tbody tr:focus-visible { outline: 2px solid #6af; outline-offset: -2px; }
+.stale tbody { opacity: 0.45; }
 .running { color: #6c6; } .drift { color: #dd6; } .exited, .unreachable, .crashloop { color: #e66; }
 .missing { color: #888; } .unmanaged { color: #d6d; }
 .waiting-word { color: #ee6; } .working-word { color: #6c6; } .idle-word { color: #aaa; }
@@ -86,9 +88,9 @@ pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; 
 </style>
 </head>
 <body>
-<header><span id="counts">fleet: connecting…</span><button id="notify" type="button" hidden>Notify when waiting</button></header>
+<header><span id="counts" role="status" aria-live="polite">fleet: connecting…</span><button id="notify" type="button" hidden>Notify when waiting</button></header>
 <div class="scroll">
-<table>
+<table id="agents" class="stale" aria-label="agents">
 <thead><tr><th>NAME</th><th>HOST</th><th class="wide">RUNTIME</th><th class="wide">MODEL</th><th>STATUS</th><th>ACTIVITY</th><th class="wide">UPTIME</th><th class="wide">RESTARTS</th></tr></thead>
 <tbody id="rows"></tbody>
 </table>
@@ -106,8 +108,8 @@ pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; 
 </span>
 </div>
 <!--takeover-->
-<pre id="screen" class="view"></pre>
-<pre id="transcript" class="view" hidden></pre>
+<pre id="screen" class="view" aria-label="the agent's screen"></pre>
+<pre id="transcript" class="view" aria-label="the agent's transcript" hidden></pre>
 <div id="events" class="view scroll" hidden><table id="events-list"><tbody></tbody></table></div>
 <pre id="explain" class="view" hidden></pre>
 </section>
@@ -118,7 +120,7 @@ pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; 
 
 /// The page's script, served apart so that the policy allows no inline
 /// script at all.
-const SCRIPT: &str = r#""use strict";
+const SCRIPT: &str = r##""use strict";
 const $ = id => document.getElementById(id);
 function age(s) {
   if (s == null) return "-";
@@ -147,13 +149,21 @@ async function ask(path, json) {
   return json ? r.json() : r.text();
 }
 function failed(e) {
-  $("screen-title").textContent = key(selected) + ": " + e.message;
+  if (selected) $("screen-title").textContent = key(selected) + ": " + e.message;
 }
+// Each look is numbered: an answer older than one already shown is
+// dropped, so a slow answer never puts back an older screen.
+let asked = 0, shown = 0;
 // The selected agent's current view.
 function look() {
   if (!selected) return;
-  const was = key(selected);
-  const still = () => selected && key(selected) === was;
+  const was = key(selected), n = ++asked, v = view;
+  const still = () => {
+    if (!selected || key(selected) !== was || view !== v || n < shown) return false;
+    shown = n;
+    $("screen-title").textContent = was;
+    return true;
+  };
   if (view === "screen") {
     // HTML the server escaped (colours as styles): no markup an agent wrote.
     ask("/api/screen?" + query(), true).then(s => { if (still()) $("screen").innerHTML = s.html; }, failed);
@@ -216,7 +226,10 @@ function draw(board) {
   const before = last.agents.find(a => selected && key(a) === key(selected));
   last = board;
   const rows = $("rows");
+  const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#rows tr");
+  const focusKey = focused ? focused.dataset.name + "@" + focused.dataset.host : null;
   rows.replaceChildren();
+  $("agents").classList.remove("stale");
   const agents = board.agents.slice().sort((a, b) =>
     (b.activity === "waiting") - (a.activity === "waiting") || a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
   const n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0 };
@@ -226,10 +239,23 @@ function draw(board) {
     const tr = document.createElement("tr");
     tr.dataset.name = a.name;
     tr.dataset.host = a.host;
+    tr.dataset.status = a.status;
+    tr.dataset.activity = a.activity || "";
     if (a.activity === "waiting") tr.className = "waiting";
-    if (selected && key(selected) === key(a)) tr.classList.add("selected");
+    const on = !!selected && key(selected) === key(a);
+    if (on) tr.classList.add("selected");
+    tr.setAttribute("aria-selected", on ? "true" : "false");
+    tr.tabIndex = 0;
     tr.onclick = () => select(a);
-    cell(tr, (a.activity === "waiting" ? "! " : "") + a.name);
+    tr.onkeydown = e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(a); } };
+    const first = cell(tr, "");
+    if (a.activity === "waiting") {
+      const mark = document.createElement("span");
+      mark.textContent = "! ";
+      mark.setAttribute("aria-hidden", "true");
+      first.appendChild(mark);
+    }
+    first.appendChild(document.createTextNode(a.name));
     cell(tr, a.host);
     cell(tr, a.runtime || "-", "wide");
     cell(tr, (a.model || "-") + (a.effort ? ":" + a.effort : ""), "wide");
@@ -240,6 +266,7 @@ function draw(board) {
     cell(tr, age(a.uptime_seconds), "wide");
     cell(tr, String(a.restarts), "wide");
     rows.appendChild(tr);
+    if (focusKey === key(a)) tr.focus();
   }
   const parts = [n.running + " running", n.working + " working", n.waiting + " waiting",
     n.exited + " exited", n.unreachable + " unreachable"];
@@ -295,11 +322,12 @@ function listen() {
   source = new EventSource("/api/stream");
   source.addEventListener("agents", e => draw(JSON.parse(e.data)));
   source.onerror = () => {
-    $("counts").textContent = "fleet: reconnecting…";
+    $("counts").textContent = "fleet: reconnecting… (the rows below are from before)";
     document.title = "reconnecting · fleet";
+    $("agents").classList.add("stale");
     // Closed for good (the server said no): try again a little later.
     if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
   };
 }
 listen();
-"#;
+"##;
