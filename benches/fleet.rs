@@ -7,7 +7,8 @@
 //!
 //! `FLEET_BENCH_ONLY=hosts cargo bench --bench fleet` runs only the hosts
 //! row, `FLEET_BENCH_ONLY=dash` only the dashboard's,
-//! `FLEET_BENCH_ONLY=serve` only the web server's.
+//! `FLEET_BENCH_ONLY=serve` only the web server's, `FLEET_BENCH_ONLY=up` only
+//! `up` of 100 and 1,000 agents against raw tmux.
 //! `FLEET_BENCH_WATCH_SECS` sets how long watch and supervise are measured
 //! (60 s), the dashboard's CPU (30 s idle, 30 s busy) and the web server's
 //! (30 s idle), `FLEET_BENCH_BIN` another `fleet` to measure.
@@ -219,10 +220,16 @@ fn main() {
     {
         "" => {}
         "hosts" => return hosts::row(),
+        "up" => {
+            up_against_raw(100);
+            return up_against_raw(1000);
+        }
         "dash" => return dash::row(),
         "serve" => return serve::row(),
         other => {
-            panic!("FLEET_BENCH_ONLY={other}: the rows to pick are `hosts`, `dash` and `serve`")
+            panic!(
+                "FLEET_BENCH_ONLY={other}: the rows to pick are `up`, `hosts`, `dash` and `serve`"
+            )
         }
     }
     let bench = Bench::new();
@@ -566,24 +573,38 @@ fn up_against_raw(n: usize) {
         text.push_str(&format!("\n[agents.agent-{i:04}]\n"));
     }
     std::fs::write(work.join("fleet.toml"), text).expect("write fleet.toml");
-    let mut raw = Vec::new();
-    let mut fleet = Vec::new();
-    for _ in 0..3 {
+    // Raw tmux: the sessions alone (the floor the issue set), and the
+    // sessions each with the transcript pipe fleet gives every agent
+    // (the same tmux work fleet asks for).
+    let logs = bench.root.path().join("raw-logs");
+    std::fs::create_dir_all(&logs).expect("mkdir raw-logs");
+    let raw_batches = |piped: bool| -> Vec<Vec<String>> {
         let mut batch: Vec<String> = Vec::new();
         let mut batches = Vec::new();
         for i in 0..n {
-            let command = [
+            let name = format!("agent-{i:04}");
+            let mut command: Vec<String> = [
                 "new-session",
                 "-d",
                 "-s",
-                &format!("agent-{i:04}"),
+                &name,
                 "-x",
                 "200",
                 "-y",
                 "50",
                 "sleep 86400",
             ]
-            .map(String::from);
+            .map(String::from)
+            .to_vec();
+            if piped {
+                let writer = format!(
+                    "exec {} __log-writer --path {}/{name}.log --max-bytes 8388608",
+                    fleet_bin(),
+                    logs.display()
+                );
+                command.extend([";".into(), "pipe-pane".into(), "-t".into()]);
+                command.extend([format!("={name}:"), writer]);
+            }
             let size: usize = batch.iter().chain(&command).map(|a| a.len() + 1).sum();
             if size > 12 * 1024 {
                 batches.push(std::mem::take(&mut batch));
@@ -594,13 +615,25 @@ fn up_against_raw(n: usize) {
             batch.extend(command);
         }
         batches.push(batch);
+        batches
+    };
+    let time_raw = |batches: &[Vec<String>]| {
         let start = Instant::now();
-        for args in &batches {
+        for args in batches {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             bench.tmux(&args);
         }
-        raw.push(start.elapsed());
+        let took = start.elapsed();
         bench.end_server();
+        took
+    };
+    let (plain, piped) = (raw_batches(false), raw_batches(true));
+    let mut raw = Vec::new();
+    let mut raw_piped = Vec::new();
+    let mut fleet = Vec::new();
+    for _ in 0..3 {
+        raw.push(time_raw(&plain));
+        raw_piped.push(time_raw(&piped));
         let mut cmd = Command::new(fleet_bin());
         cmd.args(["up"]);
         bench.env(&mut cmd);
@@ -611,13 +644,15 @@ fn up_against_raw(n: usize) {
         assert!(status.success(), "fleet up of {n} failed");
         bench.end_server();
     }
-    let (raw, fleet) = (median(raw), median(fleet));
+    let (raw, raw_piped, fleet) = (median(raw), median(raw_piped), median(fleet));
     println!(
-        "{:<38} {:>10}  {:>6.2}x  <= 1.5x raw ({} raw)",
+        "{:<38} {:>10}  {:>6.2}x  <= 1.5x raw ({} raw; {:.2}x the {} of raw with a transcript pipe each)",
         format!("fleet up of {n}, no grace"),
         ms(fleet),
         fleet.as_secs_f64() / raw.as_secs_f64(),
-        ms(raw)
+        ms(raw),
+        fleet.as_secs_f64() / raw_piped.as_secs_f64(),
+        ms(raw_piped)
     );
 }
 
