@@ -132,6 +132,12 @@ fn the_page_shows_the_fleet_marks_who_waits_and_follows_it_without_a_reload() {
     // Changes arrive on the same page: an agent starts to wait, another
     // is stopped.
     browser.script("window.samePage = true;", &[]);
+    // A browser that allowed notifications is told when an agent starts
+    // waiting (the browser's own Notification, stood in for).
+    browser.script(
+        "window.told = []; window.Notification = class { constructor(title) { told.push(title); } }; Notification.permission = 'granted';",
+        &[],
+    );
     env.type_line("alpha", "ask");
     browser.wait_for(
         "alpha waiting, first, and counted",
@@ -142,6 +148,11 @@ fn the_page_shows_the_fleet_marks_who_waits_and_follows_it_without_a_reload() {
                 && waiting(row(&shown, "alpha"))
                 && b.title() == "2 waiting · fleet"
         },
+    );
+    let told = browser.script("return window.told;", &[]);
+    assert_eq!(
+        told,
+        serde_json::json!([format!("alpha@{host} is waiting")])
     );
     env.fleet(&["stop", "delta"]).success();
     let stopped = Instant::now();
