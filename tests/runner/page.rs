@@ -374,6 +374,24 @@ fn with_takeover_allowed_the_page_sends_and_restarts_after_asking() {
     assert!(!env.screen("alpha").contains("not this one"));
     browser.set_viewport(1280, 900);
     browser.screenshot("takeover").check(1280, 900);
+    // Its transcript, history and explanation, each a tab away.
+    for (tab, view, needle) in [
+        (
+            "#tab-transcript",
+            "#transcript",
+            "echo: hello from the browser",
+        ),
+        ("#tab-events", "#events", "hello from the browser"),
+        ("#tab-explain", "#explain", "fleet-stub is in front"),
+        ("#tab-screen", "#screen", "echo: hello from the browser"),
+    ] {
+        let button = browser.find(tab).unwrap_or_else(|| panic!("no {tab}"));
+        browser.click(&button);
+        browser.wait_for(needle, Duration::from_secs(10), |b| {
+            b.find(view).is_some_and(|v| b.text(&v).contains(needle))
+        });
+        browser.screenshot(&tab[1..]).check(1280, 900);
+    }
     // Restart, after asking; recorded with the browser's address.
     let restart = browser
         .find("#restart")
