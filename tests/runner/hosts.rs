@@ -10,7 +10,7 @@ use crate::common::{Terminal, TestEnv, wait_until};
 use crate::sshlab::{SshHost, SshLab};
 
 /// A test environment whose `fleet` reaches the lab's hosts.
-fn env_for(lab: &SshLab) -> TestEnv {
+pub(crate) fn env_for(lab: &SshLab) -> TestEnv {
     let mut env = TestEnv::new();
     for (k, v) in lab.env() {
         env.set(&k, &v);

@@ -280,3 +280,94 @@ fn with_a_certificate_it_serves_https_only() {
         .failure(2)
         .one_line_error("--tls-key");
 }
+
+#[test]
+fn the_page_covers_every_host_and_says_which_went_away() {
+    let lab = crate::sshlab::SshLab::new(&["h1", "h2"]);
+    let env = crate::hosts::env_for(&lab);
+    env.write_fleet(&format!(
+        "[defaults]\nruntime = \"stub\"\nworkdir = \"~\"\n\n[agents.home1]\n\n[agents.far1]\nhost = \"h1\"\n\n[agents.far2]\nhost = \"h2\"\n\n{}",
+        lab.hosts_toml()
+    ));
+    env.fleet(&["up"]).success();
+    let (_server, port, token) = serve_with(&env, &["--allow-takeover"]);
+    let bearer = format!("Bearer {token}");
+    let json = ("Content-Type", "application/json");
+    let board = || -> Value {
+        let (_, body) = get(port, "/api/agents", &[("Authorization", &bearer)]);
+        serde_json::from_str(&body).unwrap_or_default()
+    };
+    let status_of = |board: &Value, name: &str| -> (String, String) {
+        board["agents"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == name))
+            .map(|r| {
+                (
+                    r["host"].as_str().unwrap_or_default().to_string(),
+                    r["status"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .unwrap_or_default()
+    };
+    // Every host's agents, each on its host.
+    assert!(
+        crate::common::wait_until(Duration::from_secs(15), || {
+            let b = board();
+            status_of(&b, "far1") == ("h1".into(), "running".into())
+                && status_of(&b, "far2") == ("h2".into(), "running".into())
+                && status_of(&b, "home1").1 == "running"
+        }),
+        "{:#}",
+        board()
+    );
+    // Another host's agent: its screen, and a send recorded there by the
+    // browser's address.
+    let (code, body) = get(
+        port,
+        "/api/screen?name=far1&host=h1",
+        &[("Authorization", &bearer)],
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("fleet-stub"), "{body}");
+    let (code, said) = post(
+        port,
+        "/api/send",
+        &[("Authorization", &bearer), json],
+        r#"{"name":"far1","host":"h1","text":"hello far away"}"#,
+    );
+    assert_eq!(code, 200, "{said}");
+    let events = env.events(&["far1"]);
+    assert!(
+        events.iter().any(|e| e["event"] == "send"
+            && e["host"] == "h1"
+            && e["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("hello far away") && d.contains("by web 127.0.0.1"))),
+        "{events:#?}"
+    );
+    // A host that goes away is said to be unreachable, and its agents so;
+    // the rest stay as they are.
+    lab.host("h2").stop();
+    assert!(
+        crate::common::wait_until(Duration::from_secs(30), || {
+            let b = board();
+            status_of(&b, "far2").1 == "unreachable"
+                && b["unreachable"]
+                    .as_array()
+                    .is_some_and(|u| u.iter().any(|h| h["host"] == "h2"))
+        }),
+        "{:#}",
+        board()
+    );
+    let b = board();
+    assert_eq!(status_of(&b, "far1").1, "running", "{b:#}");
+    assert_eq!(status_of(&b, "home1").1, "running", "{b:#}");
+    lab.host("h2").start();
+    assert!(
+        crate::common::wait_until(Duration::from_secs(30), || {
+            status_of(&board(), "far2").1 == "running"
+        }),
+        "{:#}",
+        board()
+    );
+}
