@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::browser::Browser;
 use crate::common::TestEnv;
-use crate::serve::{serve, serve_with};
+use crate::serve::{serve, serve_on, serve_with};
 
 /// What takeover would add to the page: never there without
 /// `--allow-takeover`.
@@ -415,4 +415,35 @@ fn with_takeover_allowed_the_page_sends_and_restarts_after_asking() {
             "{kind}: {events:#?}"
         );
     }
+}
+
+#[test]
+fn the_page_reconnects_by_itself_when_the_server_comes_back() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n[agents.bravo]\n");
+    env.fleet(&["up"]).success();
+    let (server, port, token) = serve_with(&env, &[]);
+    let browser = Browser::start(&env.root().join("browser"));
+    browser.go(&format!("http://127.0.0.1:{port}/?token={token}"));
+    browser.wait_for("two running", Duration::from_secs(10), |b| {
+        let shown = rows(b);
+        shown.len() == 2 && shown.iter().all(|r| r["cells"]["STATUS"] == "running")
+    });
+    browser.script("window.samePage = true;", &[]);
+    // The server goes away: the page says so, and what it shows is old.
+    drop(server);
+    browser.wait_for("reconnecting", Duration::from_secs(10), |b| {
+        b.find("#counts")
+            .is_some_and(|c| b.text(&c).contains("reconnecting"))
+            && b.find("#agents.stale").is_some()
+    });
+    // Meanwhile an agent stops; a server comes back on the same address
+    // (same token), and the page shows the fleet as it is now, unreloaded.
+    env.fleet(&["stop", "bravo"]).success();
+    let (_server, _, again) = serve_on(&env, port, &[]);
+    assert_eq!(again, token);
+    browser.wait_for("bravo missing, live again", Duration::from_secs(15), |b| {
+        row(&rows(b), "bravo")["cells"]["STATUS"] == "missing" && b.find("#agents.stale").is_none()
+    });
+    assert_eq!(browser.script("return window.samePage;", &[]), true);
 }

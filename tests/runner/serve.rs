@@ -51,7 +51,11 @@ pub(crate) fn serve(env: &TestEnv) -> (Spawned, u16, String) {
 
 /// `fleet serve ARGS` on a free port, once it answers; and its token.
 pub(crate) fn serve_with(env: &TestEnv, args: &[&str]) -> (Spawned, u16, String) {
-    let port = free_port();
+    serve_on(env, free_port(), args)
+}
+
+/// `fleet serve ARGS` on `port`, once it answers; and its token.
+pub(crate) fn serve_on(env: &TestEnv, port: u16, args: &[&str]) -> (Spawned, u16, String) {
     let listen = format!("127.0.0.1:{port}");
     let mut argv = vec!["serve", "--listen", &listen];
     argv.extend_from_slice(args);
