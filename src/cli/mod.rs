@@ -125,12 +125,16 @@ pub(crate) fn core_with(settings: Settings, host_name: String) -> Result<Core, C
 /// Warnings go to stderr, apart from the answer.
 pub fn print_warnings(core: &Core) {
     for warning in core.take_warnings() {
-        match warning {
-            // Another host's own words, already saying what they are.
-            crate::core::Warning::FromHost { host, line } => {
-                output::eprint(&format!("fleet: {}", hosts::from_host(&host, &line)));
-            }
-            warning => output::eprint(&format!("fleet: warning: {warning}")),
-        }
+        output::eprint(&format!("fleet: {}", warning_line(warning)));
+    }
+}
+
+/// A warning as one line (without the `fleet: ` that begins it on a
+/// terminal).
+pub fn warning_line(warning: crate::core::Warning) -> String {
+    match warning {
+        // Another host's own words, already saying what they are.
+        crate::core::Warning::FromHost { host, line } => hosts::from_host(&host, &line),
+        warning => format!("warning: {warning}"),
     }
 }

@@ -112,7 +112,7 @@ fn takeover_acts_come_only_from_the_page_and_name_the_client() {
     let (server, port, token) = serve_with(&env, &["--allow-takeover"]);
     let _ = server;
     let bearer = format!("Bearer {token}");
-    let cookie = format!("fleet_token={token}");
+    let cookie = format!("fleet-{port}={token}");
     let host = host_of(port, &bearer);
     let json = ("Content-Type", "application/json");
     let own = format!("http://127.0.0.1:{port}");

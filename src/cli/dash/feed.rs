@@ -31,6 +31,11 @@ pub enum Update {
     Rows {
         rows: Vec<AgentRow>,
         unreachable: Vec<(String, String)>,
+        /// What the last looks warned of (a broken fleet file…).
+        warnings: Vec<String>,
+        /// Hosts that have not answered yet: their agents are not in
+        /// `rows` at all.
+        pending: Vec<String>,
     },
     Preview(Preview),
 }
@@ -79,6 +84,10 @@ impl Wanted {
 struct Board {
     here: Vec<AgentRow>,
     there: BTreeMap<String, (Vec<AgentRow>, Option<String>)>,
+    /// The hosts that have not answered yet (this one as `None`).
+    pending: Vec<Option<String>>,
+    here_warnings: Vec<String>,
+    there_warnings: Vec<String>,
 }
 
 impl Board {
@@ -92,7 +101,23 @@ impl Board {
             }
         }
         rows.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.host.cmp(&b.host)));
-        Update::Rows { rows, unreachable }
+        let mut warnings = self.here_warnings.clone();
+        for w in &self.there_warnings {
+            if !warnings.contains(w) {
+                warnings.push(w.clone());
+            }
+        }
+        let pending = self
+            .pending
+            .iter()
+            .map(|h| h.clone().unwrap_or_default())
+            .collect();
+        Update::Rows {
+            rows,
+            unreachable,
+            warnings,
+            pending,
+        }
     }
 }
 
@@ -109,7 +134,15 @@ pub fn start<'scope, 'env: 'scope>(
     tx: mpsc::Sender<Update>,
     wanted: Wanted,
 ) {
-    let board = Arc::new(Mutex::new(Board::default()));
+    let mut pending: Vec<Option<String>> = Vec::new();
+    if plan.here.is_some() {
+        pending.push(None);
+    }
+    pending.extend(plan.there.iter().map(|(h, _)| Some(h.name().to_string())));
+    let board = Arc::new(Mutex::new(Board {
+        pending,
+        ..Board::default()
+    }));
     let panes: Arc<Mutex<Panes>> = Arc::default();
     if plan.here.is_some() {
         let (board, panes, tx, wanted) = (board.clone(), panes.clone(), tx.clone(), wanted.clone());
@@ -159,6 +192,8 @@ fn watch_here(
             let update = {
                 let mut board = lock(board);
                 board.here = rows;
+                board.pending.retain(Option::is_some);
+                board.here_warnings = warning_lines(core);
                 board.update()
             };
             if tx.send(update).is_err() {
@@ -166,8 +201,6 @@ fn watch_here(
             }
             wanted.poke();
         }
-        // Warnings belong on a terminal the dashboard is not using.
-        let _ = core.take_warnings();
         monitor.wait(core);
     }
 }
@@ -241,12 +274,16 @@ fn ask_there(
             asked_at.insert(host.name().to_string(), last);
         }
         let answers = core.rows_of(&asked);
-        let _ = core.take_warnings();
+        let warnings = warning_lines(core);
         let update = {
             let mut board = lock(board);
             for (host, (rows, why)) in answers {
+                board
+                    .pending
+                    .retain(|h| h.as_deref() != Some(host.as_str()));
                 board.there.insert(host, (rows, why.map(|w| w.to_string())));
             }
+            board.there_warnings = warnings;
             board.update()
         };
         if tx.send(update).is_err() {
@@ -370,4 +407,13 @@ fn peek_there(core: &Core, host: &SshHost, name: &str) -> Result<String, String>
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// What the core warned of since it was last asked, as lines (not on the
+/// terminal: the view shows them where it can).
+fn warning_lines(core: &Core) -> Vec<String> {
+    core.take_warnings()
+        .into_iter()
+        .map(crate::cli::warning_line)
+        .collect()
 }

@@ -99,7 +99,9 @@ fn event_loop(
     while !stop.load(Ordering::Relaxed) {
         for update in rx.try_iter() {
             match update {
-                Update::Rows { rows, unreachable } => app.set_rows(rows, unreachable),
+                Update::Rows {
+                    rows, unreachable, ..
+                } => app.set_rows(rows, unreachable),
                 Update::Preview(p) => app.preview = Some(p),
             }
             dirty = true;

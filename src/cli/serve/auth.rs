@@ -2,6 +2,8 @@
 //! page is given for it.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
 use axum::http::{HeaderMap, header};
 
@@ -12,46 +14,120 @@ use crate::core::store::private::{self, Access};
 /// What a request without the token is told.
 pub const MISSING: &str = "the token is missing or wrong: open the URL fleet serve printed";
 
-/// The cookie's name.
-const COOKIE: &str = "fleet_token";
-
-/// The server's token: read from `$FLEET_HOME/serve-token` (0600), made
-/// there from the system's randomness on first start.
-pub fn token(core: &Core) -> Result<String, CliError> {
+/// The server's token: read from `$FLEET_HOME/serve-token`, made there
+/// from the system's randomness on first start. A token file others could
+/// have read (looser than 0600, not ours, a link) is not trusted: a new
+/// token replaces it, and the second value says so.
+pub fn token(core: &Core) -> Result<(String, Option<String>), CliError> {
     let root = core.settings.fleet_home.clone().ok_or_else(|| {
         CliError::user("fleet serve keeps its token under FLEET_HOME: set HOME or FLEET_HOME")
     })?;
     private::root(&root).map_err(|e| CliError::failed(e.to_string()))?;
     let path = root.join("serve-token");
-    if let Ok(bytes) = private::read(&path) {
-        let text = String::from_utf8_lossy(&bytes).trim().to_string();
-        if text.len() >= 32 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Ok(text);
+    let mut note = None;
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        let ours = meta.file_type().is_file()
+            && meta.uid() == rustix::process::geteuid().as_raw()
+            && meta.mode() & 0o077 == 0;
+        if ours {
+            if let Some(token) = read_token(&path) {
+                return Ok((token, None));
+            }
+        } else {
+            note = Some(format!(
+                "{} could have been read by others (mode {:o}, or not this user's file): made a new token; pages opened with the old one need the new URL",
+                path.display(),
+                meta.mode() & 0o7777
+            ));
         }
+        let _ = std::fs::remove_file(&path);
     }
+    // Made aside and linked into place: two servers starting at once
+    // agree on whichever token was there first.
+    let aside = root.join(format!("serve-token.{}", std::process::id()));
+    let _ = std::fs::remove_file(&aside);
+    let made = write_new(&aside);
+    let linked = made.and_then(|()| {
+        std::fs::hard_link(&aside, &path).or_else(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Ok(()),
+            _ => Err(format!("cannot keep the token in {}: {e}", path.display())),
+        })
+    });
+    let _ = std::fs::remove_file(&aside);
+    linked.map_err(CliError::failed)?;
+    let token = read_token(&path).ok_or_else(|| {
+        CliError::failed(format!(
+            "cannot read the token back from {}: remove it and start again",
+            path.display()
+        ))
+    })?;
+    Ok((token, note))
+}
+
+/// The token in `path`, if it holds one.
+fn read_token(path: &Path) -> Option<String> {
+    let bytes = private::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    (text.len() >= 32 && text.bytes().all(|b| b.is_ascii_hexdigit())).then_some(text)
+}
+
+/// A new token from the system's randomness, written 0600 to `path`.
+fn write_new(path: &Path) -> Result<(), String> {
     let mut random = [0u8; 32];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut random))
-        .map_err(|e| CliError::failed(format!("cannot make a token: /dev/urandom: {e}")))?;
+        .map_err(|e| format!("cannot make a token: /dev/urandom: {e}"))?;
     let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let _ = std::fs::remove_file(&path);
-    let mut file =
-        private::open(&path, Access::ReadWrite).map_err(|e| CliError::failed(e.to_string()))?;
-    file.write_all(token.as_bytes()).map_err(|e| {
-        CliError::failed(format!("cannot keep the token in {}: {e}", path.display()))
-    })?;
-    Ok(token)
+    let mut file = private::open(path, Access::ReadWrite).map_err(|e| e.to_string())?;
+    file.write_all(token.as_bytes())
+        .map_err(|e| format!("cannot keep the token in {}: {e}", path.display()))
 }
 
 /// The cookie that carries the token for the page: not readable by its
-/// scripts, never sent by another site's requests.
-pub fn cookie(token: &str) -> String {
-    format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/")
+/// scripts, never sent by another site's requests, named for the port (a
+/// browser sends a host's cookies to all its ports: two servers on one
+/// machine must not take each other's), and under HTTPS sent only over
+/// HTTPS.
+pub struct Cookie {
+    name: String,
+    secure: bool,
+}
+
+impl Cookie {
+    pub fn new(port: u16, secure: bool) -> Self {
+        let name = if secure {
+            format!("__Host-fleet-{port}")
+        } else {
+            format!("fleet-{port}")
+        };
+        Self { name, secure }
+    }
+
+    /// The `Set-Cookie` value that gives the page the token.
+    pub fn set(&self, token: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={token}; HttpOnly; SameSite=Strict; Path=/{secure}",
+            self.name
+        )
+    }
+
+    /// Whether the request's cookies carry the token.
+    fn carries(&self, headers: &HeaderMap, token: &str) -> bool {
+        let prefix = format!("{}=", self.name);
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().strip_prefix(&prefix))
+            .any(|given| same(given, token))
+    }
 }
 
 /// Whether a request carries the token (cookie, or a bearer header).
-pub fn allowed(headers: &HeaderMap, token: &str) -> bool {
-    bearer(headers, token) || in_cookie(headers, token)
+pub fn allowed(headers: &HeaderMap, token: &str, cookie: &Cookie) -> bool {
+    bearer(headers, token) || cookie.carries(headers, token)
 }
 
 /// Whether the token came as `Authorization: Bearer` (a script's, which
@@ -60,23 +136,10 @@ fn bearer(headers: &HeaderMap, token: &str) -> bool {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| same(given.trim(), token))
-}
-
-/// Whether the token came in the page's cookie.
-fn in_cookie(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| {
-            kv.trim()
-                .strip_prefix(&format!("{COOKIE}="))
-                .map(String::from)
+        .and_then(|v| v.trim().split_once(' '))
+        .is_some_and(|(scheme, given)| {
+            scheme.eq_ignore_ascii_case("bearer") && same(given.trim(), token)
         })
-        .any(|given| same(&given, token))
 }
 
 /// Whether a changing request comes from the page itself (against

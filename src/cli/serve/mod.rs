@@ -11,53 +11,90 @@
 //! Live updates go out over server-sent events whenever the rows change.
 //! Everything else an agent has (screen, transcript, history, explain) and
 //! every act ([`takeover`]) is the CLI's own command, run apart.
+//! Connections are bounded before any request is read ([`front`]).
+//! When the fleet file comes to name other hosts than it did, the server
+//! starts itself again to follow them (the page reconnects by itself).
 
+mod api;
 mod auth;
+mod front;
 mod page;
 pub mod screen;
 mod takeover;
 mod tls;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::connect_info::Connected;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 
 use crate::cli::dash::feed::{self, Update, Wanted};
 use crate::cli::error::CliError;
 use crate::cli::{hosts, output};
 use crate::core::Core;
+use crate::core::ops::hosts::Plan;
 use crate::core::rows::AgentRow;
 
 /// Where `fleet serve` listens unless told otherwise: this machine only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7077";
 
+/// How long the server waits for the first answer of every host before
+/// it serves (a host that has not answered by then is `pending`).
+const FIRST_LOOK: Duration = Duration::from_secs(10);
+
+/// How long open requests have to finish once the server is stopping.
+const STOPPING: Duration = Duration::from_secs(2);
+
+/// The largest request body (a line of text to send is at most 4000
+/// characters).
+const MAX_BODY: usize = 64 * 1024;
+
 /// What every request reads: the latest rows, and a version that moves
 /// when they change (the event stream waits on it).
 struct Shared {
     token: String,
+    cookie: auth::Cookie,
     /// `http` or `https`: what the page's own origin starts with.
     scheme: &'static str,
     /// Whether the page may send and restart (`--allow-takeover`).
     takeover: bool,
+    /// Listening on this machine only: a request must name it as such
+    /// (`Host: 127.0.0.1…`, `localhost`, `[::1]`), so that a DNS name
+    /// rebound to this machine is refused. Beyond it, any name.
+    loopback: bool,
     /// `fleet` with this server's fleet file and socket, for what the
     /// CLI answers best (`events`).
     fleet: Vec<String>,
+    /// Warnings of the start (the fleet file's), shown with the rows.
+    start_warnings: Vec<String>,
     board: Mutex<Board>,
     changed: tokio::sync::watch::Sender<u64>,
+    /// Set when the server stops: event streams end.
+    closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl Shared {
+    /// Whether a request carries the token.
+    fn allows(&self, headers: &HeaderMap) -> bool {
+        auth::allowed(headers, &self.token, &self.cookie)
+    }
 }
 
 #[derive(Default, Clone, serde::Serialize)]
 struct Board {
     agents: Vec<AgentRow>,
     unreachable: Vec<Unanswered>,
+    /// Hosts that have not answered yet: their agents are not listed.
+    pending: Vec<String>,
+    warnings: Vec<String>,
 }
 
 #[derive(Clone, serde::Serialize)]
@@ -79,14 +116,8 @@ pub struct Options<'a> {
 #[derive(Clone, Copy)]
 struct Client(SocketAddr);
 
-impl Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>> for Client {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Client(*stream.remote_addr())
-    }
-}
-
-impl Connected<axum::serve::IncomingStream<'_, tls::TlsListener>> for Client {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, tls::TlsListener>) -> Self {
+impl Connected<axum::serve::IncomingStream<'_, front::Front>> for Client {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, front::Front>) -> Self {
         Client(*stream.remote_addr())
     }
 }
@@ -119,23 +150,19 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
             "fleet: warning: listening on {addr}, beyond this machine: anyone who can reach it and has the token {may}{plain}"
         ));
     }
-    let token = auth::token(core)?;
-    let plan = hosts::plan(core, &[], &[])?;
-    let (changed, _) = tokio::sync::watch::channel(0u64);
-    let mut fleet: Vec<String> = Vec::new();
-    if let Some(file) = &core.settings.file {
-        fleet.extend(["--file".to_string(), file.to_string_lossy().into_owned()]);
+    let (token, renewed) = auth::token(core)?;
+    if let Some(note) = renewed {
+        output::eprint(&format!("fleet: warning: {note}"));
     }
-    fleet.extend(["--socket".to_string(), core.settings.socket.clone()]);
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let shared = Arc::new(Shared {
-        token,
-        scheme,
-        takeover: options.allow_takeover,
-        fleet,
-        board: Mutex::new(Board::default()),
-        changed,
-    });
+    let plan = hosts::plan(core, &[], &[])?;
+    let start_warnings: Vec<String> = core
+        .take_warnings()
+        .into_iter()
+        .map(crate::cli::warning_line)
+        .collect();
+    for line in &start_warnings {
+        output::eprint(&format!("fleet: {line}"));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -144,32 +171,34 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().unwrap_or(addr);
+    let mut fleet: Vec<String> = Vec::new();
+    if let Some(file) = &core.settings.file {
+        fleet.extend(["--file".to_string(), file.to_string_lossy().into_owned()]);
+    }
+    fleet.extend(["--socket".to_string(), core.settings.socket.clone()]);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let shared = Arc::new(Shared {
+        token,
+        cookie: auth::Cookie::new(bound.port(), tls.is_some()),
+        scheme,
+        takeover: options.allow_takeover,
+        loopback: bound.ip().is_loopback(),
+        fleet,
+        start_warnings,
+        board: Mutex::new(Board::default()),
+        changed: tokio::sync::watch::channel(0u64).0,
+        closing: tokio::sync::watch::channel(false).0,
+    });
+    let again = AtomicBool::new(false);
+    let plan = &plan;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<Update>();
-        feed::start(scope, core, &plan, tx, Wanted::default());
-        let keep = |keeper: &Shared, update: Update| {
-            if let Update::Rows { rows, unreachable } = update {
-                let board = Board {
-                    agents: rows,
-                    unreachable: unreachable
-                        .into_iter()
-                        .map(|(host, reason)| Unanswered { host, reason })
-                        .collect(),
-                };
-                *lock(&keeper.board) = board;
-                keeper.changed.send_modify(|v| *v += 1);
-                true
-            } else {
-                false
-            }
-        };
-        // Nothing is answered before the first look: an empty list would
-        // say there are no agents.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while let Ok(update) =
-            rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-        {
-            if keep(&shared, update) {
+        feed::start(scope, core, plan, tx, Wanted::default());
+        // Nothing is answered before every host's first look (or its
+        // bound): an empty list would say there are no agents.
+        let deadline = Instant::now() + FIRST_LOOK.max(core.settings.host_timeout * 2);
+        while let Ok(update) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if keep(&shared, update) == Some(true) {
                 break;
             }
         }
@@ -179,34 +208,47 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
                 keep(&keeper, update);
             }
         });
-        let app = router(shared.clone()).into_make_service_with_connect_info::<Client>();
-        let until = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        {
+            let (again, stop_tx) = (&again, stop_tx.clone());
+            scope.spawn(move || follow_hosts(core, plan, again, &stop_tx));
+        }
         let takeover = if shared.takeover {
             " (takeover allowed: the page can send and restart)"
         } else {
             ""
         };
         output::print(&format!(
-            "fleet serve: open {scheme}://{bound}/?token={}{takeover}\n",
+            "fleet serve: open {scheme}://{}/?token={}{takeover}\n",
+            shown_address(bound),
             shared.token
         ));
+        let app = router(shared.clone()).into_make_service_with_connect_info::<Client>();
+        let closing = shared.closing.clone();
         let result = runtime.block_on(async move {
-            match tls {
-                Some(config) => {
-                    let listener = tls::TlsListener::new(listener, config)?;
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(until)
-                        .await
-                }
-                None => {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(until)
-                        .await
-                }
+            let front = front::Front::new(listener, tls)?;
+            let stopped = stopped(stop_rx, stop_tx);
+            let serving = axum::serve(front, app).with_graceful_shutdown(async move {
+                stopped.await;
+                closing.send_replace(true);
+            });
+            let mut closing = shared.closing.subscribe();
+            tokio::select! {
+                result = serving => result,
+                // Open requests have a moment to finish, no more.
+                _ = async {
+                    let _ = closing.wait_for(|c| *c).await;
+                    tokio::time::sleep(STOPPING).await;
+                } => Ok(()),
             }
         });
+        end_children();
+        if again.load(Ordering::SeqCst) {
+            output::eprint(
+                "fleet: the fleet file names other hosts now: fleet serve starts again to follow them",
+            );
+            start_again();
+        }
         let code = match result {
             Ok(()) => 0,
             Err(e) => {
@@ -219,332 +261,212 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
     })
 }
 
+/// Keeps a feed's rows; whether every host has answered (`None` for what
+/// is not rows).
+fn keep(shared: &Shared, update: Update) -> Option<bool> {
+    let Update::Rows {
+        rows,
+        unreachable,
+        warnings,
+        pending,
+    } = update
+    else {
+        return None;
+    };
+    let mut all = shared.start_warnings.clone();
+    all.extend(
+        warnings
+            .into_iter()
+            .filter(|w| !shared.start_warnings.contains(w)),
+    );
+    let complete = pending.is_empty();
+    let board = Board {
+        agents: rows,
+        unreachable: unreachable
+            .into_iter()
+            .map(|(host, reason)| Unanswered { host, reason })
+            .collect(),
+        pending,
+        warnings: all,
+    };
+    *lock(&shared.board) = board;
+    shared.changed.send_modify(|v| *v += 1);
+    Some(complete)
+}
+
+/// Resolves when the server is asked to stop: SIGINT, SIGTERM, or the
+/// fleet file's hosts changing (`stop`; `_held` keeps it open for as long
+/// as this waits).
+async fn stopped(
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    _held: tokio::sync::watch::Sender<bool>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = stop.wait_for(|s| *s) => {}
+            }
+        }
+        _ => {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    }
+}
+
+/// Looks at the fleet file every few seconds: when the hosts it names are
+/// not the ones followed, asks the server to stop and start again.
+fn follow_hosts(
+    core: &Core,
+    plan: &Plan,
+    again: &AtomicBool,
+    stop: &tokio::sync::watch::Sender<bool>,
+) {
+    let names = |plan: &Plan| -> Vec<String> {
+        plan.there
+            .iter()
+            .map(|(h, _)| h.name().to_string())
+            .collect()
+    };
+    let now = names(plan);
+    loop {
+        std::thread::sleep(Duration::from_secs(2));
+        if stop.is_closed() {
+            return;
+        }
+        // A broken file says so in the rows' warnings; the hosts stay.
+        let Ok(next) = hosts::plan(core, &[], &[]) else {
+            continue;
+        };
+        if names(&next) != now {
+            again.store(true, Ordering::SeqCst);
+            stop.send_replace(true);
+            return;
+        }
+    }
+}
+
+/// Starts this server again, as it was started (same flags, same port,
+/// same token). Returns only if it cannot.
+fn start_again() {
+    use std::os::unix::process::CommandExt;
+    let exe = api::own_exe();
+    let e = std::process::Command::new(&exe)
+        .args(std::env::args_os().skip(1))
+        .exec();
+    output::eprint(&format!(
+        "fleet: error: cannot start {} again: {e}",
+        exe.display()
+    ));
+}
+
+/// Ends this process's own children (the feed's tmux clients, waits and
+/// ssh connections) rather than leave them to find out.
+fn end_children() {
+    let me = std::process::id().to_string();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for entry in procs.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid …: the command may hold spaces and parens.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if parent == Some(me.as_str())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+    }
+}
+
+/// Whether a `Host` header names this machine's loopback (with or without
+/// a port).
+fn names_loopback(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The address to print: an address a browser can open (this machine's
+/// name when listening on all addresses).
+fn shown_address(bound: SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        format!("{}:{}", crate::core::host::hostname::local(), bound.port())
+    } else {
+        bound.to_string()
+    }
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     let mut router = Router::new()
-        .route("/", get(index))
-        .route("/app.js", get(app_js))
-        .route("/api/agents", get(agents))
-        .route("/api/events", get(events))
-        .route("/api/stream", get(stream))
-        .route("/api/screen", get(agent_screen))
-        .route("/api/transcript", get(transcript))
-        .route("/api/explain", get(explain));
+        .route("/", get(api::index))
+        .route("/app.js", get(api::app_js))
+        .route("/api/agents", get(api::agents))
+        .route("/api/events", get(api::events))
+        .route("/api/stream", get(api::stream))
+        .route("/api/screen", get(api::agent_screen))
+        .route("/api/transcript", get(api::transcript))
+        .route("/api/explain", get(api::explain));
     // Without the flag, there is nothing to change anything with.
     if shared.takeover {
         router = router
             .route("/api/send", post(takeover::send))
             .route("/api/restart", post(takeover::restart));
     }
-    router.with_state(shared)
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
+        .with_state(shared)
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
-
-/// The page; `?token=` is exchanged for the cookie, then dropped from the
-/// address bar.
-async fn index(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if let Some(given) = &query.token {
-        if !auth::same(given, &shared.token) {
-            return unauthorized();
-        }
-        let mut response = Redirect::to("/").into_response();
-        if let Ok(cookie) = auth::cookie(&shared.token).parse() {
-            response.headers_mut().insert(header::SET_COOKIE, cookie);
-        }
-        return response;
-    }
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    page::index(shared.takeover)
-}
-
-async fn app_js(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    page::script()
-}
-
-async fn agents(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    let board = lock(&shared.board).clone();
-    axum::Json(board).into_response()
-}
-
-#[derive(Deserialize)]
-struct EventsQuery {
-    since: Option<String>,
-    /// One agent's only (both or neither).
-    name: Option<String>,
-    host: Option<String>,
-}
-
-/// The history, as `fleet events --json` gives it: every host's, or one
-/// agent's.
-async fn events(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<EventsQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    let mut rest = vec!["--json".to_string()];
-    if let Some(since) = query.since {
-        // Never read as a flag of its own.
-        rest.push(format!("--since={since}"));
-    }
-    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-    let said = match (&query.name, &query.host) {
-        (Some(name), Some(host)) => {
-            run_fleet_for(&shared, name, host, &["events"], &rest, None).await
-        }
-        (None, None) => {
-            let mut args = vec!["events".to_string()];
-            args.extend(rest.iter().map(|a| a.to_string()));
-            // 3: a host did not answer; the others' events are there.
-            run_fleet(&shared, args, &[0, 3], None).await
-        }
-        _ => {
+/// Around every request: a `Host` this server answers to (when it listens
+/// on this machine only, a name that DNS rebinding pointed here is
+/// refused), and an answer no cache keeps or sniffs.
+async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if shared.loopback {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        if !names_loopback(host) {
             return (
-                StatusCode::BAD_REQUEST,
-                "give both name and host, or neither\n",
+                StatusCode::MISDIRECTED_REQUEST,
+                "this server answers to 127.0.0.1, localhost and [::1] only: open the URL fleet serve printed\n",
             )
                 .into_response();
         }
-    };
-    match said {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(response) => response,
     }
-}
-
-#[derive(Deserialize)]
-struct AgentQuery {
-    name: String,
-    host: String,
-}
-
-/// Runs `fleet COMMAND NAME@HOST REST…` for an agent the server shows
-/// (`--by` naming who acts); its stdout, or the response that says why
-/// not.
-async fn run_fleet_for(
-    shared: &Shared,
-    name: &str,
-    host: &str,
-    command: &[&str],
-    rest: &[&str],
-    by: Option<&str>,
-) -> Result<Vec<u8>, Response> {
-    let known = lock(&shared.board)
-        .agents
-        .iter()
-        .any(|a| a.name == name && a.host == host);
-    if !known {
-        return Err((StatusCode::NOT_FOUND, "no such agent\n").into_response());
-    }
-    let mut full: Vec<String> = command.iter().map(|a| a.to_string()).collect();
-    full.push(format!("{name}@{host}"));
-    full.extend(rest.iter().map(|a| a.to_string()));
-    run_fleet(shared, full, &[0], by).await
-}
-
-/// Runs `fleet ARGS` (with this server's file and socket) off the runtime's
-/// thread: its stdout when it exits with one of `ok`, else the response
-/// that says why, in its own words made plain.
-async fn run_fleet(
-    shared: &Shared,
-    args: Vec<String>,
-    ok: &[i32],
-    by: Option<&str>,
-) -> Result<Vec<u8>, Response> {
-    let mut full = shared.fleet.clone();
-    if let Some(by) = by {
-        full.extend(["--by".to_string(), by.to_string()]);
-    }
-    full.extend(args);
-    let out = tokio::task::spawn_blocking(move || {
-        let exe = std::env::current_exe().unwrap_or_else(|_| "fleet".into());
-        std::process::Command::new(exe)
-            .args(&full)
-            .stdin(std::process::Stdio::null())
-            .output()
-    })
-    .await;
-    match out {
-        Ok(Ok(out)) if out.status.code().is_some_and(|c| ok.contains(&c)) => Ok(out.stdout),
-        Ok(Ok(out)) => Err((
-            StatusCode::BAD_GATEWAY,
-            format!(
-                "{}\n",
-                String::from_utf8_lossy(&out.stderr)
-                    .trim()
-                    .replace(|c: char| c.is_control(), "?")
-            ),
-        )
-            .into_response()),
-        _ => Err((StatusCode::BAD_GATEWAY, "fleet failed\n").into_response()),
-    }
-}
-
-#[derive(Deserialize)]
-struct TranscriptQuery {
-    name: String,
-    host: String,
-    /// Only the last this many lines.
-    tail: Option<usize>,
-}
-
-/// An agent's transcript as a person saw it (`fleet logs`), as text.
-async fn transcript(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<TranscriptQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    match run_fleet_for(&shared, &query.name, &query.host, &["logs"], &[], None).await {
-        // Text, and never sniffed for anything else: an agent's words.
-        Ok(text) => (
-            [
-                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            ],
-            last_lines(text, query.tail),
-        )
-            .into_response(),
-        Err(response) => response,
-    }
-}
-
-/// The last `tail` lines of `text` (all of it without a tail).
-fn last_lines(mut text: Vec<u8>, tail: Option<usize>) -> Vec<u8> {
-    let Some(tail) = tail else {
-        return text;
-    };
-    let body = text.strip_suffix(b"\n").unwrap_or(&text);
-    let start = body
-        .iter()
-        .enumerate()
-        .rev()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(tail.saturating_sub(1))
-        .map(|(i, _)| i + 1);
-    match (tail, start) {
-        (0, _) => Vec::new(),
-        (_, Some(start)) => text.split_off(start),
-        (_, None) => text,
-    }
-}
-
-/// Why an agent has its state, as `fleet explain --json` says it.
-async fn explain(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<AgentQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    match run_fleet_for(
-        &shared,
-        &query.name,
-        &query.host,
-        &["explain"],
-        &["--json"],
-        None,
-    )
-    .await
-    {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(response) => response,
-    }
-}
-
-/// An agent's screen, as HTML (escaped, colours as styles) and as text:
-/// its host's own `peek --raw`.
-async fn agent_screen(
-    State(shared): State<Arc<Shared>>,
-    Query(query): Query<AgentQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    match run_fleet_for(
-        &shared,
-        &query.name,
-        &query.host,
-        &["peek"],
-        &["--raw"],
-        None,
-    )
-    .await
-    {
-        Ok(raw) => {
-            let raw = String::from_utf8_lossy(&raw);
-            let html = screen::html(
-                &raw,
-                crate::core::host::PANE_ROWS,
-                crate::core::host::PANE_COLS,
-            );
-            axum::Json(serde_json::json!({
-                "name": query.name,
-                "host": query.host,
-                "html": html,
-            }))
-            .into_response()
-        }
-        Err(response) => response,
-    }
-}
-
-/// Server-sent events: the rows now, then again each time they change.
-async fn stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    if !auth::allowed(&headers, &shared.token) {
-        return unauthorized();
-    }
-    let changes = shared.changed.subscribe();
-    let events = futures_util::stream::unfold(
-        (shared, changes, true),
-        |(shared, mut changes, first)| async move {
-            if !first {
-                // A comment now and then keeps proxies from closing it.
-                match tokio::time::timeout(Duration::from_secs(15), changes.changed()).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => return None,
-                    Err(_) => {
-                        let beat =
-                            Ok::<_, std::convert::Infallible>(": still here\n\n".to_string());
-                        return Some((beat, (shared, changes, false)));
-                    }
-                }
-            }
-            let board = lock(&shared.board).clone();
-            let json = serde_json::to_string(&board).unwrap_or_default();
-            let event = Ok(format!("event: agents\ndata: {json}\n\n"));
-            Some((event, (shared, changes, false)))
-        },
-    );
-    (
-        [
-            (header::CONTENT_TYPE, "text/event-stream"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        axum::body::Body::from_stream(events),
-    )
-        .into_response()
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
 }
 
 fn unauthorized() -> Response {
@@ -553,4 +475,34 @@ fn unauthorized() -> Response {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_are_this_machine() {
+        for host in [
+            "127.0.0.1:7077",
+            "127.0.0.1",
+            "localhost:1",
+            "LOCALHOST",
+            "[::1]:7077",
+            "[::1]",
+        ] {
+            assert!(names_loopback(host), "{host}");
+        }
+        for host in [
+            "evil.com:7077",
+            "evil.com",
+            "",
+            "127.0.0.1.evil.com",
+            "localhost.evil.com:1",
+            "10.0.0.1:7077",
+            "[::2]:1",
+        ] {
+            assert!(!names_loopback(host), "{host}");
+        }
+    }
 }

@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{Client, Shared, auth, run_fleet_for};
+use super::api::run_fleet_for;
+use super::{Client, Shared, auth};
 
 /// The longest text the page may send at once.
 pub const MAX_TEXT: usize = 4000;
@@ -108,7 +109,7 @@ fn checked<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<T, (StatusCode, String)> {
-    if !auth::allowed(headers, &shared.token) {
+    if !shared.allows(headers) {
         return Err((StatusCode::UNAUTHORIZED, auth::MISSING.to_string()));
     }
     if let Err(why) = auth::same_origin(headers, shared.scheme, &shared.token) {
