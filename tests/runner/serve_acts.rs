@@ -53,6 +53,18 @@ fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, St
     exchange(&mut stream, &request(port, "POST", path, headers, body))
 }
 
+/// GET, or `None` while nothing listens (a server starting again).
+fn try_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .ok()?;
+    Some(exchange(
+        &mut stream,
+        &request(port, "GET", path, headers, ""),
+    ))
+}
+
 fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
     stream
@@ -366,6 +378,192 @@ fn the_page_covers_every_host_and_says_which_went_away() {
     assert!(
         crate::common::wait_until(Duration::from_secs(30), || {
             status_of(&board(), "far2").1 == "running"
+        }),
+        "{:#}",
+        board()
+    );
+}
+
+/// The pids whose parent is `parent`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid: u32 = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn ctrl_c_stops_the_server_with_a_page_open_and_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    let (mut server, port, token) = serve_with(&env, &[]);
+    // A page's event stream, open.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let open = request(
+        port,
+        "GET",
+        "/api/stream",
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    );
+    stream
+        .write_all(open.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut first = [0u8; 256];
+    let n = stream.read(&mut first).unwrap_or(0);
+    assert!(n > 0, "the stream said nothing");
+    let pid = server.pid();
+    let children = children_of(pid);
+    assert!(!children.is_empty(), "serve watches through tmux clients");
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+    let gone = crate::common::wait_until(Duration::from_secs(5), || !server.alive());
+    assert!(
+        gone,
+        "fleet serve still runs 5 s after Ctrl-C with a page open"
+    );
+    // The stream was ended, and no child of the server outlives it.
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    let left = crate::common::wait_until(Duration::from_secs(3), || {
+        children
+            .iter()
+            .all(|c| !std::path::Path::new(&format!("/proc/{c}")).exists())
+    });
+    assert!(left, "children of serve left behind: {children:?}");
+}
+
+#[test]
+fn a_rebound_name_a_flag_for_a_name_and_caching_are_refused() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    // A session someone named like a flag, on the fleet's own server.
+    env.tmux(&["new-session", "-d", "-s", "--help", "sleep 600"]);
+    let (_server, port, token) = serve_with(&env, &[]);
+    let bearer = format!("Bearer {token}");
+    let host = host_of(port, &bearer);
+    // DNS rebinding: a page of another name, pointed at this machine.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rebound = format!(
+        "GET /api/agents HTTP/1.1\r\nHost: evil.example:{port}\r\nAuthorization: {bearer}\r\nConnection: close\r\n\r\n"
+    );
+    let (code, said) = exchange(&mut stream, &rebound);
+    assert_eq!(code, 421, "{said}");
+    // Nothing of an agent is kept by a cache.
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .write_all(
+            request(
+                port,
+                "GET",
+                "/api/agents",
+                &[("Authorization", &bearer)],
+                "",
+            )
+            .as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("cache-control: no-store"),
+        "{answer}"
+    );
+    // A session named `--help` is a name, never a flag of the command run
+    // for it.
+    let (code, said) = get(
+        port,
+        &format!("/api/explain?name=--help&host={host}"),
+        &[("Authorization", &bearer)],
+    );
+    assert!(!said.contains("Usage:"), "{code} {said}");
+    let (code, said) = get(
+        port,
+        &format!("/api/events?name=--help&host={host}"),
+        &[("Authorization", &bearer)],
+    );
+    assert!(!said.contains("Usage:"), "{code} {said}");
+}
+
+#[test]
+fn a_token_others_could_read_is_replaced_and_the_file_names_new_hosts_live() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    let kept = env.root().join("state/serve-token");
+    std::fs::write(&kept, "a".repeat(64)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (server, port, token) = serve_with(&env, &[]);
+    assert_ne!(token, "a".repeat(64), "a token others could read was kept");
+    let mode = std::fs::metadata(&kept).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    let bearer = format!("Bearer {token}");
+    // The file comes to name another host: the server starts again to
+    // follow it, on the same address with the same token, and says that
+    // host cannot be reached (nothing listens there).
+    let closed = crate::serve::free_port();
+    env.write_fleet(&format!(
+        "[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n\n[agents.far]\nhost = \"ghost\"\n\n[hosts.ghost]\nssh = \"nobody@127.0.0.1\"\nport = {closed}\n"
+    ));
+    let said = server.until(Duration::from_secs(20), |l| l.contains("?token="));
+    assert!(said.is_some(), "fleet serve did not start again");
+    let board = || -> Value {
+        try_get(port, "/api/agents", &[("Authorization", &bearer)])
+            .and_then(|(_, body)| serde_json::from_str(&body).ok())
+            .unwrap_or_default()
+    };
+    assert!(
+        crate::common::wait_until(Duration::from_secs(20), || {
+            let b = board();
+            b["unreachable"]
+                .as_array()
+                .is_some_and(|u| u.iter().any(|h| h["host"] == "ghost"))
+                && b["agents"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|r| r["name"] == "far"))
+        }),
+        "{:#}",
+        board()
+    );
+    // A broken file is said, with the rows of what runs here.
+    std::fs::write(env.root().join("work/fleet.toml"), "[agents.s1\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        crate::common::wait_until(Duration::from_secs(20), || {
+            board()["warnings"].as_array().is_some_and(|w| {
+                w.iter()
+                    .any(|w| w.as_str().is_some_and(|w| w.contains("fleet.toml")))
+            })
         }),
         "{:#}",
         board()

@@ -339,9 +339,14 @@ fn follow_hosts(
             return;
         }
         // A broken file says so in the rows' warnings; the hosts stay.
+        if core.fleet().is_err() {
+            continue;
+        }
         let Ok(next) = hosts::plan(core, &[], &[]) else {
             continue;
         };
+        // Its warnings are the feed's to show.
+        let _ = core.take_warnings();
         if names(&next) != now {
             again.store(true, Ordering::SeqCst);
             stop.send_replace(true);
