@@ -447,3 +447,60 @@ fn the_page_reconnects_by_itself_when_the_server_comes_back() {
     });
     assert_eq!(browser.script("return window.samePage;", &[]), true);
 }
+
+#[test]
+fn warnings_show_above_the_rows_as_text() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n");
+    env.fleet(&["up"]).success();
+    let (_server, browser, _port) = open(&env);
+    browser.wait_for("alpha's row", Duration::from_secs(10), |b| {
+        rows(b).len() == 1
+    });
+    // None yet: nothing shown.
+    assert!(browser.find_all("#warnings:not([hidden])").is_empty());
+    browser.set_viewport(390, 844);
+    // A board with warnings, as the server will send them; drawn and
+    // read in one go, before the next board from the server.
+    let broken = "fleet.toml is broken: line 3: expected `=`; showing what runs on this host only, at /home/someone/a/rather/long/path/without/any/spaces/fleet.toml";
+    let shown = browser.script(
+        r#"draw(Object.assign({}, last, { warnings: arguments[0] }));
+           const w = document.getElementById("warnings");
+           const gone = document.getElementById("gone");
+           return {
+             text: w.innerText,
+             elements: w.querySelectorAll("*").length,
+             hidden: w.hidden || getComputedStyle(w).display === "none",
+             above: !!(w.compareDocumentPosition(document.getElementById("agents")) & Node.DOCUMENT_POSITION_FOLLOWING),
+             colour: getComputedStyle(w).color === getComputedStyle(gone).color,
+             fits: document.documentElement.scrollWidth <= innerWidth,
+           };"#,
+        &[serde_json::json!([broken, "<b>x</b>"])],
+    );
+    assert_eq!(
+        shown,
+        serde_json::json!({
+            "text": format!("{broken}\n<b>x</b>"),
+            "elements": 0,
+            "hidden": false,
+            "above": true,
+            "colour": true,
+            "fits": true,
+        })
+    );
+    browser.script(
+        "draw(Object.assign({}, last, { warnings: arguments[0] }));",
+        &[serde_json::json!([broken, "<b>x</b>"])],
+    );
+    browser.screenshot("warnings").check(390, 844);
+    // A board without them: gone again.
+    let hidden = browser.script(
+        r#"const board = Object.assign({}, last);
+           delete board.warnings;
+           draw(board);
+           const w = document.getElementById("warnings");
+           return w.hidden && w.textContent === "";"#,
+        &[],
+    );
+    assert_eq!(hidden, true);
+}

@@ -68,7 +68,7 @@ tbody tr:focus-visible { outline: 2px solid #6af; outline-offset: -2px; }
 .running { color: #6c6; } .drift { color: #dd6; } .exited, .unreachable, .crashloop { color: #e66; }
 .missing { color: #888; } .unmanaged { color: #d6d; }
 .waiting-word { color: #ee6; } .working-word { color: #6c6; } .idle-word { color: #aaa; }
-#gone { color: #e66; padding: 4px 12px; white-space: pre-wrap; }
+#gone, #warnings { color: #e66; padding: 4px 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
 #detail { border-top: 1px solid #333; margin-top: 8px; }
 #detail[hidden] { display: none; }
 #detail-head { padding: 8px 12px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
@@ -89,6 +89,7 @@ pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; 
 </head>
 <body>
 <header><span id="counts" role="status" aria-live="polite">fleet: connecting…</span><button id="notify" type="button" hidden>Notify when waiting</button></header>
+<div id="warnings" hidden></div>
 <div class="scroll">
 <table id="agents" class="stale" aria-label="agents">
 <thead><tr><th>NAME</th><th>HOST</th><th class="wide">RUNTIME</th><th class="wide">MODEL</th><th>STATUS</th><th>ACTIVITY</th><th class="wide">UPTIME</th><th class="wide">RESTARTS</th></tr></thead>
@@ -136,9 +137,14 @@ function cell(tr, text, cls) {
   tr.appendChild(td);
   return td;
 }
+// Text that is set only when it changes: a live region is not read out
+// again for every board, nor a selection in it lost.
+function say(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
 let selected = null;    // {name, host}
 let view = "screen";
-let last = { agents: [], unreachable: [] };
+let last = { agents: [], unreachable: [], warnings: [] };
 let waitingBefore = null; // names waiting at the previous update
 const key = a => a.name + "@" + a.host;
 const query = () => new URLSearchParams(selected).toString();
@@ -223,6 +229,12 @@ function select(a) {
   look();
 }
 function draw(board) {
+  board = {
+    agents: board.agents || [],
+    unreachable: board.unreachable || [],
+    // Plain text from the server (a broken fleet file, …); may be absent.
+    warnings: Array.isArray(board.warnings) ? board.warnings.map(String) : [],
+  };
   const before = last.agents.find(a => selected && key(a) === key(selected));
   last = board;
   const rows = $("rows");
@@ -270,9 +282,11 @@ function draw(board) {
   }
   const parts = [n.running + " running", n.working + " working", n.waiting + " waiting",
     n.exited + " exited", n.unreachable + " unreachable"];
-  $("counts").textContent = "fleet  " + parts.join(" · ");
+  say($("counts"), "fleet  " + parts.join(" · "));
   document.title = (n.waiting ? n.waiting + " waiting · " : "") + "fleet";
-  $("gone").textContent = board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n");
+  say($("warnings"), board.warnings.join("\n"));
+  $("warnings").hidden = !board.warnings.length;
+  say($("gone"), board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n"));
   notify(agents);
   // The selected agent changed: what is shown of it may have too.
   const now = board.agents.find(a => selected && key(a) === key(selected));
