@@ -448,6 +448,108 @@ fn the_page_reconnects_by_itself_when_the_server_comes_back() {
     assert_eq!(browser.script("return window.samePage;", &[]), true);
 }
 
+/// Waits until the page has drawn a board from the server whose uptime
+/// of the (one) agent is `secs` past what it shows now.
+fn clocks_move(browser: &Browser, secs: i64) {
+    let now = browser.script("return last.agents[0].uptime_seconds;", &[]);
+    let now = now.as_i64().unwrap_or_else(|| panic!("no uptime: {now}"));
+    browser.wait_for(
+        &format!("a board {secs} s on"),
+        Duration::from_secs(10 + secs.unsigned_abs()),
+        |b| {
+            b.script("return last.agents[0].uptime_seconds;", &[])
+                .as_i64()
+                >= Some(now + secs)
+        },
+    );
+}
+
+#[test]
+fn the_selected_agents_view_is_asked_for_again_only_when_it_may_have_changed() {
+    let mut env = TestEnv::new();
+    // Idle soon, so that then only its clocks move.
+    env.set("FLEET_IDLE_AFTER", "1");
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("alpha", "anything else is echoed");
+    let (_server, browser, _port) = open(&env);
+    browser.wait_for("alpha's row", Duration::from_secs(10), |b| {
+        rows(b).len() == 1
+    });
+    // What the page asks the server for.
+    browser.script(
+        r#"window.requested = [];
+           const fetched = window.fetch;
+           window.fetch = function (url) {
+             window.requested.push(String(url).split("?")[0]);
+             return fetched.apply(this, arguments);
+           };
+"#,
+        &[],
+    );
+    let asked = |b: &Browser| -> Vec<String> {
+        serde_json::from_value(b.script("return window.requested.splice(0);", &[]))
+            .unwrap_or_default()
+    };
+    let alpha = browser
+        .find("#rows tr[data-name=\"alpha\"]")
+        .unwrap_or_else(|| panic!("no row for alpha"));
+    browser.click(&alpha);
+    browser.wait_for("alpha's screen", Duration::from_secs(10), |b| {
+        b.find("#screen")
+            .is_some_and(|s| b.text(&s).contains("anything else is echoed"))
+    });
+    // Asked again and again, the screen is asked for once at a time.
+    asked(&browser);
+    let at_once = browser.script(
+        "for (let i = 0; i < 5; i++) look(); return window.requested.length;",
+        &[],
+    );
+    assert_eq!(at_once, 1);
+    // Its explanation, once; not again while only its clocks move, and
+    // no screen while it is not shown.
+    let explain = browser
+        .find("#tab-explain")
+        .unwrap_or_else(|| panic!("no #tab-explain"));
+    browser.click(&explain);
+    browser.wait_for("alpha idle, explained", Duration::from_secs(10), |b| {
+        b.find("#explain")
+            .is_some_and(|x| b.text(&x).contains("idle"))
+    });
+    asked(&browser);
+    clocks_move(&browser, 1);
+    assert_eq!(asked(&browser), Vec::<String>::new());
+    // It starts to wait: explained again.
+    env.type_line("alpha", "ask");
+    browser.wait_for("alpha waiting, explained", Duration::from_secs(10), |b| {
+        b.find("#explain")
+            .is_some_and(|x| b.text(&x).contains("waiting"))
+    });
+    let again = asked(&browser);
+    assert!(
+        !again.is_empty() && again.iter().all(|a| a == "/api/explain"),
+        "{again:?}"
+    );
+    // The screen, while the page is seen; none while it is not.
+    let screen = browser
+        .find("#tab-screen")
+        .unwrap_or_else(|| panic!("no #tab-screen"));
+    browser.click(&screen);
+    browser.wait_for("the screen asked for twice", Duration::from_secs(10), |b| {
+        b.script("return window.requested.length;", &[]).as_i64() >= Some(2)
+    });
+    browser.script(
+        r#"Object.defineProperty(document, "hidden", { value: true, configurable: true });
+           document.dispatchEvent(new Event("visibilitychange"));"#,
+        &[],
+    );
+    asked(&browser);
+    // Long enough for a look or two at the screen, were it asked for.
+    clocks_move(&browser, 3);
+    let hidden = asked(&browser);
+    assert!(hidden.len() <= 1, "asked while hidden: {hidden:?}");
+}
+
 #[test]
 fn warnings_show_above_the_rows_as_text() {
     let env = TestEnv::new();

@@ -148,73 +148,102 @@ let last = { agents: [], unreachable: [], warnings: [] };
 let waitingBefore = null; // names waiting at the previous update
 const key = a => a.name + "@" + a.host;
 const query = () => new URLSearchParams(selected).toString();
-// What an endpoint answered: JSON or text, or the server's reason.
+// What an endpoint answered: JSON or text, or the server's reason;
+// given up after 30 s, so that a look never waits for good.
 async function ask(path, json) {
-  const r = await fetch(path);
-  if (!r.ok) throw new Error((await r.text()).trim() || r.status);
-  return json ? r.json() : r.text();
+  const stop = new AbortController();
+  const late = setTimeout(() => stop.abort(), 30000);
+  try {
+    const r = await fetch(path, { signal: stop.signal });
+    if (!r.ok) throw new Error((await r.text()).trim() || r.status);
+    return await (json ? r.json() : r.text());
+  } catch (e) {
+    throw e.name === "AbortError" ? new Error("no answer in 30 s") : e;
+  } finally {
+    clearTimeout(late);
+  }
 }
-function failed(e) {
-  if (selected) $("screen-title").textContent = key(selected) + ": " + e.message;
-}
+// How each view of the selected agent is asked for, and drawn.
+const views = {
+  // HTML the server escaped (colours as styles): no markup an agent wrote.
+  screen: [() => ask("/api/screen?" + query(), true), s => { $("screen").innerHTML = s.html; }],
+  transcript: [() => ask("/api/transcript?tail=500&" + query(), false), t => {
+    const pre = $("transcript");
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = t || "(nothing recorded yet)";
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }],
+  events: [() => ask("/api/events?" + query(), true), list => {
+    const body = $("events-list").tBodies[0];
+    body.replaceChildren();
+    for (const e of list.slice(-200).reverse()) {
+      const tr = document.createElement("tr");
+      cell(tr, e.time.replace("T", " ").replace(/\.\d+Z$/, "Z"));
+      cell(tr, e.event + (e.exit_code != null ? " " + e.exit_code : ""), e.event);
+      cell(tr, e.detail);
+      body.appendChild(tr);
+    }
+    if (!list.length) cell(body.insertRow(), "no events yet");
+  }],
+  explain: [() => ask("/api/explain?" + query(), true), x => {
+    const lines = [x.name + "  " + x.status + (x.exit_code != null ? " " + x.exit_code : "") +
+      (x.activity ? ", " + x.activity : ""), "  status      " + (x.status_evidence || "-")];
+    if (x.decided_by) {
+      const d = x.decided_by;
+      lines.push("  decided by  " + d.source + " at " + d.at + ": " + d.says + " (" + d.evidence + ")");
+    }
+    for (const s of x.signals || []) lines.push("  signal      " + s.source + " at " + s.at + ": " + s.says + " (" + s.evidence + ")");
+    $("explain").textContent = lines.join("\n");
+  }],
+};
 // Each look is numbered: an answer older than one already shown is
-// dropped, so a slow answer never puts back an older screen.
+// dropped, so a slow answer never puts back an older screen. And one
+// look at a time at each view of an agent: asked again meanwhile, it
+// looks once more when the answer is in, rather than pile up requests.
 let asked = 0, shown = 0;
+const asking = new Map(); // "view name@host" → whether asked again meanwhile
 // The selected agent's current view.
 function look() {
   if (!selected) return;
-  const was = key(selected), n = ++asked, v = view;
+  const was = key(selected), v = view, slot = v + " " + was;
+  if (asking.has(slot)) {
+    asking.set(slot, true);
+    return;
+  }
+  asking.set(slot, false);
+  const n = ++asked;
   const still = () => {
     if (!selected || key(selected) !== was || view !== v || n < shown) return false;
     shown = n;
     $("screen-title").textContent = was;
     return true;
   };
-  if (view === "screen") {
-    // HTML the server escaped (colours as styles): no markup an agent wrote.
-    ask("/api/screen?" + query(), true).then(s => { if (still()) $("screen").innerHTML = s.html; }, failed);
-  } else if (view === "transcript") {
-    ask("/api/transcript?tail=500&" + query(), false).then(t => {
-      if (!still()) return;
-      const pre = $("transcript");
-      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-      pre.textContent = t || "(nothing recorded yet)";
-      if (atEnd) pre.scrollTop = pre.scrollHeight;
-    }, failed);
-  } else if (view === "events") {
-    ask("/api/events?" + query(), true).then(list => {
-      if (!still()) return;
-      const body = $("events-list").tBodies[0];
-      body.replaceChildren();
-      for (const e of list.slice(-200).reverse()) {
-        const tr = document.createElement("tr");
-        cell(tr, e.time.replace("T", " ").replace(/\.\d+Z$/, "Z"));
-        cell(tr, e.event + (e.exit_code != null ? " " + e.exit_code : ""), e.event);
-        cell(tr, e.detail);
-        body.appendChild(tr);
-      }
-      if (!list.length) cell(body.insertRow(), "no events yet");
-    }, failed);
-  } else if (view === "explain") {
-    ask("/api/explain?" + query(), true).then(x => {
-      if (!still()) return;
-      const lines = [x.name + "  " + x.status + (x.exit_code != null ? " " + x.exit_code : "") +
-        (x.activity ? ", " + x.activity : ""), "  status      " + (x.status_evidence || "-")];
-      if (x.decided_by) {
-        const d = x.decided_by;
-        lines.push("  decided by  " + d.source + " at " + d.at + ": " + d.says + " (" + d.evidence + ")");
-      }
-      for (const s of x.signals || []) lines.push("  signal      " + s.source + " at " + s.at + ": " + s.says + " (" + s.evidence + ")");
-      $("explain").textContent = lines.join("\n");
-    }, failed);
-  }
+  const [fetchIt, drawIt] = views[v];
+  fetchIt().then(got => { if (still()) drawIt(got); },
+    e => { if (still()) $("screen-title").textContent = was + ": " + e.message; })
+    .finally(() => {
+      const again = asking.get(slot);
+      asking.delete(slot);
+      if (again && selected && key(selected) === was && view === v) look();
+      else poll();
+    });
 }
+// The screen moves on its own: looked at again 2 s after each answer,
+// while it is the view shown and the page is seen.
+let polling = null;
+function poll() {
+  clearTimeout(polling);
+  polling = null;
+  if (selected && view === "screen" && !document.hidden) polling = setTimeout(look, 2000);
+}
+document.addEventListener("visibilitychange", () => { if (document.hidden) poll(); else look(); });
 function show(name) {
   view = name;
-  for (const v of ["screen", "transcript", "events", "explain"]) {
+  for (const v of Object.keys(views)) {
     $(v).hidden = v !== name;
     $("tab-" + v).setAttribute("aria-selected", v === name ? "true" : "false");
   }
+  poll();
   look();
 }
 function select(a) {
@@ -228,6 +257,15 @@ function select(a) {
   draw(last);
   look();
 }
+// What the rows say of an agent that its views may show: its status,
+// activity, exit code, restarts and launch, and whether its host
+// answers. Not its uptime or idle seconds, which move at every board.
+function seen(board, who) {
+  const a = who && board.agents.find(a => key(a) === key(who));
+  if (!a) return null;
+  return JSON.stringify([a.status, a.activity, a.exit_code, a.restarts, a.started_at,
+    board.unreachable.some(u => u.host === a.host)]);
+}
 function draw(board) {
   board = {
     agents: board.agents || [],
@@ -235,7 +273,7 @@ function draw(board) {
     // Plain text from the server (a broken fleet file, …); may be absent.
     warnings: Array.isArray(board.warnings) ? board.warnings.map(String) : [],
   };
-  const before = last.agents.find(a => selected && key(a) === key(selected));
+  const before = seen(last, selected);
   last = board;
   const rows = $("rows");
   const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#rows tr");
@@ -288,9 +326,8 @@ function draw(board) {
   $("warnings").hidden = !board.warnings.length;
   say($("gone"), board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n"));
   notify(agents);
-  // The selected agent changed: what is shown of it may have too.
-  const now = board.agents.find(a => selected && key(a) === key(selected));
-  if (selected && JSON.stringify(now) !== JSON.stringify(before)) look();
+  // What is shown of the selected agent may have changed with it.
+  if (selected && seen(board, selected) !== before) look();
 }
 // A notification for each agent that starts waiting, once allowed.
 function notify(agents) {
@@ -304,10 +341,8 @@ if ("Notification" in window && Notification.permission === "default") {
   $("notify").hidden = false;
   $("notify").onclick = () => Notification.requestPermission().then(() => { $("notify").hidden = true; });
 }
-for (const v of ["screen", "transcript", "events", "explain"]) $("tab-" + v).onclick = () => show(v);
+for (const v of Object.keys(views)) $("tab-" + v).onclick = () => show(v);
 show("screen");
-// The screen moves on its own; look again while it is shown.
-setInterval(() => { if (view === "screen" && !document.hidden) look(); }, 2000);
 const form = $("takeover");
 if (form) {
   const act = (path, body, what) => {
