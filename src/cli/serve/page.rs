@@ -3,7 +3,9 @@
 //! nothing an agent says is ever read as markup; the one exception is an
 //! agent's screen, which the server has already escaped
 //! ([`super::screen`]). Takeover controls are in the page only when the
-//! server allows takeover.
+//! server allows takeover. However many tabs show it, one stream serves
+//! them all (see `listen` in [`SCRIPT`]): a browser keeps only six
+//! connections to a host.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -146,6 +148,9 @@ let selected = null;    // {name, host}
 let view = "screen";
 let last = { agents: [], unreachable: [], warnings: [] };
 let waitingBefore = null; // names waiting at the previous update
+// Whether this tab hears the server itself: then it, and no other tab,
+// tells of an agent that starts waiting (see listen).
+let streaming = false;
 const key = a => a.name + "@" + a.host;
 const query = () => new URLSearchParams(selected).toString();
 // What an endpoint answered: JSON or text, or the server's reason;
@@ -266,6 +271,26 @@ function seen(board, who) {
   return JSON.stringify([a.status, a.activity, a.exit_code, a.restarts, a.started_at,
     board.unreachable.some(u => u.host === a.host)]);
 }
+// Each agent's row, kept from board to board and changed in place: a
+// click, the focus or a hover is never lost to a row drawn anew.
+const drawn = new Map(); // name@host → its row
+function rowOf(a) {
+  let tr = drawn.get(key(a));
+  if (!tr) {
+    tr = document.createElement("tr");
+    tr.dataset.name = a.name;
+    tr.dataset.host = a.host;
+    tr.tabIndex = 0;
+    const first = document.createElement("td");
+    const mark = document.createElement("span");
+    mark.setAttribute("aria-hidden", "true");
+    first.append(mark, document.createTextNode(""));
+    tr.appendChild(first);
+    for (let c = 1; c < 8; c++) tr.appendChild(document.createElement("td"));
+    drawn.set(key(a), tr);
+  }
+  return tr;
+}
 function draw(board) {
   board = {
     agents: board.agents || [],
@@ -277,47 +302,46 @@ function draw(board) {
   last = board;
   const rows = $("rows");
   const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#rows tr");
-  const focusKey = focused ? focused.dataset.name + "@" + focused.dataset.host : null;
-  rows.replaceChildren();
   $("agents").classList.remove("stale");
   const agents = board.agents.slice().sort((a, b) =>
     (b.activity === "waiting") - (a.activity === "waiting") || a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
   const n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0 };
-  for (const a of agents) {
+  const keep = new Set();
+  agents.forEach((a, i) => {
     if (a.status in n) n[a.status]++;
     if (a.status === "running" && (a.activity === "working" || a.activity === "waiting")) n[a.activity]++;
-    const tr = document.createElement("tr");
-    tr.dataset.name = a.name;
-    tr.dataset.host = a.host;
+    const tr = rowOf(a);
+    keep.add(tr);
+    const on = !!selected && key(selected) === key(a);
+    tr.classList.toggle("waiting", a.activity === "waiting");
+    tr.classList.toggle("selected", on);
+    tr.setAttribute("aria-selected", on ? "true" : "false");
     tr.dataset.status = a.status;
     tr.dataset.activity = a.activity || "";
-    if (a.activity === "waiting") tr.className = "waiting";
-    const on = !!selected && key(selected) === key(a);
-    if (on) tr.classList.add("selected");
-    tr.setAttribute("aria-selected", on ? "true" : "false");
-    tr.tabIndex = 0;
     tr.onclick = () => select(a);
     tr.onkeydown = e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(a); } };
-    const first = cell(tr, "");
-    if (a.activity === "waiting") {
-      const mark = document.createElement("span");
-      mark.textContent = "! ";
-      mark.setAttribute("aria-hidden", "true");
-      first.appendChild(mark);
-    }
-    first.appendChild(document.createTextNode(a.name));
-    cell(tr, a.host);
-    cell(tr, a.runtime || "-", "wide");
-    cell(tr, (a.model || "-") + (a.effort ? ":" + a.effort : ""), "wide");
-    cell(tr, a.status === "exited" && a.exit_code != null ? "exited " + a.exit_code : a.status, a.status);
+    const [first, ...cells] = tr.cells;
+    say(first.firstChild, a.activity === "waiting" ? "! " : "");
+    first.lastChild.nodeValue = a.name;
     const act = a.status === "unreachable" ? (a.reason || "").split(":")[0]
       : a.activity === "idle" ? "idle " + age(a.idle_seconds) : (a.activity || "-");
-    cell(tr, act, a.activity ? a.activity + "-word" : "");
-    cell(tr, age(a.uptime_seconds), "wide");
-    cell(tr, String(a.restarts), "wide");
-    rows.appendChild(tr);
-    if (focusKey === key(a)) tr.focus();
-  }
+    [
+      [a.host, ""],
+      [a.runtime || "-", "wide"],
+      [(a.model || "-") + (a.effort ? ":" + a.effort : ""), "wide"],
+      [a.status === "exited" && a.exit_code != null ? "exited " + a.exit_code : a.status, a.status],
+      [act, a.activity ? a.activity + "-word" : ""],
+      [age(a.uptime_seconds), "wide"],
+      [String(a.restarts), "wide"],
+    ].forEach(([text, cls], c) => {
+      say(cells[c], text);
+      if (cells[c].className !== cls) cells[c].className = cls;
+    });
+    if (rows.children[i] !== tr) rows.insertBefore(tr, rows.children[i] || null);
+  });
+  for (const [k, tr] of drawn) if (!keep.has(tr)) { tr.remove(); drawn.delete(k); }
+  // A row moved keeps the keyboard where it was.
+  if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
   const parts = [n.running + " running", n.working + " working", n.waiting + " waiting",
     n.exited + " exited", n.unreachable + " unreachable"];
   say($("counts"), "fleet  " + parts.join(" · "));
@@ -329,13 +353,20 @@ function draw(board) {
   // What is shown of the selected agent may have changed with it.
   if (selected && seen(board, selected) !== before) look();
 }
-// A notification for each agent that starts waiting, once allowed.
+// A notification for each agent that starts waiting, once allowed; told
+// by the tab that hears the server, so once however many tabs are open.
 function notify(agents) {
   const waiting = new Set(agents.filter(a => a.activity === "waiting").map(key));
-  if (waitingBefore && "Notification" in window && Notification.permission === "granted") {
+  if (streaming && waitingBefore && "Notification" in window && Notification.permission === "granted") {
     for (const k of waiting) if (!waitingBefore.has(k)) new Notification(k + " is waiting", { tag: k });
   }
   waitingBefore = waiting;
+}
+// The rows as drawn are old: the stream is down, coming back by itself.
+function stale() {
+  say($("counts"), "fleet: reconnecting… (the rows below are from before)");
+  document.title = "reconnecting · fleet";
+  $("agents").classList.add("stale");
 }
 if ("Notification" in window && Notification.permission === "default") {
   $("notify").hidden = false;
@@ -366,17 +397,52 @@ if (form) {
   };
   $("restart").onclick = () => act("/api/restart", {}, "Restart " + key(selected) + "? Its session is relaunched.");
 }
-let source = null;
+// One stream for all of this server's tabs. Over HTTP/1.1 a browser
+// keeps at most six connections to a host, and a stream holds one for
+// as long as it is open: six tabs each with its own would leave none
+// for a seventh tab to load, or for a screen to be asked for. So one
+// tab leads, elected by a Web Lock it holds while it lives: it listens,
+// and passes each board, and the stream going down, on over a
+// BroadcastChannel; the others draw what it passes on, and ask it for
+// the latest board as they open. When it closes, the lock goes to
+// another tab, which listens in its place. Where a page has neither (it
+// is not a secure context: plain http to an address on the LAN), each
+// tab listens for itself, as before.
+const tabs = navigator.locks && "BroadcastChannel" in window ? new BroadcastChannel("fleet-" + location.host) : null;
+let heard = null, down = false; // a listening tab's latest board, and whether its stream is down
 function listen() {
-  source = new EventSource("/api/stream");
-  source.addEventListener("agents", e => draw(JSON.parse(e.data)));
+  streaming = true;
+  const source = new EventSource("/api/stream");
+  source.addEventListener("agents", e => {
+    heard = JSON.parse(e.data);
+    down = false;
+    if (tabs) tabs.postMessage({ board: heard });
+    draw(heard);
+  });
   source.onerror = () => {
-    $("counts").textContent = "fleet: reconnecting… (the rows below are from before)";
-    document.title = "reconnecting · fleet";
-    $("agents").classList.add("stale");
+    down = true;
+    if (tabs) tabs.postMessage({ down });
+    stale();
     // Closed for good (the server said no): try again a little later.
     if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
   };
 }
-listen();
+if (tabs) {
+  tabs.onmessage = e => {
+    const m = e.data || {};
+    if (streaming) {
+      if (m.hello && heard) tabs.postMessage({ board: heard, down });
+      return;
+    }
+    if (m.board) draw(m.board);
+    if (m.down) stale();
+  };
+  navigator.locks.request("fleet-stream-" + location.host, () => {
+    listen();
+    return new Promise(() => {}); // held until the tab closes
+  }).catch(() => { if (!streaming) listen(); });
+  tabs.postMessage({ hello: true });
+} else {
+  listen();
+}
 "##;
