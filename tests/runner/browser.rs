@@ -112,6 +112,9 @@ impl Browser {
                     // An alert nobody expected fails the next command,
                     // loudly.
                     "unhandledPromptBehavior": "dismiss and notify",
+                    // A page that never loads fails `go` within this,
+                    // rather than after WebDriver's five minutes.
+                    "timeouts": { "pageLoad": 20_000, "script": 10_000 },
                     "goog:chromeOptions": {
                         "binary": chromium,
                         "args": [
@@ -143,6 +146,44 @@ impl Browser {
     /// Opens `url` and waits for it to load.
     pub fn go(&self, url: &str) {
         self.command("POST", "url", json!({ "url": url }));
+    }
+
+    /// The handle of the tab (or window) commands go to.
+    pub fn tab(&self) -> String {
+        string(self.command("GET", "window", Value::Null))
+    }
+
+    /// Opens a new tab, blank, and gives its handle; commands still go
+    /// to the current one until [`Browser::switch_to`].
+    pub fn new_tab(&self) -> String {
+        let opened = self.command("POST", "window/new", json!({ "type": "tab" }));
+        string(opened["handle"].clone())
+    }
+
+    /// Sends commands to the tab (or window) `handle` from now on.
+    pub fn switch_to(&self, handle: &str) {
+        self.command("POST", "window", json!({ "handle": handle }));
+    }
+
+    /// Closes the current tab; commands go nowhere until
+    /// [`Browser::switch_to`] another.
+    pub fn close_tab(&self) {
+        self.command("DELETE", "window", Value::Null);
+    }
+
+    /// Runs `source` in every page the current tab opens from now on,
+    /// before the page's own scripts (Chromium's DevTools protocol,
+    /// `Page.addScriptToEvaluateOnNewDocument`): a browser without some
+    /// feature, stood in for.
+    pub fn before_each_page(&self, source: &str) {
+        self.command(
+            "POST",
+            "goog/cdp/execute",
+            json!({
+                "cmd": "Page.addScriptToEvaluateOnNewDocument",
+                "params": { "source": source },
+            }),
+        );
     }
 
     /// The address bar.

@@ -447,3 +447,351 @@ fn the_page_reconnects_by_itself_when_the_server_comes_back() {
     });
     assert_eq!(browser.script("return window.samePage;", &[]), true);
 }
+
+/// The connections to `fleet serve` on `port`, each by the browser's end
+/// of it, with the bytes the server has sent on it (`ss`; the kernel's
+/// count).
+fn sent_on(port: u16) -> std::collections::BTreeMap<String, u64> {
+    let filter = format!("( sport = :{port} )");
+    let out = std::process::Command::new("ss")
+        .args(["-tniH", "state", "established", &filter])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ss (iproute2): {e}"));
+    assert!(out.status.success(), "ss: {out:?}");
+    let out = String::from_utf8_lossy(&out.stdout);
+    let mut connections = std::collections::BTreeMap::new();
+    let mut peer: Option<String> = None;
+    for line in out.lines() {
+        if !line.starts_with(char::is_whitespace) {
+            // Recv-Q, Send-Q, this end, the browser's end.
+            peer = line.split_whitespace().nth(3).map(String::from);
+            if let Some(peer) = &peer {
+                connections.insert(peer.clone(), 0);
+            }
+        } else if let Some(peer) = &peer {
+            let sent = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("bytes_sent:"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            connections.insert(peer.clone(), sent);
+        }
+    }
+    connections
+}
+
+/// The connections the server sent on between two counts: with no
+/// agent selected in any tab, only event streams carry anything.
+fn carried(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(peer, sent)| **sent > before.get(*peer).copied().unwrap_or(0))
+        .map(|(peer, _)| peer.clone())
+        .collect()
+}
+
+/// Waits, in one tab after another, until each shows what `check` wants.
+fn all_show(browser: &Browser, tabs: &[String], what: &str, check: impl Fn(&[Value]) -> bool) {
+    for (n, tab) in tabs.iter().enumerate() {
+        browser.switch_to(tab);
+        browser.wait_for(
+            &format!("{what} in tab {}", n + 1),
+            Duration::from_secs(10),
+            |b| check(&rows(b)),
+        );
+    }
+}
+
+#[test]
+fn eight_tabs_share_one_stream_and_every_one_follows_the_fleet() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n[agents.bravo]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("alpha", "anything else is echoed");
+    let (_server, browser, port) = open(&env);
+    browser.wait_for("two rows", Duration::from_secs(10), |b| rows(b).len() == 2);
+    // A browser keeps six connections to a host: eight tabs that each
+    // held a stream would leave the seventh and eighth unloaded.
+    let mut tabs = vec![browser.tab()];
+    for n in 2..=8 {
+        let tab = browser.new_tab();
+        browser.switch_to(&tab);
+        browser.go(&format!("http://127.0.0.1:{port}/"));
+        browser.wait_for(
+            &format!("two rows in tab {n}"),
+            Duration::from_secs(10),
+            |b| rows(b).len() == 2,
+        );
+        tabs.push(tab);
+    }
+    // Each is told of a change, and one of them says it aloud.
+    let stand_in = "window.told = []; window.Notification = class { constructor(title) { told.push(title); } }; Notification.permission = 'granted';";
+    let told = |tabs: &[String]| -> Vec<String> {
+        tabs.iter()
+            .flat_map(|tab| {
+                browser.switch_to(tab);
+                let told = browser.script("return window.told;", &[]);
+                serde_json::from_value::<Vec<String>>(told).unwrap_or_default()
+            })
+            .collect()
+    };
+    for tab in &tabs {
+        browser.switch_to(tab);
+        browser.script(stand_in, &[]);
+    }
+    let before = sent_on(port);
+    env.type_line("bravo", "ask");
+    all_show(&browser, &tabs, "bravo waiting", |shown| {
+        waiting(row(shown, "bravo"))
+    });
+    // Over one stream: the server sent the change on one connection.
+    let after = sent_on(port);
+    let streams = carried(&before, &after);
+    assert_eq!(streams.len(), 1, "{before:?} → {after:?}");
+    let host = env.row("bravo")["host"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(told(&tabs), [format!("bravo@{host} is waiting")]);
+
+    // The last tab still gets an agent's screen.
+    browser.switch_to(&tabs[7]);
+    let alpha = browser
+        .find("#rows tr[data-name=\"alpha\"]")
+        .unwrap_or_else(|| panic!("no row for alpha"));
+    browser.click(&alpha);
+    browser.wait_for("alpha's screen", Duration::from_secs(10), |b| {
+        b.find("#screen")
+            .is_some_and(|s| b.text(&s).contains("anything else is echoed"))
+    });
+    browser.set_viewport(1280, 900);
+    browser.screenshot("eighth").check(1280, 900);
+    // Back to the rows only, so that only a stream carries anything.
+    browser.go(&format!("http://127.0.0.1:{port}/"));
+    browser.wait_for("two rows again", Duration::from_secs(10), |b| {
+        rows(b).len() == 2
+    });
+    browser.script(stand_in, &[]);
+
+    // The tab that listens closes: another listens in its place.
+    browser.switch_to(&tabs[0]);
+    browser.close_tab();
+    let tabs = &tabs[1..];
+    let before = sent_on(port);
+    env.type_line("alpha", "ask");
+    all_show(&browser, tabs, "alpha waiting", |shown| {
+        waiting(row(shown, "alpha")) && waiting(row(shown, "bravo"))
+    });
+    let after = sent_on(port);
+    let streams = carried(&before, &after);
+    assert_eq!(streams.len(), 1, "{before:?} → {after:?}");
+    assert_eq!(told(tabs), [format!("alpha@{host} is waiting")]);
+}
+
+/// Waits until the page has drawn a board from the server whose uptime
+/// of the (one) agent is `secs` past what it shows now.
+fn clocks_move(browser: &Browser, secs: i64) {
+    let now = browser.script("return last.agents[0].uptime_seconds;", &[]);
+    let now = now.as_i64().unwrap_or_else(|| panic!("no uptime: {now}"));
+    browser.wait_for(
+        &format!("a board {secs} s on"),
+        Duration::from_secs(10 + secs.unsigned_abs()),
+        |b| {
+            b.script("return last.agents[0].uptime_seconds;", &[])
+                .as_i64()
+                >= Some(now + secs)
+        },
+    );
+}
+
+#[test]
+fn the_selected_agents_view_is_asked_for_again_only_when_it_may_have_changed() {
+    let mut env = TestEnv::new();
+    // Idle soon, so that then only its clocks move.
+    env.set("FLEET_IDLE_AFTER", "1");
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("alpha", "anything else is echoed");
+    let (_server, browser, _port) = open(&env);
+    browser.wait_for("alpha's row", Duration::from_secs(10), |b| {
+        rows(b).len() == 1
+    });
+    // What the page asks the server for.
+    browser.script(
+        r#"window.requested = [];
+           const fetched = window.fetch;
+           window.fetch = function (url) {
+             window.requested.push(String(url).split("?")[0]);
+             return fetched.apply(this, arguments);
+           };
+"#,
+        &[],
+    );
+    let asked = |b: &Browser| -> Vec<String> {
+        serde_json::from_value(b.script("return window.requested.splice(0);", &[]))
+            .unwrap_or_default()
+    };
+    let alpha = browser
+        .find("#rows tr[data-name=\"alpha\"]")
+        .unwrap_or_else(|| panic!("no row for alpha"));
+    browser.click(&alpha);
+    browser.wait_for("alpha's screen", Duration::from_secs(10), |b| {
+        b.find("#screen")
+            .is_some_and(|s| b.text(&s).contains("anything else is echoed"))
+    });
+    // Asked again and again, the screen is asked for once at a time.
+    asked(&browser);
+    let at_once = browser.script(
+        "for (let i = 0; i < 5; i++) look(); return window.requested.length;",
+        &[],
+    );
+    assert_eq!(at_once, 1);
+    // Its explanation, once; not again while only its clocks move, and
+    // no screen while it is not shown.
+    let explain = browser
+        .find("#tab-explain")
+        .unwrap_or_else(|| panic!("no #tab-explain"));
+    browser.click(&explain);
+    browser.wait_for("alpha idle, explained", Duration::from_secs(10), |b| {
+        b.find("#explain")
+            .is_some_and(|x| b.text(&x).contains("idle"))
+    });
+    asked(&browser);
+    clocks_move(&browser, 1);
+    assert_eq!(asked(&browser), Vec::<String>::new());
+    // Its row is the same element from board to board: a click on it is
+    // never lost to a row drawn anew.
+    assert_eq!(
+        browser.attr(&alpha, "aria-selected").as_deref(),
+        Some("true")
+    );
+    // It starts to wait: explained again.
+    env.type_line("alpha", "ask");
+    browser.wait_for("alpha waiting, explained", Duration::from_secs(10), |b| {
+        b.find("#explain")
+            .is_some_and(|x| b.text(&x).contains("waiting"))
+    });
+    let again = asked(&browser);
+    assert!(
+        !again.is_empty() && again.iter().all(|a| a == "/api/explain"),
+        "{again:?}"
+    );
+    // The screen, while the page is seen; none while it is not.
+    let screen = browser
+        .find("#tab-screen")
+        .unwrap_or_else(|| panic!("no #tab-screen"));
+    browser.click(&screen);
+    browser.wait_for("the screen asked for twice", Duration::from_secs(10), |b| {
+        b.script("return window.requested.length;", &[]).as_i64() >= Some(2)
+    });
+    browser.script(
+        r#"Object.defineProperty(document, "hidden", { value: true, configurable: true });
+           document.dispatchEvent(new Event("visibilitychange"));"#,
+        &[],
+    );
+    asked(&browser);
+    // Long enough for a look or two at the screen, were it asked for.
+    clocks_move(&browser, 3);
+    let hidden = asked(&browser);
+    assert!(hidden.len() <= 1, "asked while hidden: {hidden:?}");
+}
+
+#[test]
+fn warnings_show_above_the_rows_as_text() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n");
+    env.fleet(&["up"]).success();
+    let (_server, browser, _port) = open(&env);
+    browser.wait_for("alpha's row", Duration::from_secs(10), |b| {
+        rows(b).len() == 1
+    });
+    // None yet: nothing shown.
+    assert!(browser.find_all("#warnings:not([hidden])").is_empty());
+    browser.set_viewport(390, 844);
+    // A board with warnings, as the server will send them; drawn and
+    // read in one go, before the next board from the server.
+    let broken = "fleet.toml is broken: line 3: expected `=`; showing what runs on this host only, at /home/someone/a/rather/long/path/without/any/spaces/fleet.toml";
+    let shown = browser.script(
+        r#"draw(Object.assign({}, last, { warnings: arguments[0] }));
+           const w = document.getElementById("warnings");
+           const gone = document.getElementById("gone");
+           return {
+             text: w.innerText,
+             elements: w.querySelectorAll("*").length,
+             hidden: w.hidden || getComputedStyle(w).display === "none",
+             above: !!(w.compareDocumentPosition(document.getElementById("agents")) & Node.DOCUMENT_POSITION_FOLLOWING),
+             colour: getComputedStyle(w).color === getComputedStyle(gone).color,
+             fits: document.documentElement.scrollWidth <= innerWidth,
+           };"#,
+        &[serde_json::json!([broken, "<b>x</b>"])],
+    );
+    assert_eq!(
+        shown,
+        serde_json::json!({
+            "text": format!("{broken}\n<b>x</b>"),
+            "elements": 0,
+            "hidden": false,
+            "above": true,
+            "colour": true,
+            "fits": true,
+        })
+    );
+    browser.script(
+        "draw(Object.assign({}, last, { warnings: arguments[0] }));",
+        &[serde_json::json!([broken, "<b>x</b>"])],
+    );
+    browser.screenshot("warnings").check(390, 844);
+    // A board without them: gone again.
+    let hidden = browser.script(
+        r#"const board = Object.assign({}, last);
+           delete board.warnings;
+           draw(board);
+           const w = document.getElementById("warnings");
+           return w.hidden && w.textContent === "";"#,
+        &[],
+    );
+    assert_eq!(hidden, true);
+}
+
+#[test]
+fn where_tabs_cannot_share_a_stream_each_listens_for_itself() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("alpha", "anything else is echoed");
+    let (_server, port, token) = serve(&env);
+    let browser = Browser::start(&env.root().join("browser"));
+    // As on plain http to a LAN address, which is not a secure context.
+    let insecure = "delete Navigator.prototype.locks; delete window.BroadcastChannel;";
+    let first = browser.tab();
+    browser.before_each_page(insecure);
+    browser.go(&format!("http://127.0.0.1:{port}/?token={token}"));
+    let second = browser.new_tab();
+    browser.switch_to(&second);
+    browser.before_each_page(insecure);
+    browser.go(&format!("http://127.0.0.1:{port}/"));
+    let tabs = [first, second];
+    for tab in &tabs {
+        browser.switch_to(tab);
+        assert_eq!(
+            browser.script(
+                "return [typeof navigator.locks, typeof BroadcastChannel];",
+                &[]
+            ),
+            serde_json::json!(["undefined", "undefined"])
+        );
+    }
+    all_show(&browser, &tabs, "alpha's row", |shown| shown.len() == 1);
+    let before = sent_on(port);
+    env.type_line("alpha", "ask");
+    all_show(&browser, &tabs, "alpha waiting", |shown| {
+        waiting(row(shown, "alpha"))
+    });
+    let after = sent_on(port);
+    assert_eq!(carried(&before, &after).len(), 2, "{before:?} → {after:?}");
+}

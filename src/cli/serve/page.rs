@@ -3,7 +3,9 @@
 //! nothing an agent says is ever read as markup; the one exception is an
 //! agent's screen, which the server has already escaped
 //! ([`super::screen`]). Takeover controls are in the page only when the
-//! server allows takeover.
+//! server allows takeover. However many tabs show it, one stream serves
+//! them all (see `listen` in [`SCRIPT`]): a browser keeps only six
+//! connections to a host.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -68,7 +70,7 @@ tbody tr:focus-visible { outline: 2px solid #6af; outline-offset: -2px; }
 .running { color: #6c6; } .drift { color: #dd6; } .exited, .unreachable, .crashloop { color: #e66; }
 .missing { color: #888; } .unmanaged { color: #d6d; }
 .waiting-word { color: #ee6; } .working-word { color: #6c6; } .idle-word { color: #aaa; }
-#gone { color: #e66; padding: 4px 12px; white-space: pre-wrap; }
+#gone, #warnings { color: #e66; padding: 4px 12px; white-space: pre-wrap; overflow-wrap: anywhere; }
 #detail { border-top: 1px solid #333; margin-top: 8px; }
 #detail[hidden] { display: none; }
 #detail-head { padding: 8px 12px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
@@ -89,6 +91,7 @@ pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; 
 </head>
 <body>
 <header><span id="counts" role="status" aria-live="polite">fleet: connecting…</span><button id="notify" type="button" hidden>Notify when waiting</button></header>
+<div id="warnings" hidden></div>
 <div class="scroll">
 <table id="agents" class="stale" aria-label="agents">
 <thead><tr><th>NAME</th><th>HOST</th><th class="wide">RUNTIME</th><th class="wide">MODEL</th><th>STATUS</th><th>ACTIVITY</th><th class="wide">UPTIME</th><th class="wide">RESTARTS</th></tr></thead>
@@ -136,79 +139,116 @@ function cell(tr, text, cls) {
   tr.appendChild(td);
   return td;
 }
+// Text that is set only when it changes: a live region is not read out
+// again for every board, nor a selection in it lost.
+function say(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
 let selected = null;    // {name, host}
 let view = "screen";
-let last = { agents: [], unreachable: [] };
+let last = { agents: [], unreachable: [], warnings: [] };
 let waitingBefore = null; // names waiting at the previous update
+// Whether this tab hears the server itself: then it, and no other tab,
+// tells of an agent that starts waiting (see listen).
+let streaming = false;
 const key = a => a.name + "@" + a.host;
 const query = () => new URLSearchParams(selected).toString();
-// What an endpoint answered: JSON or text, or the server's reason.
+// What an endpoint answered: JSON or text, or the server's reason;
+// given up after 30 s, so that a look never waits for good.
 async function ask(path, json) {
-  const r = await fetch(path);
-  if (!r.ok) throw new Error((await r.text()).trim() || r.status);
-  return json ? r.json() : r.text();
+  const stop = new AbortController();
+  const late = setTimeout(() => stop.abort(), 30000);
+  try {
+    const r = await fetch(path, { signal: stop.signal });
+    if (!r.ok) throw new Error((await r.text()).trim() || r.status);
+    return await (json ? r.json() : r.text());
+  } catch (e) {
+    throw e.name === "AbortError" ? new Error("no answer in 30 s") : e;
+  } finally {
+    clearTimeout(late);
+  }
 }
-function failed(e) {
-  if (selected) $("screen-title").textContent = key(selected) + ": " + e.message;
-}
+// How each view of the selected agent is asked for, and drawn.
+const views = {
+  // HTML the server escaped (colours as styles): no markup an agent wrote.
+  screen: [() => ask("/api/screen?" + query(), true), s => { $("screen").innerHTML = s.html; }],
+  transcript: [() => ask("/api/transcript?tail=500&" + query(), false), t => {
+    const pre = $("transcript");
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = t || "(nothing recorded yet)";
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }],
+  events: [() => ask("/api/events?" + query(), true), list => {
+    const body = $("events-list").tBodies[0];
+    body.replaceChildren();
+    for (const e of list.slice(-200).reverse()) {
+      const tr = document.createElement("tr");
+      cell(tr, e.time.replace("T", " ").replace(/\.\d+Z$/, "Z"));
+      cell(tr, e.event + (e.exit_code != null ? " " + e.exit_code : ""), e.event);
+      cell(tr, e.detail);
+      body.appendChild(tr);
+    }
+    if (!list.length) cell(body.insertRow(), "no events yet");
+  }],
+  explain: [() => ask("/api/explain?" + query(), true), x => {
+    const lines = [x.name + "  " + x.status + (x.exit_code != null ? " " + x.exit_code : "") +
+      (x.activity ? ", " + x.activity : ""), "  status      " + (x.status_evidence || "-")];
+    if (x.decided_by) {
+      const d = x.decided_by;
+      lines.push("  decided by  " + d.source + " at " + d.at + ": " + d.says + " (" + d.evidence + ")");
+    }
+    for (const s of x.signals || []) lines.push("  signal      " + s.source + " at " + s.at + ": " + s.says + " (" + s.evidence + ")");
+    $("explain").textContent = lines.join("\n");
+  }],
+};
 // Each look is numbered: an answer older than one already shown is
-// dropped, so a slow answer never puts back an older screen.
+// dropped, so a slow answer never puts back an older screen. And one
+// look at a time at each view of an agent: asked again meanwhile, it
+// looks once more when the answer is in, rather than pile up requests.
 let asked = 0, shown = 0;
+const asking = new Map(); // "view name@host" → whether asked again meanwhile
 // The selected agent's current view.
 function look() {
   if (!selected) return;
-  const was = key(selected), n = ++asked, v = view;
+  const was = key(selected), v = view, slot = v + " " + was;
+  if (asking.has(slot)) {
+    asking.set(slot, true);
+    return;
+  }
+  asking.set(slot, false);
+  const n = ++asked;
   const still = () => {
     if (!selected || key(selected) !== was || view !== v || n < shown) return false;
     shown = n;
     $("screen-title").textContent = was;
     return true;
   };
-  if (view === "screen") {
-    // HTML the server escaped (colours as styles): no markup an agent wrote.
-    ask("/api/screen?" + query(), true).then(s => { if (still()) $("screen").innerHTML = s.html; }, failed);
-  } else if (view === "transcript") {
-    ask("/api/transcript?tail=500&" + query(), false).then(t => {
-      if (!still()) return;
-      const pre = $("transcript");
-      const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-      pre.textContent = t || "(nothing recorded yet)";
-      if (atEnd) pre.scrollTop = pre.scrollHeight;
-    }, failed);
-  } else if (view === "events") {
-    ask("/api/events?" + query(), true).then(list => {
-      if (!still()) return;
-      const body = $("events-list").tBodies[0];
-      body.replaceChildren();
-      for (const e of list.slice(-200).reverse()) {
-        const tr = document.createElement("tr");
-        cell(tr, e.time.replace("T", " ").replace(/\.\d+Z$/, "Z"));
-        cell(tr, e.event + (e.exit_code != null ? " " + e.exit_code : ""), e.event);
-        cell(tr, e.detail);
-        body.appendChild(tr);
-      }
-      if (!list.length) cell(body.insertRow(), "no events yet");
-    }, failed);
-  } else if (view === "explain") {
-    ask("/api/explain?" + query(), true).then(x => {
-      if (!still()) return;
-      const lines = [x.name + "  " + x.status + (x.exit_code != null ? " " + x.exit_code : "") +
-        (x.activity ? ", " + x.activity : ""), "  status      " + (x.status_evidence || "-")];
-      if (x.decided_by) {
-        const d = x.decided_by;
-        lines.push("  decided by  " + d.source + " at " + d.at + ": " + d.says + " (" + d.evidence + ")");
-      }
-      for (const s of x.signals || []) lines.push("  signal      " + s.source + " at " + s.at + ": " + s.says + " (" + s.evidence + ")");
-      $("explain").textContent = lines.join("\n");
-    }, failed);
-  }
+  const [fetchIt, drawIt] = views[v];
+  fetchIt().then(got => { if (still()) drawIt(got); },
+    e => { if (still()) $("screen-title").textContent = was + ": " + e.message; })
+    .finally(() => {
+      const again = asking.get(slot);
+      asking.delete(slot);
+      if (again && selected && key(selected) === was && view === v) look();
+      else poll();
+    });
 }
+// The screen moves on its own: looked at again 2 s after each answer,
+// while it is the view shown and the page is seen.
+let polling = null;
+function poll() {
+  clearTimeout(polling);
+  polling = null;
+  if (selected && view === "screen" && !document.hidden) polling = setTimeout(look, 2000);
+}
+document.addEventListener("visibilitychange", () => { if (document.hidden) poll(); else look(); });
 function show(name) {
   view = name;
-  for (const v of ["screen", "transcript", "events", "explain"]) {
+  for (const v of Object.keys(views)) {
     $(v).hidden = v !== name;
     $("tab-" + v).setAttribute("aria-selected", v === name ? "true" : "false");
   }
+  poll();
   look();
 }
 function select(a) {
@@ -222,78 +262,118 @@ function select(a) {
   draw(last);
   look();
 }
+// What the rows say of an agent that its views may show: its status,
+// activity, exit code, restarts and launch, and whether its host
+// answers. Not its uptime or idle seconds, which move at every board.
+function seen(board, who) {
+  const a = who && board.agents.find(a => key(a) === key(who));
+  if (!a) return null;
+  return JSON.stringify([a.status, a.activity, a.exit_code, a.restarts, a.started_at,
+    board.unreachable.some(u => u.host === a.host)]);
+}
+// Each agent's row, kept from board to board and changed in place: a
+// click, the focus or a hover is never lost to a row drawn anew.
+const drawn = new Map(); // name@host → its row
+function rowOf(a) {
+  let tr = drawn.get(key(a));
+  if (!tr) {
+    tr = document.createElement("tr");
+    tr.dataset.name = a.name;
+    tr.dataset.host = a.host;
+    tr.tabIndex = 0;
+    const first = document.createElement("td");
+    const mark = document.createElement("span");
+    mark.setAttribute("aria-hidden", "true");
+    first.append(mark, document.createTextNode(""));
+    tr.appendChild(first);
+    for (let c = 1; c < 8; c++) tr.appendChild(document.createElement("td"));
+    drawn.set(key(a), tr);
+  }
+  return tr;
+}
 function draw(board) {
-  const before = last.agents.find(a => selected && key(a) === key(selected));
+  board = {
+    agents: board.agents || [],
+    unreachable: board.unreachable || [],
+    // Plain text from the server (a broken fleet file, …); may be absent.
+    warnings: Array.isArray(board.warnings) ? board.warnings.map(String) : [],
+  };
+  const before = seen(last, selected);
   last = board;
   const rows = $("rows");
   const focused = document.activeElement && document.activeElement.closest && document.activeElement.closest("#rows tr");
-  const focusKey = focused ? focused.dataset.name + "@" + focused.dataset.host : null;
-  rows.replaceChildren();
   $("agents").classList.remove("stale");
   const agents = board.agents.slice().sort((a, b) =>
     (b.activity === "waiting") - (a.activity === "waiting") || a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
   const n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0 };
-  for (const a of agents) {
+  const keep = new Set();
+  agents.forEach((a, i) => {
     if (a.status in n) n[a.status]++;
     if (a.status === "running" && (a.activity === "working" || a.activity === "waiting")) n[a.activity]++;
-    const tr = document.createElement("tr");
-    tr.dataset.name = a.name;
-    tr.dataset.host = a.host;
+    const tr = rowOf(a);
+    keep.add(tr);
+    const on = !!selected && key(selected) === key(a);
+    tr.classList.toggle("waiting", a.activity === "waiting");
+    tr.classList.toggle("selected", on);
+    tr.setAttribute("aria-selected", on ? "true" : "false");
     tr.dataset.status = a.status;
     tr.dataset.activity = a.activity || "";
-    if (a.activity === "waiting") tr.className = "waiting";
-    const on = !!selected && key(selected) === key(a);
-    if (on) tr.classList.add("selected");
-    tr.setAttribute("aria-selected", on ? "true" : "false");
-    tr.tabIndex = 0;
     tr.onclick = () => select(a);
     tr.onkeydown = e => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(a); } };
-    const first = cell(tr, "");
-    if (a.activity === "waiting") {
-      const mark = document.createElement("span");
-      mark.textContent = "! ";
-      mark.setAttribute("aria-hidden", "true");
-      first.appendChild(mark);
-    }
-    first.appendChild(document.createTextNode(a.name));
-    cell(tr, a.host);
-    cell(tr, a.runtime || "-", "wide");
-    cell(tr, (a.model || "-") + (a.effort ? ":" + a.effort : ""), "wide");
-    cell(tr, a.status === "exited" && a.exit_code != null ? "exited " + a.exit_code : a.status, a.status);
+    const [first, ...cells] = tr.cells;
+    say(first.firstChild, a.activity === "waiting" ? "! " : "");
+    first.lastChild.nodeValue = a.name;
     const act = a.status === "unreachable" ? (a.reason || "").split(":")[0]
       : a.activity === "idle" ? "idle " + age(a.idle_seconds) : (a.activity || "-");
-    cell(tr, act, a.activity ? a.activity + "-word" : "");
-    cell(tr, age(a.uptime_seconds), "wide");
-    cell(tr, String(a.restarts), "wide");
-    rows.appendChild(tr);
-    if (focusKey === key(a)) tr.focus();
-  }
+    [
+      [a.host, ""],
+      [a.runtime || "-", "wide"],
+      [(a.model || "-") + (a.effort ? ":" + a.effort : ""), "wide"],
+      [a.status === "exited" && a.exit_code != null ? "exited " + a.exit_code : a.status, a.status],
+      [act, a.activity ? a.activity + "-word" : ""],
+      [age(a.uptime_seconds), "wide"],
+      [String(a.restarts), "wide"],
+    ].forEach(([text, cls], c) => {
+      say(cells[c], text);
+      if (cells[c].className !== cls) cells[c].className = cls;
+    });
+    if (rows.children[i] !== tr) rows.insertBefore(tr, rows.children[i] || null);
+  });
+  for (const [k, tr] of drawn) if (!keep.has(tr)) { tr.remove(); drawn.delete(k); }
+  // A row moved keeps the keyboard where it was.
+  if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
   const parts = [n.running + " running", n.working + " working", n.waiting + " waiting",
     n.exited + " exited", n.unreachable + " unreachable"];
-  $("counts").textContent = "fleet  " + parts.join(" · ");
+  say($("counts"), "fleet  " + parts.join(" · "));
   document.title = (n.waiting ? n.waiting + " waiting · " : "") + "fleet";
-  $("gone").textContent = board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n");
+  say($("warnings"), board.warnings.join("\n"));
+  $("warnings").hidden = !board.warnings.length;
+  say($("gone"), board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n"));
   notify(agents);
-  // The selected agent changed: what is shown of it may have too.
-  const now = board.agents.find(a => selected && key(a) === key(selected));
-  if (selected && JSON.stringify(now) !== JSON.stringify(before)) look();
+  // What is shown of the selected agent may have changed with it.
+  if (selected && seen(board, selected) !== before) look();
 }
-// A notification for each agent that starts waiting, once allowed.
+// A notification for each agent that starts waiting, once allowed; told
+// by the tab that hears the server, so once however many tabs are open.
 function notify(agents) {
   const waiting = new Set(agents.filter(a => a.activity === "waiting").map(key));
-  if (waitingBefore && "Notification" in window && Notification.permission === "granted") {
+  if (streaming && waitingBefore && "Notification" in window && Notification.permission === "granted") {
     for (const k of waiting) if (!waitingBefore.has(k)) new Notification(k + " is waiting", { tag: k });
   }
   waitingBefore = waiting;
+}
+// The rows as drawn are old: the stream is down, coming back by itself.
+function stale() {
+  say($("counts"), "fleet: reconnecting… (the rows below are from before)");
+  document.title = "reconnecting · fleet";
+  $("agents").classList.add("stale");
 }
 if ("Notification" in window && Notification.permission === "default") {
   $("notify").hidden = false;
   $("notify").onclick = () => Notification.requestPermission().then(() => { $("notify").hidden = true; });
 }
-for (const v of ["screen", "transcript", "events", "explain"]) $("tab-" + v).onclick = () => show(v);
+for (const v of Object.keys(views)) $("tab-" + v).onclick = () => show(v);
 show("screen");
-// The screen moves on its own; look again while it is shown.
-setInterval(() => { if (view === "screen" && !document.hidden) look(); }, 2000);
 const form = $("takeover");
 if (form) {
   const act = (path, body, what) => {
@@ -317,17 +397,52 @@ if (form) {
   };
   $("restart").onclick = () => act("/api/restart", {}, "Restart " + key(selected) + "? Its session is relaunched.");
 }
-let source = null;
+// One stream for all of this server's tabs. Over HTTP/1.1 a browser
+// keeps at most six connections to a host, and a stream holds one for
+// as long as it is open: six tabs each with its own would leave none
+// for a seventh tab to load, or for a screen to be asked for. So one
+// tab leads, elected by a Web Lock it holds while it lives: it listens,
+// and passes each board, and the stream going down, on over a
+// BroadcastChannel; the others draw what it passes on, and ask it for
+// the latest board as they open. When it closes, the lock goes to
+// another tab, which listens in its place. Where a page has neither (it
+// is not a secure context: plain http to an address on the LAN), each
+// tab listens for itself, as before.
+const tabs = navigator.locks && "BroadcastChannel" in window ? new BroadcastChannel("fleet-" + location.host) : null;
+let heard = null, down = false; // a listening tab's latest board, and whether its stream is down
 function listen() {
-  source = new EventSource("/api/stream");
-  source.addEventListener("agents", e => draw(JSON.parse(e.data)));
+  streaming = true;
+  const source = new EventSource("/api/stream");
+  source.addEventListener("agents", e => {
+    heard = JSON.parse(e.data);
+    down = false;
+    if (tabs) tabs.postMessage({ board: heard });
+    draw(heard);
+  });
   source.onerror = () => {
-    $("counts").textContent = "fleet: reconnecting… (the rows below are from before)";
-    document.title = "reconnecting · fleet";
-    $("agents").classList.add("stale");
+    down = true;
+    if (tabs) tabs.postMessage({ down });
+    stale();
     // Closed for good (the server said no): try again a little later.
     if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
   };
 }
-listen();
+if (tabs) {
+  tabs.onmessage = e => {
+    const m = e.data || {};
+    if (streaming) {
+      if (m.hello && heard) tabs.postMessage({ board: heard, down });
+      return;
+    }
+    if (m.board) draw(m.board);
+    if (m.down) stale();
+  };
+  navigator.locks.request("fleet-stream-" + location.host, () => {
+    listen();
+    return new Promise(() => {}); // held until the tab closes
+  }).catch(() => { if (!streaming) listen(); });
+  tabs.postMessage({ hello: true });
+} else {
+  listen();
+}
 "##;
