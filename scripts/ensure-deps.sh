@@ -23,6 +23,8 @@ ensure_deps() {
         # fleet serve's page is tested in real headless Chromium.
         command -v chromium >/dev/null 2>&1 || missing+=(chromium)
         command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+        # The page's tests count the server's connections with ss.
+        command -v ss >/dev/null 2>&1 || missing+=(iproute2)
     fi
     [ ${#missing[@]} -eq 0 ] && return 0
     echo "==> installing ${missing[*]}"

@@ -296,14 +296,6 @@ impl Browser {
         }
     }
 
-    pub fn accept_alert(&self) {
-        self.command("POST", "alert/accept", json!({}));
-    }
-
-    pub fn dismiss_alert(&self) {
-        self.command("POST", "alert/dismiss", json!({}));
-    }
-
     /// Polls `check` until it holds, within `timeout`; else fails, saying
     /// `what` was awaited and what the page showed.
     #[track_caller]

@@ -350,22 +350,32 @@ fn with_takeover_allowed_the_page_sends_and_restarts_after_asking() {
             .unwrap_or_else(|| panic!("no Send button"));
         browser.click(&send);
     };
+    // The question is asked in the page (a dialog of its own would stop
+    // this tab, and the stream other tabs draw from).
+    let answer = |yes: bool| {
+        browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
+            b.find("#confirm[open]").is_some()
+        });
+        let asked = browser
+            .find("#confirm-text")
+            .map(|t| browser.text(&t))
+            .unwrap_or_default();
+        let button = browser
+            .find(if yes { "#confirm-yes" } else { "#confirm-no" })
+            .unwrap_or_else(|| panic!("no answer button"));
+        browser.click(&button);
+        assert_eq!(browser.alert_text(), None, "a blocking dialog opened");
+        asked
+    };
     type_in("not this one");
-    browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
-        b.alert_text().is_some()
-    });
-    let asked = browser.alert_text().unwrap_or_default();
+    let asked = answer(false);
     assert!(
         asked.contains("alpha@") && asked.contains("not this one"),
         "{asked}"
     );
-    browser.dismiss_alert();
     // Saying yes types it, and the screen shows the agent's answer.
     type_in("hello from the browser");
-    browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
-        b.alert_text().is_some()
-    });
-    browser.accept_alert();
+    answer(true);
     browser.wait_for("alpha's answer", Duration::from_secs(10), |b| {
         b.find("#act-said")
             .is_some_and(|s| b.text(&s).contains("sent"))
@@ -397,10 +407,8 @@ fn with_takeover_allowed_the_page_sends_and_restarts_after_asking() {
         .find("#restart")
         .unwrap_or_else(|| panic!("no Restart button"));
     browser.click(&restart);
-    browser.wait_for("a confirmation", Duration::from_secs(5), |b| {
-        b.alert_text().is_some()
-    });
-    browser.accept_alert();
+    let asked = answer(true);
+    assert!(asked.contains("Restart alpha@"), "{asked}");
     browser.wait_for("restarted", Duration::from_secs(15), |b| {
         b.find("#act-said")
             .is_some_and(|s| b.text(&s).contains("restarted"))

@@ -44,7 +44,12 @@ const TAKEOVER: &str = r#"<form id="takeover" class="takeover" autocomplete="off
 <button id="send" type="submit">Send</button>
 <button id="restart" type="button">Restart</button>
 <span id="act-said" role="status"></span>
-</form>"#;
+</form>
+<dialog id="confirm" aria-labelledby="confirm-text">
+<p id="confirm-text"></p>
+<button id="confirm-yes" type="button">Yes</button>
+<button id="confirm-no" type="button" autofocus>No</button>
+</dialog>"#;
 
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
@@ -77,6 +82,9 @@ tbody tr:focus-visible { outline: 2px solid #6af; outline-offset: -2px; }
 #screen-title { color: #aaa; margin-right: auto; }
 #takeover { padding: 0 12px 8px; display: flex; gap: 8px; flex-wrap: wrap; }
 #send-text { flex: 1; min-width: 12em; }
+#confirm { background: #222; color: #ddd; border: 1px solid #666; max-width: min(40em, 90vw); }
+#confirm p { white-space: pre-wrap; overflow-wrap: anywhere; }
+#confirm::backdrop { background: rgba(0, 0, 0, 0.6); }
 #act-said { color: #aaa; align-self: center; }
 pre.view { margin: 0 12px 12px; padding: 8px; background: #000; overflow: auto; min-height: 4em; max-height: 70vh; }
 #events-list td { white-space: normal; }
@@ -239,7 +247,10 @@ let polling = null;
 function poll() {
   clearTimeout(polling);
   polling = null;
-  if (selected && view === "screen" && !document.hidden) polling = setTimeout(look, 2000);
+  // The transcript grows while its agent works.
+  const working = selected && view === "transcript" &&
+    last.agents.some(a => key(a) === key(selected) && a.activity === "working");
+  if (selected && (view === "screen" || working) && !document.hidden) polling = setTimeout(look, 2000);
 }
 document.addEventListener("visibilitychange", () => { if (document.hidden) poll(); else look(); });
 function show(name) {
@@ -376,11 +387,24 @@ for (const v of Object.keys(views)) $("tab-" + v).onclick = () => show(v);
 show("screen");
 const form = $("takeover");
 if (form) {
+  // Asked in the page, not with confirm(): that would stop this tab, and
+  // with it the stream every other tab draws from, until answered.
+  const ask = (what, then) => {
+    const dialog = $("confirm");
+    $("confirm-text").textContent = what;
+    $("confirm-yes").onclick = () => { dialog.close(); then(); };
+    $("confirm-no").onclick = () => dialog.close();
+    dialog.showModal();
+  };
   const act = (path, body, what) => {
-    if (!selected || !confirm(what)) return;
+    if (!selected) return;
+    const who = Object.assign({}, selected);
+    ask(what, () => send(path, who, body));
+  };
+  const send = (path, who, body) => {
     $("act-said").textContent = "…";
     fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(Object.assign({}, selected, body)) })
+      body: JSON.stringify(Object.assign({}, who, body)) })
       .then(async r => {
         const t = await r.text();
         let said = t.trim();
@@ -423,8 +447,14 @@ function listen() {
     down = true;
     if (tabs) tabs.postMessage({ down });
     stale();
-    // Closed for good (the server said no): try again a little later.
-    if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
+    // Closed for good (the server said no): try again a little later,
+    // and say so if the token is what it refused.
+    if (source.readyState === EventSource.CLOSED) {
+      fetch("/api/agents").then(r => {
+        if (r.status === 401) say($("counts"), "fleet: the token is no longer valid: open the URL fleet serve printed");
+      }, () => {});
+      setTimeout(listen, 3000);
+    }
   };
 }
 if (tabs) {
