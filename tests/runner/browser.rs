@@ -59,7 +59,7 @@ impl Browser {
     pub fn start(dir: &Path) -> Browser {
         let chromedriver = program("chromedriver");
         let chromium = program("chromium");
-        for sub in ["home", "tmp", "profile", "shots"] {
+        for sub in ["home", "tmp", "shots"] {
             std::fs::create_dir_all(dir.join(sub))
                 .unwrap_or_else(|e| panic!("{}: {e}", dir.join(sub).display()));
         }
@@ -104,7 +104,29 @@ impl Browser {
             "chromedriver did not answer on port {port} within 10 s: {}",
             browser.log_tail()
         );
-        let profile = dir.join("profile");
+        // A Chromium that exits while starting (seen now and then on a
+        // loaded 2-core machine) is started again, with a fresh profile,
+        // up to three times; the failures are kept in the log.
+        let mut failures = Vec::new();
+        for attempt in 1..=3 {
+            let profile = dir.join(format!("profile-{attempt}"));
+            match browser.new_session(&chromium, &profile) {
+                Ok(id) => {
+                    browser.session = Some(id);
+                    return browser;
+                }
+                Err(e) => failures.push(format!("attempt {attempt}: {e}")),
+            }
+        }
+        panic!(
+            "no headless Chromium session:\n{}\n{}",
+            failures.join("\n"),
+            browser.log_tail()
+        );
+    }
+
+    /// A new WebDriver session of headless Chromium with `profile`; its id.
+    fn new_session(&self, chromium: &Path, profile: &Path) -> Result<String, String> {
         let capabilities = json!({
             "capabilities": {
                 "alwaysMatch": {
@@ -131,16 +153,11 @@ impl Browser {
                 },
             },
         });
-        let session = browser
-            .request("POST", "/session", Some(&capabilities), COMMAND_TIMEOUT)
-            .unwrap_or_else(|e| {
-                panic!("no headless Chromium session: {e}\n{}", browser.log_tail())
-            });
-        let id = session["sessionId"]
+        let session = self.request("POST", "/session", Some(&capabilities), COMMAND_TIMEOUT)?;
+        session["sessionId"]
             .as_str()
-            .unwrap_or_else(|| panic!("a new session without an id: {session}"));
-        browser.session = Some(id.to_string());
-        browser
+            .map(String::from)
+            .ok_or_else(|| format!("a new session without an id: {session}"))
     }
 
     /// Opens `url` and waits for it to load.

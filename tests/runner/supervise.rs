@@ -187,8 +187,10 @@ fn notify_runs_on_transitions_and_a_hanging_one_never_holds_supervision() {
     }));
     let told = std::fs::read_to_string(&out).unwrap_or_default();
     assert!(told.contains("\"event\":\"exited\""), "{told}");
+    // Said at the supervisor's next round after the notifier's timeout
+    // (a round comes at a change, or every 5 s).
     supervisor
-        .until(Duration::from_secs(5), |l| {
+        .until(Duration::from_secs(12), |l| {
             l.contains("notify") && l.contains("was killed")
         })
         .unwrap_or_else(|| panic!("the hung notifier went unsaid"));
@@ -204,7 +206,7 @@ fn many_dying_at_once_come_back_spread_and_a_killed_supervisor_doubles_nothing()
         ));
     }
     env.write_fleet(&text);
-    let supervisor = env.spawn(&["supervise"], &[]);
+    let mut supervisor = env.spawn(&["supervise"], &[]);
     supervisor
         .until(Duration::from_secs(15), |l| l.contains("m11  now"))
         .unwrap_or_else(|| panic!("the supervisor never looked"));
@@ -240,6 +242,9 @@ fn many_dying_at_once_come_back_spread_and_a_killed_supervisor_doubles_nothing()
     let _ = std::process::Command::new("kill")
         .args(["-KILL", &supervisor.pid().to_string()])
         .status();
+    // Gone (as the kernel says, and reaped) before the next one starts:
+    // a supervisor still alive would rightly refuse a second.
+    assert!(wait_until(Duration::from_secs(5), || !supervisor.alive()));
     let again = env.spawn(&["supervise"], &[]);
     again
         .until(Duration::from_secs(15), |l| l.contains("m11  now"))
