@@ -161,6 +161,12 @@ fn the_page_shows_the_fleet_marks_who_waits_and_follows_it_without_a_reload() {
     });
     let took = stopped.elapsed();
     assert!(took < Duration::from_secs(3), "the stop took {took:?}");
+    // Counted as `fleet status-line` counts it.
+    let counts = browser.find("#counts").map(|c| browser.text(&c));
+    assert!(
+        counts.as_deref().is_some_and(|c| c.contains("1 missing")),
+        "{counts:?}"
+    );
     assert_eq!(browser.script("return window.samePage;", &[]), true);
 
     // On a phone: the same rows, nothing wider than the screen.

@@ -135,6 +135,26 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         .tls
         .map(|(cert, key)| tls::config(cert, key))
         .transpose()?;
+    // Signals are taken before anything starts: SIGINT or SIGTERM at any
+    // moment stops the server (and its children) the same way, and one
+    // during a start again keeps it from starting again.
+    let stop = tokio::sync::watch::channel(false).0;
+    let signalled = Arc::new(AtomicBool::new(false));
+    let signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| CliError::failed(format!("cannot take signals: {e}")))?;
+    {
+        let (stop, signalled) = (stop.clone(), signalled.clone());
+        let mut signals = signals;
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                signalled.store(true, Ordering::SeqCst);
+                stop.send_replace(true);
+            }
+        });
+    }
     if !addr.ip().is_loopback() {
         let may = if options.allow_takeover {
             "sees every agent's state and can type into them"
@@ -171,6 +191,18 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         .block_on(tokio::net::TcpListener::bind(addr))
         .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener.local_addr().unwrap_or(addr);
+    // The listening socket, held open until this process ends or starts
+    // again: no moment in which another program could take the port.
+    let held = listener
+        .into_std()
+        .and_then(|l| Ok((l.try_clone()?, l)))
+        .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?;
+    let listener = {
+        let _inside = runtime.enter();
+        tokio::net::TcpListener::from_std(held.1)
+            .map_err(|e| CliError::failed(format!("cannot listen on {addr}: {e}")))?
+    };
+    let held = held.0;
     let mut fleet: Vec<String> = Vec::new();
     if let Some(file) = &core.settings.file {
         fleet.extend(["--file".to_string(), file.to_string_lossy().into_owned()]);
@@ -195,12 +227,23 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         let (tx, rx) = std::sync::mpsc::channel::<Update>();
         feed::start(scope, core, plan, tx, Wanted::default());
         // Nothing is answered before every host's first look (or its
-        // bound): an empty list would say there are no agents.
+        // bound): an empty list would say there are no agents. A signal
+        // meanwhile ends it at once.
         let deadline = Instant::now() + FIRST_LOOK.max(core.settings.host_timeout * 2);
-        while let Ok(update) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            if keep(&shared, update) == Some(true) {
-                break;
+        while Instant::now() < deadline && !signalled.load(Ordering::SeqCst) {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(update) => {
+                    if keep(&shared, update) == Some(true) {
+                        break;
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
+        }
+        if signalled.load(Ordering::SeqCst) {
+            end_children();
+            std::process::exit(0);
         }
         let keeper = shared.clone();
         scope.spawn(move || {
@@ -208,10 +251,9 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
                 keep(&keeper, update);
             }
         });
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         {
-            let (again, stop_tx) = (&again, stop_tx.clone());
-            scope.spawn(move || follow_hosts(core, plan, again, &stop_tx));
+            let (again, stop) = (&again, stop.clone());
+            scope.spawn(move || follow_hosts(core, plan, again, &stop));
         }
         let takeover = if shared.takeover {
             " (takeover allowed: the page can send and restart)"
@@ -225,11 +267,11 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         ));
         let app = router(shared.clone()).into_make_service_with_connect_info::<Client>();
         let closing = shared.closing.clone();
+        let mut stopping = stop.subscribe();
         let result = runtime.block_on(async move {
             let front = front::Front::new(listener, tls)?;
-            let stopped = stopped(stop_rx, stop_tx);
             let serving = axum::serve(front, app).with_graceful_shutdown(async move {
-                stopped.await;
+                let _ = stopping.wait_for(|s| *s).await;
                 closing.send_replace(true);
             });
             let mut closing = shared.closing.subscribe();
@@ -243,11 +285,12 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
             }
         });
         end_children();
-        if again.load(Ordering::SeqCst) {
+        // Started again only if nobody asked it to stop meanwhile.
+        if again.load(Ordering::SeqCst) && !signalled.load(Ordering::SeqCst) {
             output::eprint(
                 "fleet: the fleet file names other hosts now: fleet serve starts again to follow them",
             );
-            start_again();
+            start_again(bound, &held);
         }
         let code = match result {
             Ok(()) => 0,
@@ -294,52 +337,28 @@ fn keep(shared: &Shared, update: Update) -> Option<bool> {
     Some(complete)
 }
 
-/// Resolves when the server is asked to stop: SIGINT, SIGTERM, or the
-/// fleet file's hosts changing (`stop`; `_held` keeps it open for as long
-/// as this waits).
-async fn stopped(
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    _held: tokio::sync::watch::Sender<bool>,
-) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = stop.wait_for(|s| *s) => {}
-            }
-        }
-        _ => {
-            let _ = stop.wait_for(|s| *s).await;
-        }
-    }
-}
-
-/// Looks at the fleet file every few seconds: when the hosts it names are
-/// not the ones followed, asks the server to stop and start again.
+/// Looks at the fleet file every few seconds: when the hosts it names
+/// (and how to reach them) are not the ones followed, and stay so for two
+/// looks running, asks the server to stop and start again.
 fn follow_hosts(
     core: &Core,
     plan: &Plan,
     again: &AtomicBool,
     stop: &tokio::sync::watch::Sender<bool>,
 ) {
-    let names = |plan: &Plan| -> Vec<String> {
-        plan.there
-            .iter()
-            .map(|(h, _)| h.name().to_string())
-            .collect()
+    let hosts = |plan: &Plan| -> std::collections::BTreeSet<String> {
+        plan.there.iter().map(|(h, _)| format!("{h:?}")).collect()
     };
-    let now = names(plan);
+    let now = hosts(plan);
+    let mut changed = 0;
     loop {
         std::thread::sleep(Duration::from_secs(2));
-        if stop.is_closed() {
+        if *stop.borrow() {
             return;
         }
         // A broken file says so in the rows' warnings; the hosts stay.
         if core.fleet().is_err() {
+            changed = 0;
             continue;
         }
         let Ok(next) = hosts::plan(core, &[], &[]) else {
@@ -347,7 +366,8 @@ fn follow_hosts(
         };
         // Its warnings are the feed's to show.
         let _ = core.take_warnings();
-        if names(&next) != now {
+        changed = if hosts(&next) == now { 0 } else { changed + 1 };
+        if changed >= 2 {
             again.store(true, Ordering::SeqCst);
             stop.send_replace(true);
             return;
@@ -355,14 +375,29 @@ fn follow_hosts(
     }
 }
 
-/// Starts this server again, as it was started (same flags, same port,
-/// same token). Returns only if it cannot.
-fn start_again() {
+/// Starts this server again, as it was started (same flags, same token)
+/// on the address it holds (`held`, open until the new one takes its own).
+/// Returns only if it cannot.
+fn start_again(bound: SocketAddr, held: &std::net::TcpListener) {
     use std::os::unix::process::CommandExt;
     let exe = api::own_exe();
-    let e = std::process::Command::new(&exe)
-        .args(std::env::args_os().skip(1))
-        .exec();
+    // The address it has now, even if it was given as port 0: open pages
+    // come back to it.
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let mut given = std::env::args_os().skip(1);
+    while let Some(arg) = given.next() {
+        if arg == "--listen" {
+            given.next();
+        } else if !arg.to_string_lossy().starts_with("--listen=") {
+            args.push(arg);
+        }
+    }
+    args.extend([
+        std::ffi::OsString::from("--listen"),
+        std::ffi::OsString::from(bound.to_string()),
+    ]);
+    let _ = held;
+    let e = std::process::Command::new(&exe).args(args).exec();
     output::eprint(&format!(
         "fleet: error: cannot start {} again: {e}",
         exe.display()
@@ -376,6 +411,7 @@ fn end_children() {
     let Ok(procs) = std::fs::read_dir("/proc") else {
         return;
     };
+    let mut children = Vec::new();
     for entry in procs.flatten() {
         let name = entry.file_name();
         let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
@@ -392,6 +428,21 @@ fn end_children() {
             && let Some(pid) = rustix::process::Pid::from_raw(pid)
         {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            children.push(pid);
+        }
+    }
+    // Reaped, so that none is left a zombie (the pid lives on when the
+    // server starts again), within a bound.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !children.is_empty() && Instant::now() < deadline {
+        children.retain(|pid| {
+            !matches!(
+                rustix::process::waitpid(Some(*pid), rustix::process::WaitOptions::NOHANG),
+                Ok(Some(_)) | Err(_)
+            )
+        });
+        if !children.is_empty() {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

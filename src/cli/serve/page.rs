@@ -316,7 +316,7 @@ function draw(board) {
   $("agents").classList.remove("stale");
   const agents = board.agents.slice().sort((a, b) =>
     (b.activity === "waiting") - (a.activity === "waiting") || a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
-  const n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0 };
+  const n = { running: 0, working: 0, waiting: 0, exited: 0, unreachable: 0, crashloop: 0, drift: 0, missing: 0 };
   const keep = new Set();
   agents.forEach((a, i) => {
     if (a.status in n) n[a.status]++;
@@ -353,10 +353,14 @@ function draw(board) {
   for (const [k, tr] of drawn) if (!keep.has(tr)) { tr.remove(); drawn.delete(k); }
   // A row moved keeps the keyboard where it was.
   if (focused && focused.isConnected && document.activeElement !== focused) focused.focus();
+  // As `fleet status-line` counts: the usual five always, the rarer
+  // troubles when there are any.
   const parts = [n.running + " running", n.working + " working", n.waiting + " waiting",
     n.exited + " exited", n.unreachable + " unreachable"];
+  for (const k of ["crashloop", "drift", "missing"]) if (n[k]) parts.push(n[k] + " " + k);
   say($("counts"), "fleet  " + parts.join(" · "));
-  document.title = (n.waiting ? n.waiting + " waiting · " : "") + "fleet";
+  document.title = (n.waiting ? n.waiting + " waiting · " : "") +
+    (n.crashloop ? n.crashloop + " crashloop · " : "") + "fleet";
   say($("warnings"), board.warnings.join("\n"));
   $("warnings").hidden = !board.warnings.length;
   say($("gone"), board.unreachable.map(u => "host " + u.host + " unreachable: " + u.reason).join("\n"));
