@@ -140,6 +140,16 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
     // during a start again keeps it from starting again.
     let stop = tokio::sync::watch::channel(false).0;
     let signalled = Arc::new(AtomicBool::new(false));
+    // Started again (the same pid): what the last start still had running
+    // is ended and reaped here, not left behind.
+    let leftovers = end_children();
+    if !leftovers.is_empty() {
+        std::thread::spawn(move || {
+            for pid in leftovers {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
+            }
+        });
+    }
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -242,7 +252,7 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
             }
         }
         if signalled.load(Ordering::SeqCst) {
-            end_children();
+            let _ = end_children();
             std::process::exit(0);
         }
         let keeper = shared.clone();
@@ -284,7 +294,7 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
                 } => Ok(()),
             }
         });
-        end_children();
+        let _ = end_children();
         // Started again only if nobody asked it to stop meanwhile.
         if again.load(Ordering::SeqCst) && !signalled.load(Ordering::SeqCst) {
             output::eprint(
@@ -405,11 +415,12 @@ fn start_again(bound: SocketAddr, held: &std::net::TcpListener) {
 }
 
 /// Ends this process's own children (the feed's tmux clients, waits and
-/// ssh connections) rather than leave them to find out.
-fn end_children() {
+/// ssh connections) rather than leave them to find out; those not gone
+/// within a bound.
+fn end_children() -> Vec<rustix::process::Pid> {
     let me = std::process::id().to_string();
     let Ok(procs) = std::fs::read_dir("/proc") else {
-        return;
+        return Vec::new();
     };
     let mut children = Vec::new();
     for entry in procs.flatten() {
@@ -445,6 +456,7 @@ fn end_children() {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+    children
 }
 
 /// Whether a `Host` header names this machine's loopback (with or without
