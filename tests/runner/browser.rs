@@ -21,7 +21,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -545,17 +545,8 @@ fn program(name: &str) -> PathBuf {
 
 /// Polls `check` every 50 ms until it holds or `timeout` passes (each
 /// check may be a round trip to the browser, so not faster).
-fn wait_for_polls(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for_polls(timeout: Duration, check: impl FnMut() -> bool) -> bool {
+    crate::common::wait_every(Duration::from_millis(50), timeout, check)
 }
 
 /// Live processes (not zombies, not this one) whose command line names

@@ -419,7 +419,12 @@ fn unsafe_free_uid() -> u32 {
 }
 
 /// Polls `check` every 20 ms until it holds or `timeout` passes.
-pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
+pub fn wait_until(timeout: Duration, check: impl FnMut() -> bool) -> bool {
+    wait_every(Duration::from_millis(20), timeout, check)
+}
+
+/// Polls `check` every `every` until it holds or `timeout` passes.
+pub fn wait_every(every: Duration, timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if check() {
@@ -428,7 +433,7 @@ pub fn wait_until(timeout: Duration, mut check: impl FnMut() -> bool) -> bool {
         if Instant::now() > deadline {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(every);
     }
 }
 

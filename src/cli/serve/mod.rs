@@ -487,8 +487,9 @@ fn shown_address(bound: SocketAddr) -> String {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
+    // Everything but the page itself (which trades `?token=` for the
+    // cookie) needs the token before anything else is looked at.
     let mut router = Router::new()
-        .route("/", get(api::index))
         .route("/app.js", get(api::app_js))
         .route("/api/agents", get(api::agents))
         .route("/api/events", get(api::events))
@@ -503,6 +504,11 @@ fn router(shared: Arc<Shared>) -> Router {
             .route("/api/restart", post(takeover::restart));
     }
     router
+        .route_layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ))
+        .route("/", get(api::index))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
@@ -535,6 +541,18 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         .entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     response
+}
+
+/// `401` for a request without the token.
+async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !shared.allows(request.headers()) {
+        return unauthorized();
+    }
+    next.run(request).await
 }
 
 fn unauthorized() -> Response {
