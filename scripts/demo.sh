@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 source scripts/ensure-deps.sh
-ensure_deps
+ensure_deps demo
 
 echo "==> cargo install --path . (fleet and fleet-stub)"
 cargo install --quiet --locked --path . --root "${CARGO_HOME:-$HOME/.cargo}"

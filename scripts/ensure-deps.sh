@@ -1,8 +1,9 @@
 # Sourced by demo.sh and test.sh: installs with apt-get what a fresh Debian
-# machine lacks, as root or through sudo: tmux, and node with npm (the
-# tests' real-runtime lab installs pi, Codex CLI and Claude Code from npm).
+# machine lacks, as root or through sudo: tmux (all the demo needs).
 #
-# `ensure_deps tests` also installs systemd, for systemd-analyze: the tests
+# `ensure_deps tests` also installs node with npm (the tests' real-runtime
+# lab installs pi, Codex CLI and Claude Code from npm); systemd, for
+# systemd-analyze: the tests
 # check the unit `fleet init` writes with `systemd-analyze verify` (systemd
 # need not be running); and OpenSSH, server and client: the multi-host
 # tests run real sshd hosts on loopback (tests/runner/sshlab.rs); and
@@ -11,9 +12,9 @@
 ensure_deps() {
     local missing=()
     command -v tmux >/dev/null 2>&1 || missing+=(tmux)
-    command -v node >/dev/null 2>&1 || missing+=(nodejs)
-    command -v npm >/dev/null 2>&1 || missing+=(npm)
     if [ "${1:-}" = tests ]; then
+        command -v node >/dev/null 2>&1 || missing+=(nodejs)
+        command -v npm >/dev/null 2>&1 || missing+=(npm)
         command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
         # sshd is in /usr/sbin, which a user's PATH may lack.
         [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
