@@ -569,3 +569,43 @@ fn a_token_others_could_read_is_replaced_and_the_file_names_new_hosts_live() {
         board()
     );
 }
+
+#[test]
+fn a_client_that_dribbles_a_request_head_is_let_go() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n");
+    env.fleet(&["up"]).success();
+    let (_server, port, token) = serve_with(&env, &[]);
+    // A head sent a byte every second never ends: the server closes the
+    // connection within its bound (10 s), not when the client pleases.
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let head = b"GET /api/agents HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut closed = None;
+    for byte in head.iter().cycle().take(30) {
+        if slow.write_all(&[*byte]).is_err() {
+            closed = Some(started.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        // A closed connection reads as its end.
+        slow.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
+        let mut buf = [0u8; 64];
+        let ended = matches!(slow.read(&mut buf), Ok(0));
+        slow.set_nonblocking(false)
+            .unwrap_or_else(|e| panic!("{e}"));
+        if ended {
+            closed = Some(started.elapsed());
+            break;
+        }
+    }
+    let took = closed.unwrap_or_else(|| panic!("a dribbled head held its connection for 30 s"));
+    assert!(took < Duration::from_secs(15), "closed after {took:?}");
+    // Meanwhile, and after, others are answered.
+    let (code, _) = get(
+        port,
+        "/api/agents",
+        &[("Authorization", &format!("Bearer {token}"))],
+    );
+    assert_eq!(code, 200);
+}

@@ -4,7 +4,8 @@
 //! are closed at once); a TLS handshake has [`HANDSHAKE_WITHIN`], run
 //! apart from the others; and a connection on which nothing moved either
 //! way for [`IDLE`] is closed (the event stream writes more often than
-//! that, so only a stalled or abandoned client is).
+//! that, so only a stalled or abandoned client is). How long a request's
+//! head may take is the server's ([`super::serve`]).
 
 use std::collections::HashMap;
 use std::future::Future;

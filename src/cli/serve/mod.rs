@@ -29,7 +29,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::connect_info::Connected;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -52,6 +51,13 @@ const FIRST_LOOK: Duration = Duration::from_secs(10);
 
 /// How long open requests have to finish once the server is stopping.
 const STOPPING: Duration = Duration::from_secs(2);
+
+/// How long a client has to send a request's head, whole.
+const HEAD_WITHIN: Duration = Duration::from_secs(10);
+
+/// The most a connection buffers of what it reads (the least hyper
+/// allows; a request head is far smaller).
+const MAX_HEAD_BUFFER: usize = 16 * 1024;
 
 /// The largest request body (a line of text to send is at most 4000
 /// characters).
@@ -115,12 +121,6 @@ pub struct Options<'a> {
 /// The client a request came from (its address is who acted).
 #[derive(Clone, Copy)]
 struct Client(SocketAddr);
-
-impl Connected<axum::serve::IncomingStream<'_, front::Front>> for Client {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, front::Front>) -> Self {
-        Client(*stream.remote_addr())
-    }
-}
 
 /// Runs the server until SIGTERM or SIGINT; the exit code.
 pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
@@ -275,24 +275,12 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
             shown_address(bound),
             shared.token
         ));
-        let app = router(shared.clone()).into_make_service_with_connect_info::<Client>();
-        let closing = shared.closing.clone();
-        let mut stopping = stop.subscribe();
+        let app = router(shared.clone());
+        let stopping = stop.subscribe();
         let result = runtime.block_on(async move {
             let front = front::Front::new(listener, tls)?;
-            let serving = axum::serve(front, app).with_graceful_shutdown(async move {
-                let _ = stopping.wait_for(|s| *s).await;
-                closing.send_replace(true);
-            });
-            let mut closing = shared.closing.subscribe();
-            tokio::select! {
-                result = serving => result,
-                // Open requests have a moment to finish, no more.
-                _ = async {
-                    let _ = closing.wait_for(|c| *c).await;
-                    tokio::time::sleep(STOPPING).await;
-                } => Ok(()),
-            }
+            serve(front, app, stopping, &shared.closing).await;
+            Ok::<(), std::io::Error>(())
         });
         let _ = end_children();
         // Started again only if nobody asked it to stop meanwhile.
@@ -312,6 +300,49 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         // The feed watches for as long as the process lives.
         std::process::exit(code)
     })
+}
+
+/// Serves each connection `front` hands over until `stopping`: a request
+/// head must arrive whole within [`HEAD_WITHIN`] and fit
+/// [`MAX_HEAD_BUFFER`] (a client that dribbles one holds nothing for
+/// long). Then the live streams end (`closing`) and open requests have
+/// [`STOPPING`] to finish.
+async fn serve(
+    mut front: front::Front,
+    app: Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    closing: &tokio::sync::watch::Sender<bool>,
+) {
+    use axum::serve::Listener;
+    let mut open = tokio::task::JoinSet::new();
+    loop {
+        let (io, peer) = tokio::select! {
+            _ = stopping.wait_for(|s| *s) => break,
+            accepted = front.accept() => accepted,
+        };
+        // Finished connections are let go of as new ones come.
+        while open.try_join_next().is_some() {}
+        let app = app.clone();
+        open.spawn(async move {
+            let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(Client(peer)));
+                tower::ServiceExt::oneshot(app.clone(), request)
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEAD_WITHIN)
+                .max_buf_size(MAX_HEAD_BUFFER)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+                .await;
+        });
+    }
+    closing.send_replace(true);
+    let _ = tokio::time::timeout(STOPPING, async {
+        while open.join_next().await.is_some() {}
+    })
+    .await;
 }
 
 /// Keeps a feed's rows; whether every host has answered (`None` for what
