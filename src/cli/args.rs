@@ -66,7 +66,7 @@ pub enum Command {
     Ps(ps::PsArgs),
     /// The whole fleet on one screen, live: every host, the selected agent's screen
     Dash(dash::DashArgs),
-    /// The fleet in a browser, read-only, behind a token
+    /// The fleet in a browser behind a token: read-only unless --allow-takeover; HTTPS with --tls-cert
     Serve(serve::ServeArgs),
     /// Every host of the fleet: reachable, fleet and tmux versions, boot unit
     Hosts(hosts::HostsArgs),
