@@ -18,7 +18,9 @@
 mod api;
 mod auth;
 mod front;
+mod lifecycle;
 mod page;
+mod routes;
 pub mod screen;
 mod takeover;
 mod tls;
@@ -29,17 +31,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 
 use crate::cli::dash::feed::{self, Update, Wanted};
 use crate::cli::error::CliError;
 use crate::cli::{hosts, output};
 use crate::core::Core;
-use crate::core::ops::hosts::Plan;
 use crate::core::rows::AgentRow;
 
 /// Where `fleet serve` listens unless told otherwise: this machine only.
@@ -135,36 +133,14 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         .tls
         .map(|(cert, key)| tls::config(cert, key))
         .transpose()?;
+    // Started again (the same pid): what the last start still had running
+    // is ended and reaped, not left behind.
+    lifecycle::reap_leftovers();
     // Signals are taken before anything starts: SIGINT or SIGTERM at any
     // moment stops the server (and its children) the same way, and one
     // during a start again keeps it from starting again.
     let stop = tokio::sync::watch::channel(false).0;
-    let signalled = Arc::new(AtomicBool::new(false));
-    // Started again (the same pid): what the last start still had running
-    // is ended and reaped here, not left behind.
-    let leftovers = end_children();
-    if !leftovers.is_empty() {
-        std::thread::spawn(move || {
-            for pid in leftovers {
-                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty());
-            }
-        });
-    }
-    let signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(|e| CliError::failed(format!("cannot take signals: {e}")))?;
-    {
-        let (stop, signalled) = (stop.clone(), signalled.clone());
-        let mut signals = signals;
-        std::thread::spawn(move || {
-            for _ in signals.forever() {
-                signalled.store(true, Ordering::SeqCst);
-                stop.send_replace(true);
-            }
-        });
-    }
+    let signalled = lifecycle::take_signals(&stop)?;
     if !addr.ip().is_loopback() {
         let may = if options.allow_takeover {
             "sees every agent's state and can type into them"
@@ -252,7 +228,7 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
             }
         }
         if signalled.load(Ordering::SeqCst) {
-            let _ = end_children();
+            let _ = lifecycle::end_children();
             std::process::exit(0);
         }
         let keeper = shared.clone();
@@ -263,7 +239,7 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
         });
         {
             let (again, stop) = (&again, stop.clone());
-            scope.spawn(move || follow_hosts(core, plan, again, &stop));
+            scope.spawn(move || lifecycle::follow_hosts(core, plan, again, &stop));
         }
         let takeover = if shared.takeover {
             " (takeover allowed: the page can send and restart)"
@@ -275,20 +251,20 @@ pub fn run(core: &Core, options: &Options) -> Result<i32, CliError> {
             shown_address(bound),
             shared.token
         ));
-        let app = router(shared.clone());
+        let app = routes::router(shared.clone());
         let stopping = stop.subscribe();
         let result = runtime.block_on(async move {
             let front = front::Front::new(listener, tls)?;
             serve(front, app, stopping, &shared.closing).await;
             Ok::<(), std::io::Error>(())
         });
-        let _ = end_children();
+        let _ = lifecycle::end_children();
         // Started again only if nobody asked it to stop meanwhile.
         if again.load(Ordering::SeqCst) && !signalled.load(Ordering::SeqCst) {
             output::eprint(
                 "fleet: the fleet file names other hosts now: fleet serve starts again to follow them",
             );
-            start_again(bound, &held);
+            lifecycle::start_again(bound, &held);
         }
         let code = match result {
             Ok(()) => 0,
@@ -378,135 +354,6 @@ fn keep(shared: &Shared, update: Update) -> Option<bool> {
     Some(complete)
 }
 
-/// Looks at the fleet file every few seconds: when the hosts it names
-/// (and how to reach them) are not the ones followed, and stay so for two
-/// looks running, asks the server to stop and start again.
-fn follow_hosts(
-    core: &Core,
-    plan: &Plan,
-    again: &AtomicBool,
-    stop: &tokio::sync::watch::Sender<bool>,
-) {
-    let hosts = |plan: &Plan| -> std::collections::BTreeSet<String> {
-        plan.there.iter().map(|(h, _)| format!("{h:?}")).collect()
-    };
-    let now = hosts(plan);
-    let mut changed = 0;
-    loop {
-        std::thread::sleep(Duration::from_secs(2));
-        if *stop.borrow() {
-            return;
-        }
-        // A broken file says so in the rows' warnings; the hosts stay.
-        if core.fleet().is_err() {
-            changed = 0;
-            continue;
-        }
-        let Ok(next) = hosts::plan(core, &[], &[]) else {
-            continue;
-        };
-        // Its warnings are the feed's to show.
-        let _ = core.take_warnings();
-        changed = if hosts(&next) == now { 0 } else { changed + 1 };
-        if changed >= 2 {
-            again.store(true, Ordering::SeqCst);
-            stop.send_replace(true);
-            return;
-        }
-    }
-}
-
-/// Starts this server again, as it was started (same flags, same token)
-/// on the address it holds (`held`, open until the new one takes its own).
-/// Returns only if it cannot.
-fn start_again(bound: SocketAddr, held: &std::net::TcpListener) {
-    use std::os::unix::process::CommandExt;
-    let exe = api::own_exe();
-    // The address it has now, even if it was given as port 0: open pages
-    // come back to it.
-    let mut args: Vec<std::ffi::OsString> = Vec::new();
-    let mut given = std::env::args_os().skip(1);
-    while let Some(arg) = given.next() {
-        if arg == "--listen" {
-            given.next();
-        } else if !arg.to_string_lossy().starts_with("--listen=") {
-            args.push(arg);
-        }
-    }
-    args.extend([
-        std::ffi::OsString::from("--listen"),
-        std::ffi::OsString::from(bound.to_string()),
-    ]);
-    let _ = held;
-    let e = std::process::Command::new(&exe).args(args).exec();
-    output::eprint(&format!(
-        "fleet: error: cannot start {} again: {e}",
-        exe.display()
-    ));
-}
-
-/// Ends this process's own children (the feed's tmux clients, waits and
-/// ssh connections) rather than leave them to find out; those not gone
-/// within a bound.
-fn end_children() -> Vec<rustix::process::Pid> {
-    let me = std::process::id().to_string();
-    let Ok(procs) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut children = Vec::new();
-    for entry in procs.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pid (comm) state ppid …: the command may hold spaces and parens.
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
-        if parent == Some(me.as_str())
-            && let Some(pid) = rustix::process::Pid::from_raw(pid)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            children.push(pid);
-        }
-    }
-    // Reaped, so that none is left a zombie (the pid lives on when the
-    // server starts again), within a bound.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !children.is_empty() && Instant::now() < deadline {
-        children.retain(|pid| {
-            !matches!(
-                rustix::process::waitpid(Some(*pid), rustix::process::WaitOptions::NOHANG),
-                Ok(Some(_)) | Err(_)
-            )
-        });
-        if !children.is_empty() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    children
-}
-
-/// Whether a `Host` header names this machine's loopback (with or without
-/// a port).
-fn names_loopback(host: &str) -> bool {
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    let name = name
-        .strip_prefix('[')
-        .and_then(|n| n.strip_suffix(']'))
-        .unwrap_or(name);
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 /// The address to print: an address a browser can open (this machine's
 /// name when listening on all addresses).
 fn shown_address(bound: SocketAddr) -> String {
@@ -517,109 +364,10 @@ fn shown_address(bound: SocketAddr) -> String {
     }
 }
 
-fn router(shared: Arc<Shared>) -> Router {
-    // Everything but the page itself (which trades `?token=` for the
-    // cookie) needs the token before anything else is looked at.
-    let mut router = Router::new()
-        .route("/app.js", get(api::app_js))
-        .route("/api/agents", get(api::agents))
-        .route("/api/events", get(api::events))
-        .route("/api/stream", get(api::stream))
-        .route("/api/screen", get(api::agent_screen))
-        .route("/api/transcript", get(api::transcript))
-        .route("/api/explain", get(api::explain));
-    // Without the flag, there is nothing to change anything with.
-    if shared.takeover {
-        router = router
-            .route("/api/send", post(takeover::send))
-            .route("/api/restart", post(takeover::restart));
-    }
-    router
-        .route_layer(axum::middleware::from_fn_with_state(
-            shared.clone(),
-            require_token,
-        ))
-        .route("/", get(api::index))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard))
-        .with_state(shared)
-}
-
-/// Around every request: a `Host` this server answers to (when it listens
-/// on this machine only, a name that DNS rebinding pointed here is
-/// refused), and an answer no cache keeps or sniffs.
-async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    if shared.loopback {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or_default();
-        if !names_loopback(host) {
-            return (
-                StatusCode::MISDIRECTED_REQUEST,
-                "this server answers to 127.0.0.1, localhost and [::1] only: open the URL fleet serve printed\n",
-            )
-                .into_response();
-        }
-    }
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers
-        .entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    headers
-        .entry(header::X_CONTENT_TYPE_OPTIONS)
-        .or_insert(HeaderValue::from_static("nosniff"));
-    response
-}
-
-/// `401` for a request without the token.
-async fn require_token(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if !shared.allows(request.headers()) {
-        return unauthorized();
-    }
-    next.run(request).await
-}
-
 fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, format!("{}\n", auth::MISSING)).into_response()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_names_are_this_machine() {
-        for host in [
-            "127.0.0.1:7077",
-            "127.0.0.1",
-            "localhost:1",
-            "LOCALHOST",
-            "[::1]:7077",
-            "[::1]",
-        ] {
-            assert!(names_loopback(host), "{host}");
-        }
-        for host in [
-            "evil.com:7077",
-            "evil.com",
-            "",
-            "127.0.0.1.evil.com",
-            "localhost.evil.com:1",
-            "10.0.0.1:7077",
-            "[::2]:1",
-        ] {
-            assert!(!names_loopback(host), "{host}");
-        }
-    }
 }
