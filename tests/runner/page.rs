@@ -809,3 +809,29 @@ fn where_tabs_cannot_share_a_stream_each_listens_for_itself() {
     let after = sent_on(port);
     assert_eq!(carried(&before, &after).len(), 2, "{before:?} → {after:?}");
 }
+
+#[test]
+fn a_tab_whose_leader_stopped_answering_marks_its_rows_old() {
+    let env = TestEnv::new();
+    env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.alpha]\n");
+    env.fleet(&["up"]).success();
+    let (_server, browser, port) = open(&env);
+    browser.wait_for("one row", Duration::from_secs(10), |b| rows(b).len() == 1);
+    let leader = browser.tab();
+    let follower = browser.new_tab();
+    browser.switch_to(&follower);
+    browser.go(&format!("http://127.0.0.1:{port}/"));
+    browser.wait_for("one row in the second tab", Duration::from_secs(10), |b| {
+        rows(b).len() == 1
+    });
+    // The first tab listens; it goes silent, as a tab the browser froze.
+    browser.switch_to(&leader);
+    browser.script("BroadcastChannel.prototype.postMessage = () => {};", &[]);
+    browser.switch_to(&follower);
+    assert!(browser.find("#agents.stale").is_none());
+    browser.wait_for(
+        "the second tab's rows marked old",
+        Duration::from_secs(25),
+        |b| b.find("#agents.stale").is_some(),
+    );
+}

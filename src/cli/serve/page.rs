@@ -462,15 +462,26 @@ function listen() {
   };
 }
 if (tabs) {
+  // When the listening tab last said anything to this one.
+  let fromLeader = Date.now();
   tabs.onmessage = e => {
     const m = e.data || {};
     if (streaming) {
       if (m.hello && heard) tabs.postMessage({ board: heard, down });
       return;
     }
+    if (m.board || m.down) fromLeader = Date.now();
     if (m.board) draw(m.board);
     if (m.down) stale();
   };
+  // A tab that draws what another passes on asks it every 5 s; a leader
+  // that stopped answering (a browser froze its tab) leaves the rows
+  // marked as old rather than passing for live.
+  setInterval(() => {
+    if (streaming) return;
+    if (Date.now() - fromLeader > 15000) stale();
+    tabs.postMessage({ hello: true });
+  }, 5000);
   navigator.locks.request("fleet-stream-" + location.host, () => {
     listen();
     return new Promise(() => {}); // held until the tab closes
