@@ -18,12 +18,18 @@ pub(crate) fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
+/// A connection to the server on `port`, reads bounded by `seconds`.
+pub(crate) fn connect(port: u16, seconds: u64) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(seconds)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+}
+
 /// One HTTP/1.1 request; the status line's code, the headers, the body.
 fn http(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = connect(port, 10);
     let mut request =
         format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (k, v) in headers {
@@ -134,10 +140,7 @@ fn the_event_stream_brings_a_transition_within_a_second() {
     env.write_fleet("[defaults]\nruntime = \"stub\"\n\n[agents.s1]\n[agents.s2]\n");
     env.fleet(&["up"]).success();
     let (_server, port, token) = serve(&env);
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = connect(port, 10);
     let request = format!(
         "GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
     );

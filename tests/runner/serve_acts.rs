@@ -46,10 +46,7 @@ fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: 
 
 /// POSTs `body` over plain HTTP.
 fn post(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = crate::serve::connect(port, 20);
     exchange(&mut stream, &request(port, "POST", path, headers, body))
 }
 
@@ -66,10 +63,7 @@ fn try_get(port: u16, path: &str, headers: &[(&str, &str)]) -> Option<(u16, Stri
 }
 
 fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = crate::serve::connect(port, 20);
     exchange(&mut stream, &request(port, "GET", path, headers, ""))
 }
 
@@ -413,10 +407,7 @@ fn ctrl_c_stops_the_server_with_a_page_open_and_leaves_nothing_behind() {
     env.fleet(&["up"]).success();
     let (mut server, port, token) = serve_with(&env, &[]);
     // A page's event stream, open.
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = crate::serve::connect(port, 10);
     let open = request(
         port,
         "GET",
@@ -463,20 +454,14 @@ fn a_rebound_name_a_flag_for_a_name_and_caching_are_refused() {
     let bearer = format!("Bearer {token}");
     let host = host_of(port, &bearer);
     // DNS rebinding: a page of another name, pointed at this machine.
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = crate::serve::connect(port, 10);
     let rebound = format!(
         "GET /api/agents HTTP/1.1\r\nHost: evil.example:{port}\r\nAuthorization: {bearer}\r\nConnection: close\r\n\r\n"
     );
     let (code, said) = exchange(&mut stream, &rebound);
     assert_eq!(code, 421, "{said}");
     // Nothing of an agent is kept by a cache.
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stream = crate::serve::connect(port, 10);
     stream
         .write_all(
             request(
