@@ -146,3 +146,41 @@ fn restart_takes_the_fleet_file_as_it_is_now() {
     assert_eq!(row["model"], "second/model");
     env.wait_screen("w", "model: second/model");
 }
+
+/// A fleet past what one tmux invocation can carry (a command per pane of
+/// 600 panes is about 16 KiB): `ps` reads every screen, `verify` every
+/// pane's start command, in as many invocations as it takes.
+#[test]
+fn six_hundred_agents_are_listed_verified_and_brought_down() {
+    const N: usize = 600;
+    let env = TestEnv::new();
+    let mut text = String::from(
+        "[runtimes.idle]\ncommand = \"sleep 600\"\nprocesses = [\"sleep\"]\n\n[defaults]\nruntime = \"idle\"\n",
+    );
+    for i in 0..N {
+        text.push_str(&format!("\n[agents.agent-{i:03}]\n"));
+    }
+    env.write_fleet(&text);
+    let up = env
+        .fleet_env(&["up"], &[("FLEET_START_GRACE", "0")])
+        .success();
+    assert_eq!(up.stdout.matches("  started").count(), N, "{}", up.stdout);
+    // No screen read yet: this ps reads all 600.
+    let rows = env.ps();
+    assert_eq!(rows.len(), N);
+    let running = rows.iter().filter(|r| r["status"] == "running").count();
+    assert_eq!(running, N, "{rows:?}");
+    let verify = env.fleet(&["verify"]).success();
+    assert!(
+        verify.stdout.contains("agent-599") && !verify.stdout.contains("FAIL"),
+        "{}",
+        verify.stdout
+    );
+    let down = env.fleet(&["down"]).success();
+    assert_eq!(
+        down.stdout.matches("  stopped").count(),
+        N,
+        "{}",
+        down.stdout
+    );
+}

@@ -34,6 +34,18 @@ impl Batch {
         self.commands.is_empty()
     }
 
+    /// Each command as a batch of its own: a plain batch's commands do not
+    /// depend on sharing an invocation, so as many as fit go in each, in
+    /// order (a command per pane of a thousand panes is past one).
+    pub fn commands(&self) -> Vec<Batch> {
+        self.commands
+            .iter()
+            .map(|command| Batch {
+                commands: vec![command.clone()],
+            })
+            .collect()
+    }
+
     /// Whether this batch, with `prelude`, fits one tmux invocation.
     pub fn fits_with(&self, prelude: &Batch) -> Result<(), usize> {
         let size: usize = prelude
@@ -117,6 +129,27 @@ mod tests {
         assert_eq!(escape_arg(";"), "\\;");
         assert_eq!(escape_arg("a\\;"), "a\\\\;");
         assert_eq!(escape_arg(""), "");
+    }
+
+    #[test]
+    fn a_command_per_pane_of_a_thousand_panes_spans_invocations_in_order() {
+        let mut batch = Batch::new();
+        for id in 0..1000 {
+            batch.push(["capture-pane", "-p", "-t", &format!("%{id}")]);
+        }
+        let invocations = Batch::invocations(&Batch::new(), &batch.commands()).unwrap_or_default();
+        assert!(invocations.len() > 1, "{} invocation(s)", invocations.len());
+        let targets: Vec<&String> = invocations
+            .iter()
+            .flat_map(|args| args.iter().filter(|a| a.starts_with('%')))
+            .collect();
+        assert_eq!(targets.len(), 1000);
+        assert_eq!(targets.first().map(|t| t.as_str()), Some("%0"));
+        assert_eq!(targets.last().map(|t| t.as_str()), Some("%999"));
+        for args in &invocations {
+            assert!(args.iter().map(|a| a.len() + 1).sum::<usize>() <= MAX_INVOCATION_BYTES);
+            assert_ne!(args.last().map(String::as_str), Some(";"));
+        }
     }
 
     #[test]

@@ -159,7 +159,7 @@ impl Tmux {
 
     /// Runs one batch in a single invocation, or as few as fit.
     pub fn run(&self, batch: &Batch) -> Result<Vec<u8>, HostError> {
-        self.run_groups(&Batch::new(), std::slice::from_ref(batch))
+        self.run_groups(&Batch::new(), &batch.commands())
     }
 
     /// Runs groups of commands, packing many groups into each invocation,
