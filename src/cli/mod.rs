@@ -31,6 +31,18 @@ use error::CliError;
 
 /// Runs `fleet` with these arguments and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // tmux starts a transcript writer for every agent it launches: in the
+    // exact form fleet writes, it starts without building the whole CLI.
+    if let Some(writer) = commands::log_writer::LogWriterArgs::exact(&args) {
+        return match commands::log_writer::cmd_log_writer(&writer) {
+            Ok(code) => code,
+            Err(e) => {
+                output::eprint(&format!("fleet: error: {e}"));
+                e.code
+            }
+        };
+    }
     let cli = match args::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -753,6 +753,49 @@ fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
     );
 }
 
+/// How often the threads of process `pid` have given up the CPU.
+fn wake_ups(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.flatten().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// A writer per agent, for every agent: one that woke on a timer would
+/// cost ten thousand wake-ups a second on a big fleet. Idle, it sleeps.
+#[test]
+fn an_idle_transcript_writer_sleeps_until_its_pane_prints() {
+    let env = TestEnv::new();
+    env.write_fleet("[agents.quiet]\nruntime = \"stub\"\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("quiet", "type: work");
+    let transcript = format!("{}/quiet.log", env.socket);
+    let writers = pids_running(&[&transcript]);
+    assert_eq!(writers.len(), 1, "writers: {writers:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = wake_ups(writers[0]);
+    std::thread::sleep(Duration::from_secs(3));
+    let idle = wake_ups(writers[0]) - before;
+    assert!(idle <= 1, "an idle writer woke {idle} times in 3 s");
+    // And it still writes what comes.
+    env.type_line("quiet", "heard-after-sleeping");
+    assert!(wait_until(Duration::from_secs(5), || {
+        env.fleet(&["logs", "quiet"])
+            .stdout
+            .contains("heard-after-sleeping")
+    }));
+    assert!(wake_ups(writers[0]) > before + idle);
+}
+
 /// Whether `out` holds anything that drives a terminal: ESC, BEL, or a C1
 /// control (U+0080..U+009F).
 fn drives_terminal(out: &str) -> bool {

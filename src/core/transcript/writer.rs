@@ -111,7 +111,14 @@ pub fn copy(mut input: impl Read + Send + 'static, out: &mut impl Append) {
     });
     let mut held = Held::default();
     loop {
-        match received.recv_timeout(RETRY_EVERY) {
+        // A writer with nothing held sleeps until the pane prints: ten
+        // thousand idle writers must cost nothing, not a wake-up a second.
+        let next = if held.failing.is_none() && held.bytes.is_empty() {
+            received.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            received.recv_timeout(RETRY_EVERY)
+        };
+        match next {
             Ok(chunk) => pass(out, &mut held, &chunk, Instant::now()),
             Err(RecvTimeoutError::Timeout) => pass(out, &mut held, &[], Instant::now()),
             Err(RecvTimeoutError::Disconnected) => {
