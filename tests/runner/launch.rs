@@ -376,7 +376,7 @@ fn a_relative_fleet_home_is_taken_from_where_fleet_runs() {
 #[test]
 fn a_command_too_long_for_tmux_is_refused_before_anything_starts() {
     let env = TestEnv::new();
-    let long = "x".repeat(13_000);
+    let long = "x".repeat(17_000);
     env.fleet(&["start", "big", "--", "echo", &long])
         .failure(2)
         .one_line_error("agent big's command is too long for tmux");
