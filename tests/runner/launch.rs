@@ -383,6 +383,36 @@ fn a_command_too_long_for_tmux_is_refused_before_anything_starts() {
     assert!(!env.server_running());
 }
 
+/// An agent near tmux's limit: whatever `start` takes, `restart` (and the
+/// supervisor's relaunch, which says more) can start again.
+#[test]
+fn what_starts_near_tmuxs_limit_can_be_restarted() {
+    let env = TestEnv::new();
+    let (mut started, mut refused) = (0, 0);
+    for (i, len) in (7_000..=7_700).step_by(100).enumerate() {
+        let name = format!("b{i}");
+        let long = "x".repeat(len);
+        let run = env.fleet(&["start", &name, "--", "sh", "-c", "sleep 300", &long]);
+        if run.code == 2 {
+            assert!(run.stderr.contains("too long for tmux"), "{run:#?}");
+            refused += 1;
+            continue;
+        }
+        let run = run.success();
+        assert!(run.stdout.contains("started"), "{run:#?}");
+        started += 1;
+        let again = env.fleet(&["restart", &name]).success();
+        assert!(
+            again.stdout.contains("restarted"),
+            "{name} ({len} bytes) started but did not restart: {again:#?}"
+        );
+    }
+    assert!(
+        started > 0 && refused > 0,
+        "{started} started, {refused} refused"
+    );
+}
+
 #[test]
 fn a_seed_command_without_a_runtime_is_custom() {
     let env = TestEnv::new();

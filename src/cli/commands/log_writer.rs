@@ -15,7 +15,7 @@ pub struct LogWriterArgs {
     #[arg(long)]
     pub path: PathBuf,
     /// Rotate to PATH.1 when the file would grow past this
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_bytes: u64,
 }
 
@@ -30,9 +30,10 @@ impl LogWriterArgs {
                     && bytes_flag == "--max-bytes"
                     && !path.is_empty() =>
             {
-                Some(Self {
+                let max_bytes: u64 = max_bytes.to_str()?.parse().ok()?;
+                (max_bytes > 0).then(|| Self {
                     path: PathBuf::from(path),
-                    max_bytes: max_bytes.to_str()?.parse().ok()?,
+                    max_bytes,
                 })
             }
             _ => None,
@@ -71,6 +72,7 @@ mod tests {
             &["fleet", "__log-writer", "--max-bytes", "1", "--path", "/x"],
             &["fleet", "__log-writer", "--path", "/x", "--max-bytes", "-1"],
             &["fleet", "__log-writer", "--path", "", "--max-bytes", "1"],
+            &["fleet", "__log-writer", "--path", "/x", "--max-bytes", "0"],
             &["fleet", "ps", "--path", "/x", "--max-bytes", "1"],
         ] {
             assert!(LogWriterArgs::exact(&os(other)).is_none(), "{other:?}");

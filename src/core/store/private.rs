@@ -30,6 +30,16 @@ pub enum Refused {
     Link { path: PathBuf },
     #[error("{} is not a {want}: move it out of fleet's state directory", path.display())]
     Kind { path: PathBuf, want: &'static str },
+    #[error(
+        "{} is open to other users (mode {mode:o}): fleet writes there only when it is yours alone; `chmod 700` it (fleet up does)",
+        path.display()
+    )]
+    Loose { path: PathBuf, mode: u32 },
+    #[error(
+        "{} has another name (a hard link): fleet writes only to files no other name reaches; remove it",
+        path.display()
+    )]
+    Linked { path: PathBuf },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
@@ -145,6 +155,41 @@ pub fn parent_of(path: &Path) -> Result<(), Refused> {
     tighten(parent, &meta, 0o700)
 }
 
+/// The directory a file of the state directory goes in, as it is: a real
+/// directory of ours, closed to others. Nothing is made or changed (what
+/// runs under tmux, such as the transcript writer, touches no directory:
+/// `up` prepared it).
+pub fn existing_dir_of(path: &Path) -> Result<(), Refused> {
+    let Some(parent) = path.parent() else {
+        return Ok(());
+    };
+    let meta = std::fs::symlink_metadata(parent).map_err(io_err(parent))?;
+    if meta.file_type().is_symlink() {
+        return Err(Refused::Link {
+            path: parent.to_path_buf(),
+        });
+    }
+    if !meta.is_dir() {
+        return Err(Refused::Kind {
+            path: parent.to_path_buf(),
+            want: "directory",
+        });
+    }
+    if meta.uid() != me() {
+        return Err(Refused::Foreign {
+            path: parent.to_path_buf(),
+            uid: meta.uid(),
+        });
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(Refused::Loose {
+            path: parent.to_path_buf(),
+            mode: meta.mode() & 0o7777,
+        });
+    }
+    Ok(())
+}
+
 /// All of a private file.
 pub fn read(path: &Path) -> Result<Vec<u8>, Refused> {
     use std::io::Read;
@@ -199,6 +244,12 @@ pub fn open(path: &Path, access: Access) -> Result<File, Refused> {
         return Err(Refused::Foreign {
             path: path.to_path_buf(),
             uid: meta.uid(),
+        });
+    }
+    // Another name for the file would take what is written somewhere else.
+    if access != Access::Read && meta.nlink() > 1 {
+        return Err(Refused::Linked {
+            path: path.to_path_buf(),
         });
     }
     if meta.mode() & 0o077 != 0 {

@@ -30,12 +30,17 @@ pub trait Append {
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
 }
 
+/// How often the writer looks whether its file is still the transcript.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
 /// The transcript file, rotated at its cap.
 pub struct Rotating {
     path: PathBuf,
     file: File,
     size: u64,
     max_bytes: u64,
+    /// When the file was last found still in place.
+    looked: Instant,
 }
 
 impl Rotating {
@@ -47,7 +52,29 @@ impl Rotating {
             file,
             size,
             max_bytes: max_bytes.max(1),
+            looked: Instant::now(),
         })
+    }
+
+    /// A transcript deleted while written (by hand, a cleanup) would take
+    /// everything after into a file no one can read: at most a second
+    /// after, a new one begins, saying so.
+    fn still_there(&mut self) -> io::Result<()> {
+        if self.looked.elapsed() < LOOK_EVERY {
+            return Ok(());
+        }
+        self.looked = Instant::now();
+        use std::os::unix::fs::MetadataExt;
+        if self.file.metadata()?.nlink() > 0 {
+            return Ok(());
+        }
+        self.file = open(&self.path)?;
+        self.size = self.file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mark =
+            "[fleet: the transcript was deleted while it was written; it begins again here]\r\n";
+        self.file.write_all(mark.as_bytes())?;
+        self.size += mark.len() as u64;
+        Ok(())
     }
 }
 
@@ -55,6 +82,7 @@ impl Append for Rotating {
     /// Fills the file to exactly its cap, rotates, goes on with the rest: a
     /// transcript file never exceeds the cap, whatever the chunk sizes.
     fn append(&mut self, mut chunk: &[u8]) -> io::Result<()> {
+        self.still_there()?;
         while !chunk.is_empty() {
             if self.size >= self.max_bytes {
                 self.file = rotate(&self.path)?;
@@ -193,14 +221,18 @@ fn flush(out: &mut impl Append, held: &mut Held) -> io::Result<()> {
 /// whatever the umask, never through a link): it holds what the agent
 /// printed, tokens included.
 fn open(path: &Path) -> io::Result<File> {
-    private::parent_of(path)?;
+    private::existing_dir_of(path)?;
     Ok(private::open(path, Access::Append)?)
 }
 
 /// `NAME.log` becomes `NAME.log.1` (replacing the older one), and a fresh
 /// `NAME.log` begins. A rename is atomic: a reader sees one file or the other.
 fn rotate(path: &Path) -> io::Result<File> {
-    std::fs::rename(path, rotated(path))?;
+    match std::fs::rename(path, rotated(path)) {
+        // Deleted meanwhile: there is nothing to keep, only to begin again.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        other => other?,
+    }
     open(path)
 }
 
@@ -259,11 +291,71 @@ mod tests {
     #[test]
     fn copies_everything_through_a_real_file_and_rotates() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("logs/a.log");
+        let path = logs_in(dir.path()).join("a.log");
         let input: &'static [u8] = b"0123456789abcdef";
         write(input, &path, 10).unwrap_or_else(|e| panic!("{e}"));
         let now = std::fs::read(&path).unwrap_or_default();
         let old = std::fs::read(rotated(&path)).unwrap_or_default();
         assert_eq!([old, now].concat(), b"0123456789abcdef");
+    }
+
+    /// `DIR/logs`, as `up` makes it.
+    fn logs_in(dir: &Path) -> PathBuf {
+        let logs = dir.join("logs");
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&logs)
+            .unwrap_or_else(|e| panic!("{e}"));
+        logs
+    }
+
+    #[test]
+    fn a_transcript_deleted_while_written_begins_again_and_says_so() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = logs_in(dir.path()).join("a.log");
+        let mut out = Rotating::open(&path, 1 << 20).unwrap_or_else(|e| panic!("{e}"));
+        out.append(b"first\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        std::thread::sleep(LOOK_EVERY);
+        out.append(b"second\n").unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            text,
+            "[fleet: the transcript was deleted while it was written; it begins again here]\r\nsecond\n"
+        );
+        // Deleted again, and due to rotate before the look: no error either.
+        let mut small = Rotating::open(&path, 8).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        small
+            .append(b"0123456789")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_directory_open_to_others_or_a_second_name_is_refused_untouched() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let logs = logs_in(dir.path());
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let refused = Rotating::open(&logs.join("a.log"), 100).err();
+        assert!(
+            refused.is_some_and(|e| e.to_string().contains("open to other users")),
+            "a 0755 directory was written into"
+        );
+        let mode = std::fs::metadata(&logs).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o755), "the writer changed the directory");
+        assert!(!logs.join("a.log").exists());
+
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let victim = logs.join("victim");
+        std::fs::write(&victim, b"mine\n").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::hard_link(&victim, logs.join("b.log")).unwrap_or_else(|e| panic!("{e}"));
+        let refused = Rotating::open(&logs.join("b.log"), 100).err();
+        assert!(refused.is_some_and(|e| e.to_string().contains("hard link")));
+        assert_eq!(std::fs::read(&victim).unwrap_or_default(), b"mine\n");
     }
 }

@@ -49,16 +49,17 @@ impl Batch {
             .collect()
     }
 
-    /// Whether this batch, with `prelude`, fits one tmux invocation.
-    pub fn fits_with(&self, prelude: &Batch) -> Result<(), usize> {
+    /// Whether this batch, with `prelude` and `room` bytes to spare, fits
+    /// one tmux invocation.
+    pub fn fits_with(&self, prelude: &Batch, room: usize) -> Result<(), usize> {
         let size: usize = prelude
             .to_args()
             .iter()
             .chain(self.to_args().iter())
             .map(|a| a.len() + 1)
             .sum();
-        if size + 2 > MAX_INVOCATION_BYTES {
-            Err(size)
+        if size + 2 + room > MAX_INVOCATION_BYTES {
+            Err(size + room)
         } else {
             Ok(())
         }

@@ -79,6 +79,9 @@ impl Tmux {
     }
 }
 
+/// What a relaunch's commands may take beyond the first launch's.
+const RELAUNCH_ROOM: usize = 512;
+
 /// One agent's commands, checked to fit one invocation before anything runs.
 fn group(launch: &Launch) -> Result<Batch, HostError> {
     let name = launch.name.as_str();
@@ -154,8 +157,15 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
         META_OPTION.to_string(),
         launch.meta.to_json(),
     ]);
+    // A relaunch of it says more (it clears the pane and the old run's
+    // options; its metadata counts restarts): what starts must also be
+    // able to start again, by `restart` or the supervisor.
+    let room = match launch.place {
+        Place::NewSession => RELAUNCH_ROOM,
+        Place::Respawn { .. } => 0,
+    };
     group
-        .fits_with(&prelude())
+        .fits_with(&prelude(), room)
         .map_err(|size| HostError::TooLong {
             what: format!("agent {name}'s command"),
             size,
