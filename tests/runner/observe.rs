@@ -706,13 +706,17 @@ fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
         .status()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success());
-    // tmux learns that the writer is gone when the pane next writes.
-    env.type_line("scribe", "lost-while-cut");
+    // tmux learns that the writer is gone only when the pane next writes;
+    // fleet knows at once (the writer's lock is free), the agent silent.
     assert!(wait_until(Duration::from_secs(5), || {
-        env.tmux_out(&["display", "-p", "-t", "=scribe:", "#{pane_pipe}"])
-            .trim()
-            == "0"
+        env.fleet(&["verify", "scribe"]).code == 1
     }));
+    assert_eq!(
+        env.tmux_out(&["display", "-p", "-t", "=scribe:", "#{pane_pipe}"])
+            .trim(),
+        "1",
+        "tmux had already noticed: this test no longer shows what fleet adds"
+    );
 
     let run = env.fleet(&["verify", "--json"]).failure(1);
     let checks: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_default();

@@ -114,7 +114,7 @@ impl Core {
             });
         }
         let lock = self.lock()?;
-        let sessions = self.observe_and_record()?;
+        let sessions = self.observe_writers()?;
         let now = self.clock().now();
         let mut elsewhere = Vec::new();
         let mut plans: Vec<(&AgentSpec, Step)> = Vec::new();
@@ -149,7 +149,7 @@ impl Core {
     ) -> Result<AgentOutcome<LaunchOutcome>, Error> {
         let fleet = self.fleet()?;
         let lock = self.lock()?;
-        let sessions = self.observe_and_record()?;
+        let sessions = self.observe_writers()?;
         let inputs = StartInputs {
             flags,
             declared: fleet.agents.get(name),
@@ -308,8 +308,19 @@ impl Core {
         Ok(outcomes)
     }
 
+    /// The sessions, with each transcript pipe whose writer is gone said
+    /// so (see `transcript::mark_gone_writers`).
+    pub(super) fn observe_writers(&self) -> Result<Sessions, Error> {
+        let mut sessions = self.observe_and_record()?;
+        if let Ok(transcripts) = self.transcripts() {
+            crate::core::transcript::mark_gone_writers(&mut sessions, &transcripts);
+        }
+        Ok(sessions)
+    }
+
     /// Pipes running agents whose transcript writer went away (killed,
-    /// crashed: tmux's `pane_pipe` says so) into a new one, in one call.
+    /// crashed: its lock is free, or tmux's `pane_pipe` says so) into a
+    /// new one, in one call.
     /// Answers the agents whose transcripts are written again.
     fn repipe(
         &self,

@@ -15,7 +15,7 @@ impl Core {
     /// the host's boot survival when none is named.
     pub fn verify(&self, names: &[AgentName]) -> Result<Vec<Check>, Error> {
         let fleet = self.fleet()?;
-        let sessions = self.observe_and_record()?;
+        let sessions = self.observe_writers()?;
         let targets = targets(&fleet, &sessions, names)?;
 
         // What runs is checked as it runs; what does not, as it would be

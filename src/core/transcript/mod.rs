@@ -57,6 +57,46 @@ pub fn rotated(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether a writer is writing the transcript at `path`. Each writer holds
+/// a shared `flock` on the file it writes, which the kernel lets go however
+/// the writer ends (`kill -9` too), so a dead writer is known at once, not
+/// at the pane's next output as tmux knows it. `None` when it cannot be
+/// told (no file to ask).
+pub fn writer_alive(path: &Path) -> Option<bool> {
+    use rustix::fs::{FlockOperation, flock};
+    // A rotation opens the next file a moment before it locks it: a file
+    // found free is asked once more.
+    for attempt in 0..2 {
+        let file = private::open(path, Access::Read).ok()?;
+        match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => drop(file),
+            Err(rustix::io::Errno::WOULDBLOCK) => return Some(true),
+            Err(_) => return None,
+        }
+        if attempt == 0 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    Some(false)
+}
+
+/// What tmux says of each managed pane's transcript pipe (`pane_pipe`),
+/// corrected by the writers' locks: a pipe whose writer is gone is no
+/// pipe, though tmux learns so only when the pane next prints.
+pub fn mark_gone_writers(sessions: &mut crate::core::ops::Sessions, transcripts: &Transcripts) {
+    for (name, session) in sessions.iter_mut() {
+        if !session.is_managed() || !session.pane.piped || session.pane.dead {
+            continue;
+        }
+        let Ok(name) = AgentName::parse(name) else {
+            continue;
+        };
+        if writer_alive(&transcripts.path(&name)) == Some(false) {
+            session.pane.piped = false;
+        }
+    }
+}
+
 /// Reads a transcript: what is there, then what is written after.
 #[derive(Debug)]
 pub struct TranscriptReader {

@@ -222,7 +222,25 @@ fn flush(out: &mut impl Append, held: &mut Held) -> io::Result<()> {
 /// printed, tokens included.
 fn open(path: &Path) -> io::Result<File> {
     private::existing_dir_of(path)?;
-    Ok(private::open(path, Access::Append)?)
+    let file = private::open(path, Access::Append)?;
+    lock_as_alive(&file);
+    Ok(file)
+}
+
+/// Takes the shared lock that says a writer is alive (see
+/// `transcript::writer_alive`). Someone asking holds it exclusively for a
+/// moment: wait that out, briefly; without the lock, the writer still
+/// writes (and `up` may give the pane a new one).
+fn lock_as_alive(file: &File) {
+    use rustix::fs::{FlockOperation, flock};
+    for _ in 0..50 {
+        match flock(file, FlockOperation::NonBlockingLockShared) {
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            _ => return,
+        }
+    }
 }
 
 /// `NAME.log` becomes `NAME.log.1` (replacing the older one), and a fresh
@@ -331,6 +349,22 @@ mod tests {
             .append(b"0123456789")
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(path.exists());
+    }
+
+    #[test]
+    fn a_writer_is_known_alive_by_its_lock_and_gone_when_it_ends() {
+        use crate::core::transcript::writer_alive;
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = logs_in(dir.path()).join("a.log");
+        assert_eq!(writer_alive(&path), None, "no file: cannot tell");
+        let mut out = Rotating::open(&path, 8).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(writer_alive(&path), Some(true));
+        // Past a rotation, the new file is held too.
+        out.append(b"0123456789").unwrap_or_else(|e| panic!("{e}"));
+        assert!(rotated(&path).exists());
+        assert_eq!(writer_alive(&path), Some(true));
+        drop(out);
+        assert_eq!(writer_alive(&path), Some(false));
     }
 
     #[test]
