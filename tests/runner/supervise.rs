@@ -335,9 +335,9 @@ fn sighup_rereads_the_file_and_sigterm_ends_the_supervisor_cleanly() {
 fn the_status_line_names_who_needs_a_human() {
     let env = TestEnv::new();
     env.write_fleet(
-        "[agents.asker]\nruntime = \"stub\"\n\n[agents.quitter]\nruntime = \"stub\"\n\n[agents.fine]\nruntime = \"stub\"\n",
+        "[agents.asker]\nruntime = \"stub\"\n\n[agents.quitter]\nruntime = \"stub\"\n\n[agents.fine]\nruntime = \"stub\"\n\n[agents.later]\nruntime = \"stub\"\n",
     );
-    env.fleet(&["up"]).success();
+    env.fleet(&["up", "asker", "quitter", "fine"]).success();
     env.wait_screen("asker", "type: work");
     env.type_line("asker", "ask");
     env.wait_row("asker", "waiting", |r| r["activity"] == "waiting");
@@ -346,7 +346,7 @@ fn the_status_line_names_who_needs_a_human() {
     let line = env.fleet(&["status-line"]).success().stdout;
     assert_eq!(
         line.trim(),
-        "fleet 2 running · 1 waiting (asker) · 1 exited (quitter)",
+        "fleet 2 running · 1 waiting (asker) · 1 exited (quitter) · 1 missing (later)",
         "{line}"
     );
 }

@@ -65,6 +65,8 @@ pub fn line(rows: &[AgentRow]) -> String {
         Some(format!("fleet {running} running")),
         named("waiting", &words::waits),
         named("exited", &|r| r.status == Status::Exited),
+        // Declared, and not running: down, or never brought up.
+        named("missing", &|r| r.status == Status::Missing),
         named("crashloop", &|r| r.status == Status::Crashloop),
         named("drift", &|r| r.status == Status::Drift),
         named("unreachable", &|r| r.status == Status::Unreachable),
