@@ -122,9 +122,15 @@ impl Core {
                 dir: path.parent().map(PathBuf::from).unwrap_or_default(),
             });
         }
-        TranscriptReader::open(&path).map_err(|source| Error::Io {
-            what: path.display().to_string(),
-            source,
+        TranscriptReader::open(&path).map_err(|source| {
+            // A refusal names the path itself.
+            let shown = path.display().to_string();
+            let what = if source.to_string().contains(&shown) {
+                format!("the transcript of {name}")
+            } else {
+                shown
+            };
+            Error::Io { what, source }
         })
     }
 }
