@@ -287,7 +287,8 @@ pub trait Host: Send + Sync {
     /// Marks an agent's dead session as given up on by the supervisor
     /// (until its next launch), where the next listing finds it.
     fn mark_crashloop(&self, session: &str) -> Result<(), HostError>;
-    /// Types into panes, all in one round trip.
+    /// Types into panes, in as few round trips as fit (a long text takes
+    /// several, in order).
     fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError>;
     /// The command that attaches this terminal to a session.
     fn attach_command(&self, session: &str, read_only: bool) -> Command;
