@@ -166,6 +166,14 @@ pub enum Error {
     /// A name given on the command line does not read.
     #[error("{0}")]
     BadName(String),
+    /// Agents whose commands are too long for tmux, all of them, and the
+    /// fleet file that declares them (if it does). Nothing was started.
+    #[error("{}", crate::core::host::commands_too_long(agents, *room, file.as_deref()))]
+    CommandsTooLong {
+        agents: Vec<(AgentName, usize)>,
+        room: usize,
+        file: Option<PathBuf>,
+    },
     /// Another host did not answer a command meant for it.
     #[error("host {host} is unreachable ({why})")]
     Unreachable {
@@ -196,7 +204,10 @@ impl Error {
             | Error::UnknownHost { .. }
             | Error::BadName(_)
             // Checked before anything runs: nothing changed.
-            | Error::Host(HostError::TooLong { .. }) => ErrorKind::BadInput,
+            | Error::CommandsTooLong { .. }
+            | Error::Host(HostError::TooLong { .. } | HostError::CommandsTooLong { .. }) => {
+                ErrorKind::BadInput
+            }
             Error::Host(_)
             | Error::Store(_)
             | Error::Refused(_)

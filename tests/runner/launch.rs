@@ -414,6 +414,33 @@ fn what_starts_near_tmuxs_limit_can_be_restarted() {
 }
 
 #[test]
+fn up_names_every_agent_whose_command_is_too_long_and_starts_none() {
+    let env = TestEnv::new();
+    let command = |n: usize| format!("perl -e 1 {}", "x".repeat(n));
+    let file = env.write_fleet(&format!(
+        "[runtimes.long]\ncommand = \"{}\"\n\n\
+         [agents.fine]\ncommand = \"sleep 300\"\n\n\
+         [agents.medium]\ncommand = \"{}\"\n\n\
+         [agents.long8000]\ncommand = \"{}\"\n\n\
+         [agents.long16000]\nruntime = \"long\"\n",
+        command(16_000),
+        command(5_000),
+        command(8_000),
+    ));
+    let run = env
+        .fleet(&["up"])
+        .failure(2)
+        .one_line_error("long16000, long8000: their commands are too long for tmux");
+    assert!(
+        run.stderr.contains(&*file.to_string_lossy()),
+        "the fleet file is not named:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("medium"), "{}", run.stderr);
+    assert!(!env.server_running());
+}
+
+#[test]
 fn a_seed_command_without_a_runtime_is_custom() {
     let env = TestEnv::new();
     let command = format!("'{STUB}' --model seed/cmd");

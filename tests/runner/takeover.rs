@@ -39,6 +39,40 @@ fn send_types_exactly_the_characters_given() {
 }
 
 #[test]
+fn send_types_a_long_text_whole_and_in_order() {
+    let env = TestEnv::new();
+    let typed = env.root().join("typed");
+    // Writes whatever it reads, byte for byte. Not line by line: a
+    // terminal in canonical mode keeps at most 4,095 characters a line,
+    // and agents read their terminals raw anyway.
+    let reader = r#"system("stty", "-icanon") == 0 or die; open(my $f, ">", $ARGV[0]) or die; $| = 1; print "reading\n"; my $b; while (sysread(STDIN, $b, 65536)) { syswrite($f, $b) }"#;
+    let path = typed.to_string_lossy();
+    env.fleet(&["start", "reader", "--", "perl", "-e", reader, &path])
+        .success();
+    env.wait_screen("reader", "reading");
+    // 20,000 characters, 32,000 bytes: many times what one tmux call
+    // carries, with characters of one to four bytes to split between.
+    let text: String = "aé中🙂; -x1\\".chars().cycle().take(20_000).collect();
+    env.fleet(&["send", "reader", &text]).success();
+    let want = format!("{text}\n");
+    let arrived = wait_until(Duration::from_secs(10), || {
+        std::fs::read(&typed).is_ok_and(|got| got.len() >= want.len())
+    });
+    let got = std::fs::read(&typed).unwrap_or_default();
+    let same = got
+        .iter()
+        .zip(want.as_bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    assert!(
+        arrived && got == want.as_bytes(),
+        "{} of {} bytes arrived; the first {same} as sent",
+        got.len(),
+        want.len()
+    );
+}
+
+#[test]
 fn send_reaches_an_agent_someone_is_scrolling_back_in() {
     let env = TestEnv::new();
     env.fleet(&["start", "scrolled", "--runtime", "stub"])

@@ -128,6 +128,10 @@ impl Host for LocalHost {
         self.tmux.pipe(pipes)
     }
 
+    fn writer_gone(&self, path: &std::path::Path) -> bool {
+        crate::core::transcript::writer_alive(path) == Some(false)
+    }
+
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError> {
         self.tmux.kill_sessions(names)
     }

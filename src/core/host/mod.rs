@@ -26,7 +26,7 @@ pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::core::desired::agent::{AgentName, SessionMeta};
@@ -52,16 +52,59 @@ pub enum HostError {
     #[error("tmux {version} is too old: fleet needs tmux 3.2 or newer")]
     TooOld { version: String },
     #[error(
-        "{what} is too long for tmux ({size} bytes with its metadata; tmux takes about {}): shorten it",
+        "{what} is too long for tmux ({size} bytes; tmux takes about {}): shorten it",
         tmux::batch::MAX_INVOCATION_BYTES
     )]
     TooLong { what: String, size: usize },
+    /// Agents whose launch does not fit one tmux call, each with the
+    /// length of its command; about `room` bytes of command would fit.
+    /// Checked before anything runs.
+    #[error("{}", commands_too_long(agents, *room, None))]
+    CommandsTooLong {
+        agents: Vec<(AgentName, usize)>,
+        room: usize,
+    },
     #[error("tmux refused: {message}")]
     Failed { message: String },
     #[error(
         "the tmux server on socket \"{socket}\" did not answer within {secs}s: it may be stopped or wedged (see `ps -o pid,stat,cmd -C tmux`), and what was asked may still happen when it answers; FLEET_TMUX_TIMEOUT sets the bound"
     )]
     Timeout { socket: String, secs: f64 },
+}
+
+/// The one line that names every agent whose command is too long for
+/// tmux, how long a command can be, and where to shorten them (`file`,
+/// when the fleet file declares them).
+pub fn commands_too_long(
+    agents: &[(AgentName, usize)],
+    room: usize,
+    file: Option<&std::path::Path>,
+) -> String {
+    let place = file
+        .map(|f| format!(" in {}", f.display()))
+        .unwrap_or_default();
+    // A command travels twice: as the pane's command and in the `@fleet`
+    // record on its session.
+    let why = format!(
+        "where about {room} fit: tmux takes about {} bytes a call, and fleet sends a command twice, to run it and in its record of the agent",
+        tmux::batch::MAX_INVOCATION_BYTES
+    );
+    match agents {
+        [(name, bytes)] => {
+            format!(
+                "agent {name}'s command is too long for tmux ({bytes} bytes, {why}): shorten it{place}"
+            )
+        }
+        _ => {
+            let names: Vec<&str> = agents.iter().map(|(n, _)| n.as_str()).collect();
+            let sizes: Vec<String> = agents.iter().map(|(_, b)| b.to_string()).collect();
+            format!(
+                "agents {}: their commands are too long for tmux ({} bytes, {why}): shorten them{place}",
+                names.join(", "),
+                sizes.join(", "),
+            )
+        }
+    }
 }
 
 /// A pane as the multiplexer reports it: plain data, no interpretation.
@@ -269,6 +312,12 @@ pub trait Host: Send + Sync {
     /// Pipes these panes' output into their transcript writers again
     /// (pane id, the writer's argv), in one round trip.
     fn pipe(&self, pipes: &[(u32, Vec<String>)]) -> Result<(), HostError>;
+    /// Whether the writer of the transcript at `path` is known to be gone
+    /// (its lock free: see `transcript::writer_alive`); false when that
+    /// cannot be told.
+    fn writer_gone(&self, _path: &Path) -> bool {
+        false
+    }
     /// Ends these agents' sessions.
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError>;
     /// Stores what an agent reports of itself on its session
@@ -287,7 +336,8 @@ pub trait Host: Send + Sync {
     /// Marks an agent's dead session as given up on by the supervisor
     /// (until its next launch), where the next listing finds it.
     fn mark_crashloop(&self, session: &str) -> Result<(), HostError>;
-    /// Types into panes, all in one round trip.
+    /// Types into panes, in as few round trips as fit (a long text takes
+    /// several, in order).
     fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError>;
     /// The command that attaches this terminal to a session.
     fn attach_command(&self, session: &str, read_only: bool) -> Command;

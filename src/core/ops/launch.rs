@@ -11,7 +11,7 @@ use crate::core::desired::agent::{AgentName, AgentSpec};
 use crate::core::desired::fleetfile::Fleet;
 use crate::core::desired::start::{StartFlags, StartInputs, start_spec};
 use crate::core::error::{Error, RemoteAct, Warning};
-use crate::core::host::{Capture, HostFacts, LaunchResults, Probe};
+use crate::core::host::{Capture, HostError, HostFacts, LaunchResults, Probe};
 use crate::core::observe::ObservedSession;
 use crate::core::ops::{Core, Sessions};
 use crate::core::reconcile::{self, Step};
@@ -278,7 +278,10 @@ impl Core {
             if !lock.is_current() {
                 return Err(Error::LockLost);
             }
-            results = self.host().launch(&launches)?;
+            results = self
+                .host()
+                .launch(&launches)
+                .map_err(|e| in_fleet_file(e, fleet))?;
         }
         let launched: Vec<&AgentName> = results
             .iter()
@@ -313,7 +316,9 @@ impl Core {
     pub(super) fn observe_writers(&self) -> Result<Sessions, Error> {
         let mut sessions = self.observe_and_record()?;
         if let Ok(transcripts) = self.transcripts() {
-            crate::core::transcript::mark_gone_writers(&mut sessions, &transcripts);
+            crate::core::transcript::mark_gone_writers(&mut sessions, &transcripts, |path| {
+                self.host().writer_gone(path)
+            });
         }
         Ok(sessions)
     }
@@ -474,6 +479,22 @@ impl Core {
                 socket: self.host().socket().to_string(),
             },
         }
+    }
+}
+
+/// Points a launch refused for too long commands at the fleet file, when
+/// it declares any of them: that is where to shorten them.
+fn in_fleet_file(error: HostError, fleet: &Fleet) -> Error {
+    match error {
+        HostError::CommandsTooLong { agents, room } => {
+            let declared = agents.iter().any(|(n, _)| fleet.agents.contains_key(n));
+            Error::CommandsTooLong {
+                agents,
+                room,
+                file: fleet.path.clone().filter(|_| declared),
+            }
+        }
+        e => e.into(),
     }
 }
 

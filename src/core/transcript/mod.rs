@@ -81,9 +81,14 @@ pub fn writer_alive(path: &Path) -> Option<bool> {
 }
 
 /// What tmux says of each managed pane's transcript pipe (`pane_pipe`),
-/// corrected by the writers' locks: a pipe whose writer is gone is no
-/// pipe, though tmux learns so only when the pane next prints.
-pub fn mark_gone_writers(sessions: &mut crate::core::ops::Sessions, transcripts: &Transcripts) {
+/// corrected by what the host knows of the writers (`gone`): a pipe whose
+/// writer is gone is no pipe, though tmux learns so only when the pane
+/// next prints.
+pub fn mark_gone_writers(
+    sessions: &mut crate::core::ops::Sessions,
+    transcripts: &Transcripts,
+    gone: impl Fn(&Path) -> bool,
+) {
     for (name, session) in sessions.iter_mut() {
         if !session.is_managed() || !session.pane.piped || session.pane.dead {
             continue;
@@ -91,7 +96,7 @@ pub fn mark_gone_writers(sessions: &mut crate::core::ops::Sessions, transcripts:
         let Ok(name) = AgentName::parse(name) else {
             continue;
         };
-        if writer_alive(&transcripts.path(&name)) == Some(false) {
+        if gone(&transcripts.path(&name)) {
             session.pane.piped = false;
         }
     }

@@ -113,6 +113,31 @@ impl Batch {
     }
 }
 
+/// The most bytes of text one `send-keys -l` carries: a few fit one
+/// invocation, with room for the rest of the command.
+pub const TEXT_CHUNK_BYTES: usize = 4096;
+
+/// `text` in pieces of at most `max` bytes (or one character, if that is
+/// longer), in order, never splitting a character: tmux reads each
+/// argument as whole UTF-8.
+pub fn text_chunks(text: &str, max: usize) -> Vec<&str> {
+    let mut chunks = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(max);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end == 0 {
+            end = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (chunk, tail) = rest.split_at(end);
+        chunks.push(chunk);
+        rest = tail;
+    }
+    chunks
+}
+
 /// tmux ends a command at an argument that ends in `;` and turns a final
 /// `\;` into a literal `;`. Escaping the last `;` keeps any argument data.
 pub fn escape_arg(arg: &str) -> String {
@@ -133,6 +158,49 @@ mod tests {
         assert_eq!(escape_arg(";"), "\\;");
         assert_eq!(escape_arg("a\\;"), "a\\\\;");
         assert_eq!(escape_arg(""), "");
+    }
+
+    #[test]
+    fn text_splits_into_chunks_on_character_boundaries() {
+        let text: String = "aé中🙂".chars().cycle().take(1000).collect();
+        for max in [1, 2, 3, 5, 7, 100, 4096] {
+            let chunks = text_chunks(&text, max);
+            assert_eq!(chunks.concat(), text, "max {max}");
+            for chunk in &chunks {
+                assert!(!chunk.is_empty());
+                assert!(
+                    chunk.len() <= max || chunk.chars().count() == 1,
+                    "max {max}"
+                );
+            }
+        }
+        assert_eq!(text_chunks("abcdefg", 3), ["abc", "def", "g"]);
+        assert_eq!(text_chunks("a中b", 3), ["a", "中", "b"]);
+        assert!(text_chunks("", 3).is_empty());
+    }
+
+    #[test]
+    fn a_long_text_spans_invocations_in_order() {
+        let text: String = "aé中🙂;".chars().cycle().take(20_000).collect();
+        let groups: Vec<Batch> = text_chunks(&text, TEXT_CHUNK_BYTES)
+            .into_iter()
+            .map(|chunk| {
+                let mut b = Batch::new();
+                b.push(["send-keys", "-t", "%1", "-l", "--", chunk]);
+                b
+            })
+            .collect();
+        let invocations = Batch::invocations(&Batch::new(), &groups).unwrap_or_default();
+        assert!(invocations.len() > 1);
+        let typed: String = invocations
+            .iter()
+            .flat_map(|args| args.windows(2).filter(|w| w[0] == "--").map(|w| &w[1]))
+            .map(|chunk| match chunk.strip_suffix("\\;") {
+                Some(head) => format!("{head};"),
+                None => chunk.clone(),
+            })
+            .collect();
+        assert_eq!(typed, text);
     }
 
     #[test]

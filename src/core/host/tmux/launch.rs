@@ -13,8 +13,33 @@ impl Tmux {
     /// Launches the agents in as few tmux invocations as fit. When a batch
     /// fails, each of its agents is tried again alone, so that one bad
     /// agent cannot hide the rest.
+    ///
+    /// Every agent's commands are checked to fit one invocation before any
+    /// runs, and all that do not are named at once.
     pub fn launch(&self, launches: &[Launch]) -> Result<LaunchResults, HostError> {
-        let groups = launches.iter().map(group).collect::<Result<Vec<_>, _>>()?;
+        let groups: Vec<Batch> = launches.iter().map(group).collect();
+        let too_long: Vec<(&Launch, usize)> = launches
+            .iter()
+            .zip(&groups)
+            .filter_map(|(launch, group)| {
+                let room = relaunch_room(launch);
+                group.fits_with(&prelude(), room).err().map(|s| (launch, s))
+            })
+            .collect();
+        if !too_long.is_empty() {
+            let room = too_long
+                .iter()
+                .map(|(launch, size)| room(*size, &launch.meta.argv))
+                .min()
+                .unwrap_or_default();
+            return Err(HostError::CommandsTooLong {
+                agents: too_long
+                    .iter()
+                    .map(|(launch, _)| (launch.name.clone(), command_len(&launch.meta.argv)))
+                    .collect(),
+                room,
+            });
+        }
         if groups.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -82,8 +107,40 @@ impl Tmux {
 /// What a relaunch's commands may take beyond the first launch's.
 const RELAUNCH_ROOM: usize = 512;
 
-/// One agent's commands, checked to fit one invocation before anything runs.
-fn group(launch: &Launch) -> Result<Batch, HostError> {
+/// A relaunch of an agent says more than its first launch (it clears the
+/// pane and the old run's options; its metadata counts restarts): what
+/// starts must also be able to start again, by `restart` or the
+/// supervisor, so a first launch must fit with this room to spare.
+fn relaunch_room(launch: &Launch) -> usize {
+    match launch.place {
+        Place::NewSession => RELAUNCH_ROOM,
+        Place::Respawn { .. } => 0,
+    }
+}
+
+/// The length of a command, its words joined by spaces.
+fn command_len(argv: &[String]) -> usize {
+    argv.iter()
+        .map(|w| w.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1)
+}
+
+/// About how many bytes of command would fit in the invocation of an
+/// agent whose group came to `size` bytes with `argv` as its command,
+/// rounded down to a hundred. Each word travels twice: as an argument of
+/// the pane command (with its NUL) and in the metadata's JSON (quoted,
+/// with a comma).
+fn room(size: usize, argv: &[String]) -> usize {
+    let carried: usize = argv.iter().map(|w| 2 * w.len() + 4).sum();
+    let rest = size.saturating_sub(carried);
+    let room = super::batch::MAX_INVOCATION_BYTES.saturating_sub(rest + 2) / 2;
+    room / 100 * 100
+}
+
+/// One agent's commands: its session or respawn, its transcript pipe, its
+/// metadata.
+fn group(launch: &Launch) -> Batch {
     let name = launch.name.as_str();
     let mut group = Batch::new();
     let (mut command, pane_target) = match launch.place {
@@ -157,20 +214,7 @@ fn group(launch: &Launch) -> Result<Batch, HostError> {
         META_OPTION.to_string(),
         launch.meta.to_json(),
     ]);
-    // A relaunch of it says more (it clears the pane and the old run's
-    // options; its metadata counts restarts): what starts must also be
-    // able to start again, by `restart` or the supervisor.
-    let room = match launch.place {
-        Place::NewSession => RELAUNCH_ROOM,
-        Place::Respawn { .. } => 0,
-    };
     group
-        .fits_with(&prelude(), room)
-        .map_err(|size| HostError::TooLong {
-            what: format!("agent {name}'s command"),
-            size,
-        })?;
-    Ok(group)
 }
 
 impl Tmux {
@@ -235,6 +279,45 @@ fn prelude() -> Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::desired::agent::{AgentSpec, RestartPolicy};
+    use crate::core::reconcile::{Step, launch_for};
+
+    fn launch_of(command_bytes: usize) -> Launch {
+        let spec = AgentSpec {
+            name: AgentName::parse("agent").unwrap_or_else(|e| panic!("{e}")),
+            runtime: "custom".into(),
+            model: None,
+            effort: None,
+            argv: vec!["perl".into(), "x".repeat(command_bytes - 5)],
+            processes: vec!["perl".into()],
+            workdir: "/home/someone/work".into(),
+            restart: RestartPolicy::OnFailure,
+            host: None,
+        };
+        let writer = ["/usr/bin/fleet", "__log-writer", "--path", "/s/agent.log"].map(String::from);
+        launch_for(
+            &spec,
+            &Step::Create,
+            "/p/bin",
+            Some(writer.to_vec()),
+            "fleet",
+            &[],
+            1,
+        )
+        .unwrap_or_else(|| panic!("no launch"))
+    }
+
+    #[test]
+    fn the_room_a_command_is_told_it_has_is_true() {
+        let long = launch_of(9_000);
+        let fits = |launch: &Launch| group(launch).fits_with(&prelude(), relaunch_room(launch));
+        let size = fits(&long).err();
+        let room = room(size.unwrap_or_default(), &long.meta.argv);
+        assert!((7_000..8_000).contains(&room), "{room}");
+        assert_eq!(command_len(&launch_of(room).meta.argv), room);
+        assert!(fits(&launch_of(room)).is_ok());
+        assert!(fits(&launch_of(room + 200)).is_err());
+    }
 
     #[test]
     fn the_transcript_command_is_quoted_for_sh_and_tmux() {

@@ -33,7 +33,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::core::host::{Capture, HostError, Input, ObservedPane};
-pub use batch::{Batch, escape_arg};
+pub use batch::{Batch, TEXT_CHUNK_BYTES, escape_arg, text_chunks};
 use parse::{PANE_FORMAT, parse_panes, parse_version, split_by_heights, split_captures};
 
 /// tmux 3.2: multi-argument pane commands (3.0) and `attach -f` client
@@ -306,12 +306,17 @@ impl Tmux {
         self.run(&batch).map(|_| ())
     }
 
-    /// Types into many panes at once, in one invocation: text literally
-    /// (`send-keys -l`: key names such as `C-c` and a leading `-` are just
-    /// characters), keys by their names. A pane in copy mode would take
-    /// them as copy-mode commands, so that mode is left first.
+    /// Types into many panes at once, in as few invocations as fit: text
+    /// literally (`send-keys -l`: key names such as `C-c` and a leading `-`
+    /// are just characters), keys by their names. A pane in copy mode would
+    /// take them as copy-mode commands, so that mode is left first.
+    ///
+    /// A long text (a pasted prompt) goes in pieces of at most
+    /// [`TEXT_CHUNK_BYTES`], each its own command: one invocation carries
+    /// only about 16 KiB. tmux runs the invocations one after another, so
+    /// the pieces arrive in order.
     pub fn type_into(&self, inputs: &[(&ObservedPane, Input)]) -> Result<(), HostError> {
-        // One group per pane, packed into as few invocations as fit.
+        // Groups packed into as few invocations as fit.
         let mut groups = Vec::new();
         for (pane, input) in inputs {
             let mut batch = Batch::new();
@@ -320,10 +325,12 @@ impl Tmux {
                 batch.push(["send-keys", "-X", "-t", target.as_str(), "cancel"]);
             }
             match input {
-                Input::Text(text) if !text.is_empty() => {
-                    batch.push(["send-keys", "-t", target.as_str(), "-l", "--", text]);
+                Input::Text(text) => {
+                    for chunk in text_chunks(text, TEXT_CHUNK_BYTES) {
+                        batch.push(["send-keys", "-t", target.as_str(), "-l", "--", chunk]);
+                        groups.push(std::mem::take(&mut batch));
+                    }
                 }
-                Input::Text(_) => {}
                 Input::Keys(keys) if !keys.is_empty() => {
                     let mut command = vec!["send-keys".to_string(), "-t".to_string(), target];
                     command.extend(keys.iter().map(|k| k.name().to_string()));
