@@ -288,6 +288,9 @@ pub enum Warning {
     NotRecorded { what: String, error: String },
     #[error("cannot save {}: {error}", path.display())]
     NotSaved { path: PathBuf, error: String },
+    /// A running agent's transcript cannot be written where it must be.
+    #[error("agent {name}'s transcript is not being written: {error}")]
+    NotTranscribed { name: String, error: String },
     /// An act the store could not take, kept aside for the next command.
     #[error(
         "{what} not recorded yet: {error}; kept in {} for the next fleet command to record",

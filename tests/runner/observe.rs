@@ -757,6 +757,34 @@ fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
     );
 }
 
+/// Transcripts deleted with their directory while the agent is quiet:
+/// `verify` says they are not written, and `up` makes the directory again
+/// and gives the pane a writer, so what the agent prints next is kept.
+#[test]
+fn a_transcript_directory_deleted_under_a_quiet_agent_is_said_and_mended() {
+    let env = TestEnv::new();
+    env.write_fleet("[agents.quiet]\nruntime = \"stub\"\n");
+    env.fleet(&["up"]).success();
+    env.wait_screen("quiet", "type: work");
+    let logs = env.root().join("state/logs");
+    std::fs::remove_dir_all(&logs).unwrap_or_else(|e| panic!("{e}"));
+    let run = env.fleet(&["verify", "quiet"]).failure(1);
+    assert!(run.stdout.contains("not being written"), "{run:#?}");
+    let up = env.fleet(&["up"]).success();
+    assert!(
+        up.stdout
+            .contains("its transcript had stopped being written and is again"),
+        "{up:#?}"
+    );
+    env.type_line("quiet", "kept-after-mending");
+    assert!(wait_until(Duration::from_secs(5), || {
+        env.fleet(&["logs", "quiet"])
+            .stdout
+            .contains("kept-after-mending")
+    }));
+    env.fleet(&["verify", "quiet"]).success();
+}
+
 /// How often the threads of process `pid` have given up the CPU.
 fn wake_ups(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/task"))

@@ -129,7 +129,10 @@ impl Host for LocalHost {
     }
 
     fn writer_gone(&self, path: &std::path::Path) -> bool {
-        crate::core::transcript::writer_alive(path) == Some(false)
+        // A transcript that is not there (deleted with its directory, or
+        // refused: a link, another's) is not being written, whatever the
+        // writer's state: a new writer makes it again, or says why not.
+        crate::core::transcript::writer_alive(path) != Some(true)
     }
 
     fn kill(&self, names: &[&AgentName]) -> Result<(), HostError> {

@@ -341,18 +341,38 @@ impl Core {
                     .then_some((&spec.name, session.pane.pane_id))
             })
             .collect();
-        if cut.is_empty() {
+        // The transcripts' directory is made again, or tightened, whenever
+        // an agent runs: writers write into it as they find it.
+        let running = plans
+            .iter()
+            .any(|(_, step)| matches!(step, Step::AlreadyRunning));
+        if !running {
             return Ok(Vec::new());
         }
         let transcripts = self.transcripts()?;
         private::dir(self.require_home()?.root(), &transcripts.dir)?;
-        let mut pipes = Vec::new();
-        for (name, pane_id) in &cut {
-            private::open(&transcripts.path(name), private::Access::Append)?;
-            pipes.push((*pane_id, transcripts.writer_argv(name)?));
+        if cut.is_empty() {
+            return Ok(Vec::new());
         }
-        self.host().pipe(&pipes)?;
-        Ok(cut.into_iter().map(|(name, _)| name.clone()).collect())
+        let mut pipes = Vec::new();
+        let mut mended = Vec::new();
+        for (name, pane_id) in &cut {
+            // One refused transcript (a link planted there) is said, and
+            // the others are mended.
+            if let Err(e) = private::open(&transcripts.path(name), private::Access::Append) {
+                self.warn(Warning::NotTranscribed {
+                    name: name.to_string(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+            pipes.push((*pane_id, transcripts.writer_argv(name)?));
+            mended.push((*name).clone());
+        }
+        if !pipes.is_empty() {
+            self.host().pipe(&pipes)?;
+        }
+        Ok(mended)
     }
 
     /// fleet's pi extension, written under `$FLEET_HOME` (private, and

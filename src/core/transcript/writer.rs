@@ -41,11 +41,13 @@ pub struct Rotating {
     max_bytes: u64,
     /// When the file was last found still in place.
     looked: Instant,
+    /// Whether this writer holds the file's lock (see `lock_as_alive`).
+    locked: bool,
 }
 
 impl Rotating {
     pub fn open(path: &Path, max_bytes: u64) -> io::Result<Self> {
-        let file = open(path)?;
+        let (file, locked) = open(path)?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(Self {
             path: path.to_path_buf(),
@@ -53,6 +55,7 @@ impl Rotating {
             size,
             max_bytes: max_bytes.max(1),
             looked: Instant::now(),
+            locked,
         })
     }
 
@@ -64,11 +67,15 @@ impl Rotating {
             return Ok(());
         }
         self.looked = Instant::now();
+        // Someone held the file when it was opened: take the lock now.
+        if !self.locked {
+            self.locked = lock_as_alive(&self.file);
+        }
         use std::os::unix::fs::MetadataExt;
         if self.file.metadata()?.nlink() > 0 {
             return Ok(());
         }
-        self.file = open(&self.path)?;
+        (self.file, self.locked) = open(&self.path)?;
         self.size = self.file.metadata().map(|m| m.len()).unwrap_or(0);
         let mark =
             "[fleet: the transcript was deleted while it was written; it begins again here]\r\n";
@@ -85,7 +92,7 @@ impl Append for Rotating {
         self.still_there()?;
         while !chunk.is_empty() {
             if self.size >= self.max_bytes {
-                self.file = rotate(&self.path)?;
+                (self.file, self.locked) = rotate(&self.path)?;
                 self.size = 0;
             }
             let room = usize::try_from(self.max_bytes - self.size).unwrap_or(usize::MAX);
@@ -220,32 +227,34 @@ fn flush(out: &mut impl Append, held: &mut Held) -> io::Result<()> {
 /// Opens the transcript for appending, readable by the user alone (0600
 /// whatever the umask, never through a link): it holds what the agent
 /// printed, tokens included.
-fn open(path: &Path) -> io::Result<File> {
+/// The file, and whether its lock was taken.
+fn open(path: &Path) -> io::Result<(File, bool)> {
     private::existing_dir_of(path)?;
     let file = private::open(path, Access::Append)?;
-    lock_as_alive(&file);
-    Ok(file)
+    let locked = lock_as_alive(&file);
+    Ok((file, locked))
 }
 
 /// Takes the shared lock that says a writer is alive (see
 /// `transcript::writer_alive`). Someone asking holds it exclusively for a
 /// moment: wait that out, briefly; without the lock, the writer still
 /// writes (and `up` may give the pane a new one).
-fn lock_as_alive(file: &File) {
+fn lock_as_alive(file: &File) -> bool {
     use rustix::fs::{FlockOperation, flock};
     for _ in 0..50 {
         match flock(file, FlockOperation::NonBlockingLockShared) {
             Err(rustix::io::Errno::WOULDBLOCK) => {
                 std::thread::sleep(Duration::from_millis(2));
             }
-            _ => return,
+            done => return done.is_ok(),
         }
     }
+    false
 }
 
 /// `NAME.log` becomes `NAME.log.1` (replacing the older one), and a fresh
 /// `NAME.log` begins. A rename is atomic: a reader sees one file or the other.
-fn rotate(path: &Path) -> io::Result<File> {
+fn rotate(path: &Path) -> io::Result<(File, bool)> {
     match std::fs::rename(path, rotated(path)) {
         // Deleted meanwhile: there is nothing to keep, only to begin again.
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
