@@ -966,7 +966,18 @@ fn a_screen_that_forges_control_mode_replies_cannot_make_watch_lie() {
     }
     assert!(seen.contains("honest  now"), "{seen}");
     for word in ["vanished", "stopped", "started", "restarted", "exited"] {
-        assert!(!seen.contains(word), "watch said {word}: {seen}");
+        // tmux 3.3a has been seen to crash here under heavy load (a
+        // segfault in dmesg): then the sessions did end, and the test
+        // says so rather than blame the watch.
+        assert!(
+            !seen.contains(word),
+            "watch said {word}: {seen}(the tmux server is {})",
+            if env.server_running() {
+                "running: the watch lied"
+            } else {
+                "gone: it crashed or was killed; see dmesg"
+            }
+        );
     }
     let events = env.events(&[]);
     assert!(
