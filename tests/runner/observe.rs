@@ -692,17 +692,24 @@ fn pids_running(words: &[&str]) -> Vec<u32> {
         .collect()
 }
 
+/// A stub agent `name`, brought up and at its prompt: its transcript's
+/// name under the logs directory, and the pid of its one writer.
+fn stub_with_its_writer(env: &TestEnv, name: &str) -> (String, u32) {
+    env.write_fleet(&format!("[agents.{name}]\nruntime = \"stub\"\n"));
+    env.fleet(&["up"]).success();
+    env.wait_screen(name, "type: work");
+    let transcript = format!("{}/{name}.log", env.socket);
+    let writers = pids_running(&[&transcript]);
+    assert_eq!(writers.len(), 1, "writers: {writers:?}");
+    (transcript, writers[0])
+}
+
 #[test]
 fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
     let env = TestEnv::new();
-    env.write_fleet("[agents.scribe]\nruntime = \"stub\"\n");
-    env.fleet(&["up"]).success();
-    env.wait_screen("scribe", "type: work");
-    let transcript = format!("{}/scribe.log", env.socket);
-    let writers = pids_running(&[&transcript]);
-    assert_eq!(writers.len(), 1, "writers: {writers:?}");
+    let (transcript, writer) = stub_with_its_writer(&env, "scribe");
     let status = std::process::Command::new("kill")
-        .args(["-KILL", &writers[0].to_string()])
+        .args(["-KILL", &writer.to_string()])
         .status()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success());
@@ -763,9 +770,7 @@ fn a_transcript_writer_that_dies_fails_verify_and_up_pipes_a_new_one() {
 #[test]
 fn a_transcript_directory_deleted_under_a_quiet_agent_is_said_and_mended() {
     let env = TestEnv::new();
-    env.write_fleet("[agents.quiet]\nruntime = \"stub\"\n");
-    env.fleet(&["up"]).success();
-    env.wait_screen("quiet", "type: work");
+    stub_with_its_writer(&env, "quiet");
     let logs = env.root().join("state/logs");
     std::fs::remove_dir_all(&logs).unwrap_or_else(|e| panic!("{e}"));
     let run = env.fleet(&["verify", "quiet"]).failure(1);
@@ -807,16 +812,11 @@ fn wake_ups(pid: u32) -> u64 {
 #[test]
 fn an_idle_transcript_writer_sleeps_until_its_pane_prints() {
     let env = TestEnv::new();
-    env.write_fleet("[agents.quiet]\nruntime = \"stub\"\n");
-    env.fleet(&["up"]).success();
-    env.wait_screen("quiet", "type: work");
-    let transcript = format!("{}/quiet.log", env.socket);
-    let writers = pids_running(&[&transcript]);
-    assert_eq!(writers.len(), 1, "writers: {writers:?}");
+    let (_, writer) = stub_with_its_writer(&env, "quiet");
     std::thread::sleep(Duration::from_millis(500));
-    let before = wake_ups(writers[0]);
+    let before = wake_ups(writer);
     std::thread::sleep(Duration::from_secs(3));
-    let idle = wake_ups(writers[0]) - before;
+    let idle = wake_ups(writer) - before;
     assert!(idle <= 1, "an idle writer woke {idle} times in 3 s");
     // And it still writes what comes.
     env.type_line("quiet", "heard-after-sleeping");
@@ -825,7 +825,7 @@ fn an_idle_transcript_writer_sleeps_until_its_pane_prints() {
             .stdout
             .contains("heard-after-sleeping")
     }));
-    assert!(wake_ups(writers[0]) > before + idle);
+    assert!(wake_ups(writer) > before + idle);
 }
 
 /// Whether `out` holds anything that drives a terminal: ESC, BEL, or a C1
